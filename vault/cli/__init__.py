@@ -1,0 +1,60 @@
+"""`evault`: the command line. Thin: parse, call, print."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vault import __version__
+from vault.cli import evidence, ingest
+from vault.cli.common import State, err_console
+from vault.errors import VaultError
+
+app = typer.Typer(
+    name="evault",
+    help="Evidence Vault: body-camera footage from dock to the end of its retention.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("ingest")(ingest.ingest)
+app.add_typer(evidence.app, name="evidence")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"evault {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="Configuration file (else $EVAULT_CONFIG, "
+            "else $EVAULT_HOME/vault.toml, else embedded defaults).",
+        ),
+    ] = None,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
+    ] = False,
+) -> None:
+    ctx.obj = State(config)
+
+
+def main() -> None:
+    try:
+        app()
+    except VaultError as exc:
+        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        err_console.print("interrupted; work already sealed is kept, run again to finish")
+        sys.exit(130)

@@ -1,0 +1,107 @@
+"""`evault evidence list|show|verify`: find records and check them against the store."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from vault.cli.common import console, print_json, vault_of
+from vault.errors import VaultError
+from vault.retrieval import Filters, list_evidence, show_evidence, verify_evidence
+
+app = typer.Typer(help="Find evidence and check it against the store.", no_args_is_help=True)
+
+
+def parse_time(value: str | None, tz: str) -> datetime | None:
+    """ISO 8601; a time without a zone is the station's local time."""
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise VaultError(f"not an ISO 8601 time: {value!r} (e.g. 2026-11-23T09:00)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    device: Annotated[str | None, typer.Option(help="Camera device id.")] = None,
+    officer: Annotated[str | None, typer.Option(help="Officer badge number.")] = None,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Recorded at or after (ISO 8601).")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601).")] = None,
+    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List evidence by camera, officer and recording time."""
+    vault = vault_of(ctx)
+    tz = vault.settings.timezone
+    filters = Filters(device, officer, parse_time(from_, tz), parse_time(to, tz), limit)
+    with vault.session() as session:
+        rows = list_evidence(session, filters)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("id", "recorded (corrected, UTC)", "device", "officer", "file", "size", "status")
+    for row in rows:
+        table.add_row(
+            str(row["evidence_id"]),
+            row["recorded_at_corrected"] or "?",
+            row["device_id"] or "?",
+            row["officer_id"] or "?",
+            row["file_name"],
+            f"{row['size']:,}",
+            row["status"],
+        )
+    console.print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Everything recorded about one piece of evidence, with every docking it was seen at."""
+    vault = vault_of(ctx)
+    with vault.session() as session:
+        detail = show_evidence(session, evidence_id)
+    if as_json:
+        print_json(detail)
+        return
+    for key, value in detail.items():
+        if key != "sightings":
+            console.print(f"[bold]{key:>22}[/]  {value}")
+    for sighting in detail["sightings"]:
+        console.print(
+            f"{'seen':>22}  dock {sighting['dock_id']} at {sighting['station_id']}: "
+            f"{sighting['path']} ({sighting['outcome']}, erased {sighting['erased_at']})"
+        )
+
+
+@app.command()
+def verify(
+    ctx: typer.Context,
+    evidence_id: Annotated[int | None, typer.Argument(help="Evidence id (or --all).")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Verify every record.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Re-read sealed objects and re-hash them; exits 1 if any does not match its record."""
+    if (evidence_id is None) == (not all_):
+        raise VaultError("give one evidence id or --all")
+    vault = vault_of(ctx)
+    report = verify_evidence(vault, None if all_ else [evidence_id] if evidence_id else None)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        console.print(f"checked {report.checked}, ok {report.ok}, failed {len(report.failed)}")
+        for failure in report.failed:
+            console.print(f"  [red]evidence {failure['evidence_id']}:[/] {failure['reason']}")
+    if report.failed:
+        raise typer.Exit(1)

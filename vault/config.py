@@ -1,0 +1,137 @@
+"""Settings: one TOML file, validated with pydantic; embedded defaults need no file at all.
+
+The file is found at --config, else $EVAULT_CONFIG, else $EVAULT_HOME/vault.toml;
+$EVAULT_HOME defaults to ~/.local/share/evidence-vault. Every key is documented in
+config/vault.example.toml.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tomllib
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from vault.errors import ConfigError
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+
+
+def vault_home() -> Path:
+    return Path(os.environ.get("EVAULT_HOME") or Path.home() / ".local/share/evidence-vault")
+
+
+def builtin_profiles_dir() -> Path:
+    """devices/ of a source checkout, else the copy packed into the wheel."""
+    checkout = PACKAGE_DIR.parent / "devices"
+    return checkout if checkout.is_dir() else PACKAGE_DIR / "_devices"
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(Section):
+    url: str | None = None  # default: sqlite under home
+
+
+class StoreSettings(Section):
+    backend: Literal["local"] = "local"
+    path: Path | None = None  # default: home/store
+    # "auto": apply chattr +i where the process may; "require": refuse to seal without it.
+    immutable: Literal["auto", "require", "off"] = "auto"
+
+
+class IngestSettings(Section):
+    chunk_size: Annotated[int, Field(ge=64 * 1024, le=256 * 1024 * 1024)] = 8 * 1024 * 1024
+    # "disk": drop the sealed file's cached pages first so the read-back comes from the disk;
+    # "cache": read back whatever the kernel serves (faster, checks less).
+    verify_readback: Literal["disk", "cache"] = "disk"
+    max_depth: Annotated[int, Field(ge=1, le=64)] = 12
+
+
+class RetentionSettings(Section):
+    routine_months: Annotated[int, Field(ge=12)] = 12  # RT-1: at least 12 months
+
+
+class DevicesSettings(Section):
+    profile_dirs: list[Path] = Field(default_factory=list)  # searched before the built-in ones
+
+
+class Settings(Section):
+    home: Path = Field(default_factory=vault_home)
+    station_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(
+        default_factory=socket.gethostname
+    )
+    timezone: str = "Asia/Shanghai"  # the zone camera clocks and displays use
+    database: DatabaseSettings = DatabaseSettings()
+    store: StoreSettings = StoreSettings()
+    ingest: IngestSettings = IngestSettings()
+    retention: RetentionSettings = RetentionSettings()
+    devices: DevicesSettings = DevicesSettings()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+    @property
+    def database_url(self) -> str:
+        return self.database.url or f"sqlite:///{self.home / 'vault.db'}"
+
+    @property
+    def store_path(self) -> Path:
+        return self.store.path or self.home / "store"
+
+    @property
+    def profile_dirs(self) -> list[Path]:
+        return [*self.devices.profile_dirs, builtin_profiles_dir()]
+
+
+def config_path(explicit: Path | None = None) -> Path | None:
+    """The file to read, or None for the embedded defaults."""
+    if explicit is not None:
+        return explicit
+    if env := os.environ.get("EVAULT_CONFIG"):
+        return Path(env)
+    default = vault_home() / "vault.toml"
+    return default if default.exists() else None
+
+
+def load_settings(explicit: Path | None = None) -> Settings:
+    path = config_path(explicit)
+    if path is None:
+        return Settings()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"configuration file {path} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read configuration file {path}: {exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_settings(data, source=str(path))
+
+
+def parse_settings(data: dict[str, object], source: str = "configuration") -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    """First problem as one line naming the key: 'store.immutable: Input should be ...'."""
+    first = exc.errors()[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    message = "unknown key" if first["type"] == "extra_forbidden" else first["msg"]
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{key}: {message}{more}"

@@ -1,0 +1,1 @@
+"""Docking: camera profiles now; udev monitoring, mounting and the station loop later."""

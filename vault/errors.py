@@ -1,0 +1,41 @@
+"""One exception hierarchy; every message is one a records keeper can act on."""
+
+from __future__ import annotations
+
+
+class VaultError(Exception):
+    """Base of every error the vault raises on purpose; the CLI prints it without a traceback."""
+
+    exit_code = 1
+
+
+class ConfigError(VaultError):
+    """The configuration file is missing, malformed or holds a bad value."""
+
+    exit_code = 2
+
+
+class ProfileError(VaultError):
+    """A device profile is malformed, or no profile matches a volume."""
+
+    exit_code = 2
+
+
+class VolumeError(VaultError):
+    """A camera volume cannot be read (missing, not a directory, vanished mid-read)."""
+
+
+class StoreError(VaultError):
+    """The WORM store failed or refused an operation."""
+
+
+class RetentionLocked(StoreError):
+    """Delete or shortening refused: the object is under retention or a hold (RT-4)."""
+
+
+class ObjectMissing(StoreError):
+    """The store holds no object under the key a record names."""
+
+
+class NotFound(VaultError):
+    """A record asked for by id does not exist."""

@@ -1,0 +1,1 @@
+"""Ingest: from a mounted camera volume to sealed, verified, recorded evidence."""

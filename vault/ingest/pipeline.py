@@ -1,0 +1,383 @@
+"""One-shot ingest of a mounted camera volume: scan, then for each clip ONE read pass
+(hash + store), seal, record, verify by reading the sealed copy back, and only then,
+if asked, erase verified clips from the camera (IN-2, IN-3, IN-6)."""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session
+
+from vault.context import Vault
+from vault.db import audit
+from vault.db.models import DockSession
+from vault.dock.profiles import NameInfo, Profile, choose_profile
+from vault.errors import VaultError, VolumeError
+from vault.ingest import records
+from vault.ingest.deviceinfo import DeviceInfo, info_file_names, read_device_info
+from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
+from vault.ingest.stream import Streamer
+from vault.ingest.volume import Volume, VolumeFile
+from vault.store.base import VerifyResult
+from vault.timeutil import add_months, local_to_utc
+
+
+@dataclass
+class _Candidate:
+    item: VolumeFile
+    important: bool
+    name: NameInfo | None
+
+
+@dataclass
+class _Run:
+    """Mutable state of one ingest."""
+
+    vault: Vault
+    volume: Volume
+    profile: Profile
+    info: DeviceInfo
+    dock: DockSession
+    report: IngestReport
+    erase: bool
+    progress: Progress
+    officers: dict[str, int] = field(default_factory=dict)
+    newly_sealed: set[str] = field(default_factory=set)
+    pending: dict[int, Future[VerifyResult]] = field(default_factory=dict)
+    verified: dict[int, VerifyResult] = field(default_factory=dict)
+    read_stats: dict[str, os.stat_result] = field(default_factory=dict)
+
+
+def plan(volume: Volume, profile: Profile) -> tuple[list[_Candidate], list[tuple[str, str]]]:
+    """Sort every file into clip candidates and reported skips."""
+    candidates: list[_Candidate] = []
+    skipped = [(s.rel, s.reason) for s in volume.skipped]
+    info_names = info_file_names(profile)
+    for item in volume.files:
+        if not item.dir_rel and item.name.upper() in info_names:
+            skipped.append((item.rel, "device information file (recorded with the docking)"))
+            continue
+        where = profile.classify(item.rel)
+        if where.role != "clip":
+            skipped.append((item.rel, where.reason or "not a clip"))
+        elif item.size == 0:
+            skipped.append((item.rel, "empty file (nothing to seal)"))
+        else:
+            name = profile.parse_name(item.name)
+            important = where.important or bool(name and name.important)
+            candidates.append(_Candidate(item, important, name))
+    return candidates, skipped
+
+
+def _most_common(values: list[str | None]) -> str | None:
+    counted = Counter(v for v in values if v)
+    return counted.most_common(1)[0][0] if counted else None
+
+
+def start_dock(
+    vault: Vault,
+    session: Session,
+    volume: Volume,
+    profile: Profile,
+    info: DeviceInfo,
+    device_id: str | None,
+    officer_id: str | None,
+    station_time: datetime,
+) -> DockSession:
+    offset = (info.device_time - station_time).total_seconds() if info.device_time else None
+    device = officer = None
+    if device_id:
+        device = records.upsert_device(
+            session,
+            device_id,
+            profile.name,
+            station_time,
+            model=info.model,
+            vendor=info.vendor,
+            firmware=info.firmware,
+        )
+    if officer_id:
+        officer = records.upsert_officer(session, officer_id, info.unit)
+    dock = DockSession(
+        station_id=vault.settings.station_id,
+        device_pk=device.id if device else None,
+        officer_pk=officer.id if officer else None,
+        profile=profile.name,
+        volume=str(volume.root),
+        started_at=station_time,
+        device_info=info.raw,
+        device_time_raw=info.device_time_raw,
+        device_time=info.device_time,
+        station_time=station_time,
+        clock_offset_s=offset,
+        battery_percent=info.battery_percent,
+        free_bytes=info.free_bytes,
+    )
+    session.add(dock)
+    session.flush()
+    actor = vault.actor("ingest")
+    audit.append(
+        session,
+        at=station_time,
+        station_id=actor.station_id,
+        actor=actor.name,
+        action="dock.started",
+        subject=f"dock:{dock.id}",
+        detail={
+            "device_id": device_id,
+            "profile": profile.name,
+            "volume": str(volume.root),
+            "clock_offset_s": offset,
+        },
+    )
+    session.commit()
+    return dock
+
+
+def ingest_volume(
+    vault: Vault,
+    path: Path,
+    *,
+    profile_name: str | None = None,
+    label: str | None = None,
+    erase: bool = False,
+    progress: Progress | None = None,
+) -> IngestReport:
+    settings = vault.settings
+    with Volume.open(path, settings.ingest.max_depth) as volume:
+        profile = choose_profile(vault.profiles, volume.root_names(), label, profile_name)
+        info = read_device_info(volume, profile, label, settings.timezone)
+        station_time = vault.clock.now()
+        candidates, skipped = plan(volume, profile)
+        names = [c.name for c in candidates if c.name]
+        device_id = info.device_id or _most_common([n.device_id for n in names])
+        officer_id = info.officer_id or _most_common([n.officer_id for n in names])
+        with vault.session() as session:
+            dock = start_dock(
+                vault, session, volume, profile, info, device_id, officer_id, station_time
+            )
+        assert dock.id is not None
+        report = IngestReport(
+            dock_id=dock.id,
+            profile=profile.name,
+            device_id=device_id,
+            officer_id=officer_id,
+            model=info.model,
+            device_time=info.device_time,
+            station_time=station_time,
+            offset_s=dock.clock_offset_s,
+            skipped=skipped,
+            problems=list(info.problems),
+        )
+        if device_id is None:
+            report.problems.append("the camera's device id is unknown (IN-4)")
+        run = _Run(vault, volume, profile, info, dock, report, erase, progress or NoProgress())
+        _process(run, candidates)
+        return report
+
+
+def _process(run: _Run, candidates: list[_Candidate]) -> None:
+    run.progress.begin(len(candidates), sum(c.item.size for c in candidates))
+    streamer = Streamer(run.vault.settings.ingest.chunk_size)
+    verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
+    error: str | None = None
+    try:
+        with run.vault.session() as session:
+            for candidate in candidates:
+                _ingest_one(run, session, streamer, verifier, candidate)
+                _collect(run, session, wait=False)
+            _collect(run, session, wait=True)
+            if run.erase:
+                _erase(run, session)
+    except BaseException as exc:
+        error = str(exc) or type(exc).__name__
+        raise
+    finally:
+        streamer.close()
+        verifier.shutdown(wait=True)
+        _finish(run, error)
+
+
+def _clip_times(run: _Run, candidate: _Candidate) -> tuple[str | None, str, datetime | None]:
+    """The camera's own time for a clip: (as stated, source, as UTC)."""
+    tz = run.vault.settings.timezone
+    if candidate.name and candidate.name.camera_time:
+        stated = candidate.name.camera_time
+        return stated.isoformat(sep=" "), "file_name", local_to_utc(stated, tz)
+    if run.profile.naming.time_fallback == "mtime":
+        utc = datetime.fromtimestamp(candidate.item.mtime_ns / 1e9, UTC)
+        local = utc.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
+        return local.isoformat(sep=" "), "mtime", utc
+    return None, "none", None
+
+
+def _ingest_one(
+    run: _Run,
+    session: Session,
+    streamer: Streamer,
+    verifier: ThreadPoolExecutor,
+    candidate: _Candidate,
+) -> None:
+    item, vault = candidate.item, run.vault
+    run.progress.file_started(item.rel, item.size)
+    try:
+        fd, st = run.volume.open_file(item)
+    except VolumeError as exc:
+        run.report.failed.append((item.rel, f"not read: {exc}"))
+        run.progress.file_done(item.rel, "failed")
+        return
+    camera_time, source, recorded_at = _clip_times(run, candidate)
+    offset = run.dock.clock_offset_s
+    corrected = recorded_at - timedelta(seconds=offset) if recorded_at and offset else recorded_at
+    docked = run.dock.started_at
+    retain_until = add_months(
+        max(corrected or docked, docked), vault.settings.retention.routine_months
+    )
+    writer = vault.store.begin_put()
+    try:
+        sha, size = streamer.copy(fd, writer, run.progress.advance)
+        after = os.fstat(fd)
+        if size != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+            raise VolumeError("the file changed while it was being read")
+        put = writer.commit(sha, size, retain_until)
+    except VaultError as exc:
+        writer.abort()
+        run.report.failed.append((item.rel, f"not sealed: {exc}"))
+        run.progress.file_done(item.rel, "failed")
+        return
+    finally:
+        os.close(fd)
+    run.read_stats[item.rel] = st
+    officer_id = (candidate.name and candidate.name.officer_id) or run.report.officer_id
+    clip = records.SealedClip(
+        sha256=sha,
+        size=size,
+        kind=candidate.name.kind if candidate.name else "unclassified",
+        path=item.rel,
+        file_name=item.rel.rpartition("/")[2],
+        folder=item.dir_rel,
+        important=candidate.important,
+        sequence=candidate.name.sequence if candidate.name else None,
+        camera_time=camera_time,
+        camera_time_source=source,
+        recorded_at=recorded_at,
+        recorded_at_corrected=corrected,
+        mtime=datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC),
+        officer_pk=_officer_pk(run, session, officer_id),
+        storage_backend=vault.store.backend,
+        storage_key=put.key,
+        immutable=put.immutable,
+        retain_until=retain_until,
+    )
+    evidence, outcome = records.commit_sealed(
+        session,
+        run.dock,
+        clip,
+        vault.clock.now(),
+        vault.actor("ingest"),
+        seen_this_run=sha in run.newly_sealed,
+    )
+    assert evidence.id is not None
+    if outcome in ("sealed", "unclassified"):
+        run.newly_sealed.add(sha)
+    run.report.clips.append(ClipResult(item.rel, sha, size, evidence.id, outcome, clip.kind))
+    # Verify what this run sealed, what was never verified, and all that may be erased.
+    must_verify = put.created or evidence.status != "verified" or run.erase
+    if must_verify and evidence.id not in run.pending and evidence.id not in run.verified:
+        run.pending[evidence.id] = verifier.submit(vault.store.verify, put.key, sha, size)
+    run.progress.file_done(item.rel, outcome)
+
+
+def _officer_pk(run: _Run, session: Session, officer_id: str | None) -> int | None:
+    if not officer_id:
+        return None
+    if officer_id not in run.officers:
+        officer = records.upsert_officer(session, officer_id, run.info.unit)
+        session.commit()
+        assert officer.id is not None
+        run.officers[officer_id] = officer.id
+    return run.officers[officer_id]
+
+
+def _collect(run: _Run, session: Session, wait: bool) -> None:
+    """Record finished verifications (all of them when wait)."""
+    for evidence_id, future in list(run.pending.items()):
+        if not wait and not future.done():
+            continue
+        result = future.result()
+        del run.pending[evidence_id]
+        run.verified[evidence_id] = result
+        records.record_verification(
+            session,
+            evidence_id,
+            result.ok,
+            result.reason,
+            run.vault.clock.now(),
+            run.vault.actor("ingest"),
+        )
+    for clip in run.report.clips:
+        if clip.evidence_id in run.verified:
+            result = run.verified[clip.evidence_id]
+            clip.verified, clip.verify_error = result.ok, result.reason
+
+
+def _erase(run: _Run, session: Session) -> None:
+    """IN-2: only clips whose sealed copy was read back and matched in this run."""
+    by_rel = {f.rel: f for f in run.volume.files}
+    for clip in run.report.clips:
+        if clip.kind == "unclassified" or clip.verified is not True:
+            continue
+        try:
+            run.volume.unlink(by_rel[clip.path], run.read_stats[clip.path])
+        except VolumeError as exc:
+            run.report.problems.append(f"{clip.path}: {exc}")
+            continue
+        except OSError as exc:
+            if exc.errno == 30:  # EROFS
+                run.report.problems.append("the volume is mounted read-only; nothing was erased")
+                return
+            run.report.problems.append(f"{clip.path}: not erased: {exc.strerror}")
+            continue
+        run.report.erased.append(clip.path)
+        records.record_erased(
+            session,
+            run.report.dock_id,
+            clip.path,
+            clip.evidence_id,
+            run.vault.clock.now(),
+            run.vault.actor("ingest"),
+        )
+
+
+def _finish(run: _Run, error: str | None) -> None:
+    report = run.report
+    with run.vault.session() as session:
+        dock = session.get_one(DockSession, report.dock_id)
+        dock.finished_at = run.vault.clock.now()
+        dock.status = "failed" if error else ("done" if report.ok else "incomplete")
+        dock.error = error or "; ".join(f"{p}: {r}" for p, r in report.failed) or None
+        dock.clips_seen = len(report.clips) + len(report.failed)
+        dock.clips_sealed = len(run.newly_sealed)
+        dock.bytes_read = sum(c.size for c in report.clips)
+        actor = run.vault.actor("ingest")
+        audit.append(
+            session,
+            at=dock.finished_at,
+            station_id=actor.station_id,
+            actor=actor.name,
+            action="dock.finished",
+            subject=f"dock:{dock.id}",
+            detail={
+                "status": dock.status,
+                "sealed": dock.clips_sealed,
+                "seen": dock.clips_seen,
+                "erased": len(report.erased),
+            },
+        )
+        session.commit()

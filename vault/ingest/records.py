@@ -1,0 +1,219 @@
+"""The database side of an ingest: ledger rows, evidence rows and their audit events.
+
+An evidence row is written only after its object is durable in the store, in the same
+transaction that marks it sealed; so no row ever claims an object that is not there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, select
+
+from vault.db import audit
+from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
+
+
+@dataclass(frozen=True)
+class Actor:
+    station_id: str
+    name: str  # who acts: "ingest", later the OS user mapped to a principal
+
+
+def upsert_officer(session: Session, officer_id: str, unit: str | None = None) -> Officer:
+    officer = session.exec(select(Officer).where(Officer.officer_id == officer_id)).first()
+    if officer is None:
+        officer = Officer(officer_id=officer_id, unit=unit)
+        session.add(officer)
+        session.flush()
+    elif unit and not officer.unit:
+        officer.unit = unit
+    return officer
+
+
+def upsert_device(
+    session: Session,
+    device_id: str,
+    profile: str,
+    now: datetime,
+    *,
+    model: str | None,
+    vendor: str | None,
+    firmware: str | None,
+) -> Device:
+    device = session.exec(select(Device).where(Device.device_id == device_id)).first()
+    if device is None:
+        device = Device(device_id=device_id, profile=profile, first_seen_at=now, last_seen_at=now)
+        session.add(device)
+    device.last_seen_at = now
+    device.model = model or device.model
+    device.vendor = vendor or device.vendor
+    device.firmware = firmware or device.firmware
+    session.flush()
+    return device
+
+
+@dataclass(frozen=True)
+class SealedClip:
+    """What the pipeline knows about one file after it streamed it into the store."""
+
+    sha256: str
+    size: int
+    kind: str
+    path: str
+    file_name: str
+    folder: str
+    important: bool
+    sequence: str | None
+    camera_time: str | None
+    camera_time_source: str
+    recorded_at: datetime | None
+    recorded_at_corrected: datetime | None
+    mtime: datetime | None
+    officer_pk: int | None
+    storage_backend: str
+    storage_key: str
+    immutable: bool
+    retain_until: datetime
+
+
+def record_sealed(
+    session: Session,
+    dock: DockSession,
+    clip: SealedClip,
+    now: datetime,
+    actor: Actor,
+    seen_this_run: bool,
+) -> tuple[Evidence, str]:
+    """Insert or link the evidence row and its sighting; returns (evidence, outcome)."""
+    assert dock.id is not None
+    evidence = session.exec(select(Evidence).where(Evidence.sha256 == clip.sha256)).first()
+    if evidence is None:
+        outcome = "unclassified" if clip.kind == "unclassified" else "sealed"
+        evidence = Evidence(
+            sha256=clip.sha256,
+            size=clip.size,
+            kind=clip.kind,
+            status="sealed",
+            device_pk=dock.device_pk,
+            officer_pk=clip.officer_pk,
+            dock_session_id=dock.id,
+            file_name=clip.file_name,
+            camera_folder=clip.folder,
+            important=clip.important,
+            sequence=clip.sequence,
+            camera_time=clip.camera_time,
+            camera_time_source=clip.camera_time_source,
+            recorded_at=clip.recorded_at,
+            recorded_at_corrected=clip.recorded_at_corrected,
+            docked_at=dock.started_at,
+            sealed_at=now,
+            storage_backend=clip.storage_backend,
+            storage_key=clip.storage_key,
+            immutable_applied=clip.immutable,
+            retain_until=clip.retain_until,
+        )
+        session.add(evidence)
+        session.flush()
+        audit.append(
+            session,
+            at=now,
+            station_id=actor.station_id,
+            actor=actor.name,
+            action="evidence.sealed",
+            subject=f"evidence:{evidence.id}",
+            detail={
+                "sha256": clip.sha256,
+                "size": clip.size,
+                "path": clip.path,
+                "dock_id": dock.id,
+                "storage_key": clip.storage_key,
+                "immutable": clip.immutable,
+            },
+        )
+    else:
+        # IN-6: the same bytes again (a re-dock, or the camera's IMP copy) are linked, not resealed.
+        outcome = "duplicate" if seen_this_run else "already_sealed"
+        evidence.important = evidence.important or clip.important
+    assert evidence.id is not None
+    session.add(
+        Sighting(
+            evidence_id=evidence.id,
+            dock_session_id=dock.id,
+            path=clip.path,
+            size=clip.size,
+            mtime=clip.mtime,
+            important=clip.important,
+            outcome=outcome,
+            seen_at=now,
+        )
+    )
+    return evidence, outcome
+
+
+def commit_sealed(
+    session: Session,
+    dock: DockSession,
+    clip: SealedClip,
+    now: datetime,
+    actor: Actor,
+    seen_this_run: bool,
+) -> tuple[Evidence, str]:
+    """record_sealed in its own transaction; a row inserted meanwhile by another station wins."""
+    try:
+        result = record_sealed(session, dock, clip, now, actor, seen_this_run)
+        session.commit()
+        return result
+    except IntegrityError:
+        session.rollback()
+        result = record_sealed(session, dock, clip, now, actor, seen_this_run)
+        session.commit()
+        return result
+
+
+def record_verification(
+    session: Session,
+    evidence_id: int,
+    ok: bool,
+    reason: str | None,
+    now: datetime,
+    actor: Actor,
+) -> Evidence:
+    evidence = session.get_one(Evidence, evidence_id)
+    if ok:
+        evidence.status, evidence.verify_error = "verified", None
+        evidence.verified_at = now
+    else:
+        evidence.status, evidence.verify_error = "failed", reason
+    audit.append(
+        session,
+        at=now,
+        station_id=actor.station_id,
+        actor=actor.name,
+        action="evidence.verified" if ok else "evidence.verify_failed",
+        subject=f"evidence:{evidence_id}",
+        detail={"reason": reason} if reason else {},
+    )
+    session.commit()
+    return evidence
+
+
+def record_erased(
+    session: Session, dock_id: int, path: str, evidence_id: int, now: datetime, actor: Actor
+) -> None:
+    sighting = session.exec(
+        select(Sighting).where(Sighting.dock_session_id == dock_id, Sighting.path == path)
+    ).one()
+    sighting.erased_at = now
+    audit.append(
+        session,
+        at=now,
+        station_id=actor.station_id,
+        actor=actor.name,
+        action="clip.erased",
+        subject=f"evidence:{evidence_id}",
+        detail={"dock_id": dock_id, "path": path},
+    )
+    session.commit()

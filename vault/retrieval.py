@@ -1,0 +1,148 @@
+"""Finding evidence and checking it against the store (IN-4; OV-3: altered or lost records)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from vault.context import Vault
+from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
+from vault.errors import NotFound
+from vault.ingest import records
+from vault.timeutil import iso
+
+
+@dataclass(frozen=True)
+class Filters:
+    device_id: str | None = None
+    officer_id: str | None = None
+    recorded_from: datetime | None = None
+    recorded_to: datetime | None = None
+    limit: int | None = None
+
+
+def _row(evidence: Evidence, device: Device | None, officer: Officer | None) -> dict[str, Any]:
+    return {
+        "evidence_id": evidence.id,
+        "sha256": evidence.sha256,
+        "size": evidence.size,
+        "kind": evidence.kind,
+        "device_id": device.device_id if device else None,
+        "officer_id": officer.officer_id if officer else None,
+        "recorded_at": iso(evidence.recorded_at),
+        "recorded_at_corrected": iso(evidence.recorded_at_corrected),
+        "camera_time": evidence.camera_time,
+        "camera_time_source": evidence.camera_time_source,
+        "file_name": evidence.file_name,
+        "important": evidence.important,
+        "status": evidence.status,
+        "sealed_at": iso(evidence.sealed_at),
+        "verified_at": iso(evidence.verified_at),
+    }
+
+
+def list_evidence(session: Session, filters: Filters) -> list[dict[str, Any]]:
+    """Evidence by device, officer and recording time (the corrected time, DV-2)."""
+    device_t, officer_t = aliased(Device), aliased(Officer)
+    query = (
+        select(Evidence, device_t, officer_t)
+        .join(device_t, col(Evidence.device_pk) == device_t.id, isouter=True)
+        .join(officer_t, col(Evidence.officer_pk) == officer_t.id, isouter=True)
+        .order_by(col(Evidence.recorded_at_corrected), col(Evidence.id))
+    )
+    if filters.device_id:
+        query = query.where(device_t.device_id == filters.device_id)
+    if filters.officer_id:
+        query = query.where(officer_t.officer_id == filters.officer_id)
+    if filters.recorded_from:
+        query = query.where(col(Evidence.recorded_at_corrected) >= filters.recorded_from)
+    if filters.recorded_to:
+        query = query.where(col(Evidence.recorded_at_corrected) < filters.recorded_to)
+    if filters.limit:
+        query = query.limit(filters.limit)
+    return [_row(e, d, o) for e, d, o in session.exec(query)]
+
+
+def show_evidence(session: Session, evidence_id: int) -> dict[str, Any]:
+    evidence = session.get(Evidence, evidence_id)
+    if evidence is None:
+        raise NotFound(f"no evidence {evidence_id}")
+    device = session.get(Device, evidence.device_pk) if evidence.device_pk else None
+    officer = session.get(Officer, evidence.officer_pk) if evidence.officer_pk else None
+    detail = _row(evidence, device, officer)
+    detail |= {
+        "camera_folder": evidence.camera_folder,
+        "sequence": evidence.sequence,
+        "docked_at": iso(evidence.docked_at),
+        "storage": {
+            "backend": evidence.storage_backend,
+            "key": evidence.storage_key,
+            "immutable": evidence.immutable_applied,
+            "retain_until": iso(evidence.retain_until),
+        },
+        "verify_error": evidence.verify_error,
+        "sightings": [],
+    }
+    sightings = session.exec(
+        select(Sighting, DockSession)
+        .join(DockSession, col(Sighting.dock_session_id) == DockSession.id)
+        .where(Sighting.evidence_id == evidence_id)
+        .order_by(col(Sighting.id))
+    )
+    for sighting, dock in sightings:
+        detail["sightings"].append(
+            {
+                "dock_id": dock.id,
+                "station_id": dock.station_id,
+                "path": sighting.path,
+                "outcome": sighting.outcome,
+                "seen_at": iso(sighting.seen_at),
+                "erased_at": iso(sighting.erased_at),
+                "clock_offset_s": dock.clock_offset_s,
+            }
+        )
+    return detail
+
+
+@dataclass
+class VerifyReport:
+    checked: int = 0
+    ok: int = 0
+    failed: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"checked": self.checked, "ok": self.ok, "failed": self.failed}
+
+
+def verify_evidence(vault: Vault, evidence_ids: list[int] | None) -> VerifyReport:
+    """Re-read each object from the store and re-hash it; record each result."""
+    report = VerifyReport()
+    with vault.session() as session:
+        query = select(Evidence).order_by(col(Evidence.id))
+        if evidence_ids is not None:
+            query = query.where(col(Evidence.id).in_(evidence_ids))
+        rows = list(session.exec(query))
+        missing = set(evidence_ids or []) - {e.id for e in rows}
+        if missing:
+            raise NotFound(f"no evidence {', '.join(map(str, sorted(missing)))}")
+        for evidence in rows:
+            assert evidence.id is not None
+            result = vault.store.verify(evidence.storage_key, evidence.sha256, evidence.size)
+            report.checked += 1
+            if result.ok:
+                report.ok += 1
+            else:
+                report.failed.append({"evidence_id": evidence.id, "reason": result.reason})
+            records.record_verification(
+                session,
+                evidence.id,
+                result.ok,
+                result.reason,
+                vault.clock.now(),
+                vault.actor("verify"),
+            )
+    return report

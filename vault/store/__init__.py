@@ -1,0 +1,26 @@
+"""WORM stores: the single source of truth for the bytes of every sealed original."""
+
+from __future__ import annotations
+
+from vault.config import Settings
+from vault.store.base import ObjectInfo, ObjectWriter, PutResult, VerifyResult, WormStore
+from vault.store.local import LocalWormStore
+
+__all__ = [
+    "LocalWormStore",
+    "ObjectInfo",
+    "ObjectWriter",
+    "PutResult",
+    "VerifyResult",
+    "WormStore",
+    "open_store",
+]
+
+
+def open_store(settings: Settings) -> WormStore:
+    """The store the settings name (only the local one so far; S3 comes with its issue)."""
+    return LocalWormStore(
+        settings.store_path,
+        immutable=settings.store.immutable,
+        drop_cache_on_verify=settings.ingest.verify_readback == "disk",
+    )

@@ -1,0 +1,84 @@
+"""The WormStore contract every backend keeps (local disk now, S3 Object Lock later).
+
+Objects are addressed by the SHA-256 of their bytes. A store refuses by itself to
+overwrite an object, to delete one before its retain-until or under a legal hold,
+and to shorten a retention (IN-3, RT-4): callers cannot talk it out of that.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import BinaryIO, Protocol
+
+
+@dataclass(frozen=True)
+class PutResult:
+    key: str
+    created: bool  # False: the same bytes were already sealed (IN-6)
+    immutable: bool  # whether the platform's immutability (chattr +i, Object Lock) is on
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    key: str
+    ok: bool
+    sha256: str | None  # what the stored bytes hash to; None when they could not be read
+    size: int | None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    key: str
+    size: int
+    retain_until: datetime | None  # None: never deletable (the record of it is missing)
+    legal_hold: bool
+    immutable: bool
+
+
+class ObjectWriter(Protocol):
+    """One object being streamed in. Nothing is visible under a key until commit()."""
+
+    def write(self, data: bytes | memoryview) -> None: ...
+
+    def commit(self, sha256: str, size: int, retain_until: datetime) -> PutResult:
+        """Make the bytes durable and visible under the key of sha256 (computed by the caller)."""
+        ...
+
+    def abort(self) -> None:
+        """Throw the partial object away; safe to call after a failed write or twice."""
+        ...
+
+
+class WormStore(Protocol):
+    backend: str
+
+    def key_for(self, sha256: str) -> str: ...
+
+    def begin_put(self) -> ObjectWriter: ...
+
+    def exists(self, key: str) -> bool: ...
+
+    def stat(self, key: str) -> ObjectInfo: ...
+
+    def open(self, key: str) -> BinaryIO: ...
+
+    def verify(
+        self, key: str, expected_sha256: str, expected_size: int | None = None
+    ) -> VerifyResult:
+        """Re-read the stored bytes and re-hash them."""
+        ...
+
+    def extend_retention(self, key: str, retain_until: datetime) -> None:
+        """Move retain-until later; an earlier date is refused (RT-4)."""
+        ...
+
+    def set_legal_hold(self, key: str, on: bool) -> None: ...
+
+    def delete(self, key: str, now: datetime) -> None:
+        """Remove an object whose retention has run out and which no hold covers."""
+        ...
+
+    def keys(self) -> Iterator[str]: ...

@@ -1,0 +1,298 @@
+"""The local WORM store: content-addressed files on the station's own disk.
+
+Layout under the root:
+  objects/sha256/ab/cd/<sha256>   the sealed bytes, mode 0444, chattr +i where possible
+  retention/ab/<sha256>.json      retain-until and legal hold; may only grow (RT-4)
+  tmp/                            objects being written; leftovers are debris of a crash
+Every file becomes visible only after fsync, by a link that fails rather than replace
+(no overwrite, even between two writers), followed by an fsync of its directory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import re
+import uuid
+from collections.abc import Iterator
+from datetime import datetime
+from pathlib import Path
+from typing import BinaryIO, Literal
+
+from vault.errors import ObjectMissing, RetentionLocked, StoreError
+from vault.store import immutable
+from vault.store.base import ObjectInfo, PutResult, VerifyResult
+from vault.timeutil import as_utc, iso
+
+SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+READ_CHUNK = 8 * 1024 * 1024
+STORE_MARK = "EVIDENCE-VAULT-STORE"
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: Path) -> None:
+    """mkdir -p that fsyncs each parent it changed, so new directories survive a crash."""
+    missing: list[Path] = []
+    while not path.exists():
+        missing.append(path)
+        path = path.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):
+            directory.mkdir(mode=0o755)
+        fsync_dir(directory.parent)
+
+
+def write_durably(path: Path, data: bytes) -> None:
+    """Write to a temporary name, fsync, rename over, fsync the directory."""
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+def store_error(action: str, exc: OSError) -> StoreError:
+    if exc.errno == 28:  # ENOSPC
+        return StoreError(f"the store is full while {action}: free space or add a disk")
+    return StoreError(f"store failure while {action}: {exc.strerror or exc}")
+
+
+class LocalWriter:
+    def __init__(self, store: LocalWormStore) -> None:
+        self._store = store
+        self._tmp = store.root / "tmp" / f"{uuid.uuid4().hex}.part"
+        self._fd: int | None = os.open(
+            self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
+        )
+
+    def write(self, data: bytes | memoryview) -> None:
+        assert self._fd is not None, "write after commit or abort"
+        view = memoryview(data)
+        try:
+            while view:
+                written = os.write(self._fd, view)
+                view = view[written:]
+        except OSError as exc:
+            raise store_error("writing an object", exc) from exc
+
+    def commit(self, sha256: str, size: int, retain_until: datetime) -> PutResult:
+        assert self._fd is not None, "commit after commit or abort"
+        store = self._store
+        final = store.path_for(store.key_for(sha256))
+        try:
+            os.fsync(self._fd)
+            os.fchmod(self._fd, 0o444)
+            os.close(self._fd)
+            self._fd = None
+            store.record_retention(sha256, retain_until)
+            make_dirs(final.parent)
+            try:
+                os.link(self._tmp, final)  # atomic, and never replaces an existing object
+                created = True
+            except FileExistsError:
+                created = False  # IN-6: the same bytes are already sealed
+            os.unlink(self._tmp)
+            fsync_dir(final.parent)
+        except OSError as exc:
+            self.abort()
+            raise store_error("sealing an object", exc) from exc
+        return PutResult(store.key_for(sha256), created, store.protect(final))
+
+    def abort(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(self._tmp)
+
+
+class LocalWormStore:
+    backend = "local"
+
+    def __init__(
+        self,
+        root: Path,
+        immutable: Literal["auto", "require", "off"] = "auto",
+        drop_cache_on_verify: bool = True,
+    ) -> None:
+        self.root = root
+        self.immutable_mode = immutable
+        self.drop_cache_on_verify = drop_cache_on_verify
+        try:
+            for sub in ("objects", "retention", "tmp"):
+                make_dirs(root / sub)
+            mark = root / STORE_MARK
+            if not mark.exists():
+                write_durably(mark, b"evidence-vault local WORM store, format 1\n")
+        except OSError as exc:
+            raise store_error(f"opening the store at {root}", exc) from exc
+
+    # Keys and paths
+
+    def key_for(self, sha256: str) -> str:
+        if not SHA256_RE.match(sha256):
+            raise StoreError(f"not a SHA-256 digest: {sha256!r}")
+        return f"sha256/{sha256[:2]}/{sha256[2:4]}/{sha256}"
+
+    def path_for(self, key: str) -> Path:
+        parts = key.split("/")
+        if len(parts) != 4 or parts[0] != "sha256" or self.key_for(parts[3]) != key:
+            raise StoreError(f"not a key of this store: {key!r}")
+        return self.root / "objects" / key
+
+    def _retention_path(self, sha256: str) -> Path:
+        return self.root / "retention" / sha256[:2] / f"{sha256}.json"
+
+    # Writing
+
+    def begin_put(self) -> LocalWriter:
+        try:
+            return LocalWriter(self)
+        except OSError as exc:
+            raise store_error("starting an object", exc) from exc
+
+    def protect(self, path: Path) -> bool:
+        """chattr +i where allowed; with immutable="require" a refusal is an error."""
+        if self.immutable_mode == "off":
+            return immutable.is_immutable(str(path))
+        applied = immutable.set_immutable(str(path), True)
+        if not applied and self.immutable_mode == "require":
+            raise StoreError(
+                f"cannot make {path} immutable (needs CAP_LINUX_IMMUTABLE and ext4/xfs/btrfs); "
+                'run the vault with that capability or set store.immutable = "auto"'
+            )
+        return applied
+
+    def _read_retention(self, sha256: str) -> tuple[datetime | None, bool]:
+        try:
+            data = json.loads(self._retention_path(sha256).read_text())
+        except FileNotFoundError:
+            return None, False
+        until = datetime.fromisoformat(data["retain_until"]) if data.get("retain_until") else None
+        return until, bool(data.get("legal_hold", False))
+
+    def _write_retention(self, sha256: str, until: datetime | None, hold: bool) -> None:
+        path = self._retention_path(sha256)
+        make_dirs(path.parent)
+        body = {"sha256": sha256, "retain_until": iso(until), "legal_hold": hold}
+        write_durably(path, json.dumps(body, sort_keys=True).encode())
+
+    def record_retention(self, sha256: str, retain_until: datetime) -> None:
+        """Set the retention of a new object, or extend an existing one; never shorten it."""
+        current, hold = self._read_retention(sha256)
+        if current is None or as_utc(retain_until) > current:
+            self._write_retention(sha256, as_utc(retain_until), hold)
+
+    def extend_retention(self, key: str, retain_until: datetime) -> None:
+        sha = self._sha_of(key)
+        current, hold = self._read_retention(sha)
+        if current is not None and as_utc(retain_until) < current:
+            raise RetentionLocked(
+                f"retention of {key} runs until {iso(current)}; it cannot be shortened "
+                f"to {iso(retain_until)} (RT-4)"
+            )
+        self._write_retention(sha, as_utc(retain_until), hold)
+
+    def set_legal_hold(self, key: str, on: bool) -> None:
+        sha = self._sha_of(key)
+        current, _ = self._read_retention(sha)
+        self._write_retention(sha, current, on)
+
+    # Reading
+
+    def _sha_of(self, key: str) -> str:
+        path = self.path_for(key)
+        if not path.exists():
+            raise ObjectMissing(f"the store holds no object {key}")
+        return path.name
+
+    def exists(self, key: str) -> bool:
+        return self.path_for(key).exists()
+
+    def stat(self, key: str) -> ObjectInfo:
+        path = self.path_for(key)
+        try:
+            size = path.stat().st_size
+        except FileNotFoundError:
+            raise ObjectMissing(f"the store holds no object {key}") from None
+        until, hold = self._read_retention(path.name)
+        return ObjectInfo(key, size, until, hold, immutable.is_immutable(str(path)))
+
+    def open(self, key: str) -> BinaryIO:
+        try:
+            return self.path_for(key).open("rb")
+        except FileNotFoundError:
+            raise ObjectMissing(f"the store holds no object {key}") from None
+
+    def verify(
+        self, key: str, expected_sha256: str, expected_size: int | None = None
+    ) -> VerifyResult:
+        path = self.path_for(key)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except FileNotFoundError:
+            return VerifyResult(key, False, None, None, "object missing from the store")
+        except OSError as exc:
+            return VerifyResult(key, False, None, None, f"cannot open object: {exc.strerror}")
+        digest = hashlib.sha256()
+        size = 0
+        try:
+            if self.drop_cache_on_verify:
+                # Drop cached pages so the bytes come from the disk, not from memory.
+                os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+            while chunk := os.read(fd, READ_CHUNK):
+                digest.update(chunk)
+                size += len(chunk)
+        except OSError as exc:
+            return VerifyResult(key, False, None, None, f"read error: {exc.strerror}")
+        finally:
+            os.close(fd)
+        actual = digest.hexdigest()
+        if actual != expected_sha256:
+            return VerifyResult(key, False, actual, size, "content does not match its SHA-256")
+        if expected_size is not None and size != expected_size:
+            return VerifyResult(key, False, actual, size, f"size {size}, expected {expected_size}")
+        return VerifyResult(key, True, actual, size)
+
+    def keys(self) -> Iterator[str]:
+        for path in sorted((self.root / "objects" / "sha256").glob("*/*/*")):
+            if SHA256_RE.match(path.name):
+                yield self.key_for(path.name)
+
+    def debris(self) -> list[Path]:
+        """Partial writes a crash left in tmp/ (never objects: those are only linked whole)."""
+        return sorted((self.root / "tmp").glob("*.part"))
+
+    # Deleting (only the purge job calls this)
+
+    def delete(self, key: str, now: datetime) -> None:
+        sha = self._sha_of(key)
+        until, hold = self._read_retention(sha)
+        if hold:
+            raise RetentionLocked(f"{key} is under a legal hold and cannot be deleted (RT-4)")
+        if until is None or as_utc(now) < until:
+            raise RetentionLocked(
+                f"{key} is retained until {iso(until) or 'an unknown date'}; not deleted (RT-4)"
+            )
+        path = self.path_for(key)
+        if immutable.is_immutable(str(path)) and not immutable.set_immutable(str(path), False):
+            raise StoreError(f"{key} is immutable and this process may not clear the flag")
+        try:
+            os.unlink(path)
+            fsync_dir(path.parent)
+            self._retention_path(sha).unlink(missing_ok=True)
+        except OSError as exc:
+            raise store_error(f"deleting {key}", exc) from exc

@@ -1,0 +1,63 @@
+"""Injected clocks and time-zone helpers: logic never calls datetime.now() itself."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from zoneinfo import ZoneInfo
+
+
+class Clock(Protocol):
+    def now(self) -> datetime:
+        """The current time, timezone-aware, in UTC."""
+        ...
+
+
+class SystemClock:
+    """The station's (NTP-disciplined) clock."""
+
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+
+@dataclass
+class FixedClock:
+    """A clock for tests: stands still until advanced."""
+
+    at: datetime = field(default_factory=lambda: datetime(2026, 1, 1, tzinfo=UTC))
+
+    def now(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+def local_to_utc(naive: datetime, tz: str) -> datetime:
+    """Interpret a camera's naive local time in the station's zone and return UTC."""
+    return naive.replace(tzinfo=ZoneInfo(tz)).astimezone(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """Databases may hand back naive datetimes; all stored times are UTC."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def add_months(value: datetime, months: int) -> datetime:
+    """Calendar months, clamping the day (31 Jan + 1 month = 28/29 Feb)."""
+    month0 = value.month - 1 + months
+    year, month = value.year + month0 // 12, month0 % 12 + 1
+    for day in (value.day, 30, 29, 28):
+        try:
+            return value.replace(year=year, month=month, day=day)
+        except ValueError:
+            continue
+    raise AssertionError("unreachable")
+
+
+def iso(value: datetime | None) -> str | None:
+    """ISO 8601 in UTC with a Z, as the JSON outputs print times."""
+    if value is None:
+        return None
+    return as_utc(value).isoformat().replace("+00:00", "Z")
