@@ -19,6 +19,7 @@ from vault.db import audit
 from vault.db.models import DockSession
 from vault.dock.profiles import NameInfo, Profile, choose_profile
 from vault.errors import VaultError, VolumeError
+from vault.faults import checkpoint
 from vault.ingest import records
 from vault.ingest.deviceinfo import DeviceInfo, info_file_names, read_device_info
 from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
@@ -246,6 +247,7 @@ def _ingest_one(
         if size != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
             raise VolumeError("the file changed while it was being read")
         put = writer.commit(sha, size, retain_until)
+        checkpoint("ingest.sealed")
     except VaultError as exc:
         writer.abort()
         run.report.failed.append((item.rel, f"not sealed: {exc}"))
@@ -284,6 +286,7 @@ def _ingest_one(
         seen_this_run=sha in run.newly_sealed,
     )
     assert evidence.id is not None
+    checkpoint("ingest.recorded")
     if outcome in ("sealed", "unclassified"):
         run.newly_sealed.add(sha)
     run.report.clips.append(ClipResult(item.rel, sha, size, evidence.id, outcome, clip.kind))
@@ -321,6 +324,7 @@ def _collect(run: _Run, session: Session, wait: bool) -> None:
             run.vault.clock.now(),
             run.vault.actor("ingest"),
         )
+        checkpoint("ingest.verified")
     for clip in run.report.clips:
         if clip.evidence_id in run.verified:
             result = run.verified[clip.evidence_id]
@@ -344,6 +348,7 @@ def _erase(run: _Run, session: Session) -> None:
                 return
             run.report.problems.append(f"{clip.path}: not erased: {exc.strerror}")
             continue
+        checkpoint("ingest.erased")
         run.report.erased.append(clip.path)
         records.record_erased(
             session,

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vault.errors import VolumeError
+from vault.faults import checkpoint
 from vault.store.base import ObjectWriter
 
 
@@ -42,6 +43,7 @@ class Streamer:
             if job.error is None:
                 try:
                     job.writer.write(memoryview(buffer)[:count])
+                    checkpoint("stream.chunk")
                 except BaseException as exc:  # handed to the reading thread, re-raised there
                     job.error = exc
             self._free.put(buffer)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from vault.errors import ObjectMissing, RetentionLocked, StoreError
+from vault.faults import checkpoint
 from vault.store import immutable
 from vault.store.base import ObjectInfo, PutResult, VerifyResult
 from vault.timeutil import as_utc, iso
@@ -93,6 +94,7 @@ class LocalWriter:
         store = self._store
         final = store.path_for(store.key_for(sha256))
         try:
+            checkpoint("store.written")
             os.fsync(self._fd)
             os.fchmod(self._fd, 0o444)
             os.close(self._fd)
@@ -104,6 +106,7 @@ class LocalWriter:
                 created = True
             except FileExistsError:
                 created = False  # IN-6: the same bytes are already sealed
+            checkpoint("store.linked")
             os.unlink(self._tmp)
             fsync_dir(final.parent)
         except OSError as exc:
