@@ -10,7 +10,7 @@ import typer
 
 from vault import __version__
 from vault.cli import evidence, ingest
-from vault.cli.common import State, err_console
+from vault.cli.common import State
 from vault.errors import VaultError
 
 app = typer.Typer(
@@ -53,8 +53,8 @@ def main() -> None:
     try:
         app()
     except VaultError as exc:
-        err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+        sys.stderr.write(f"error: {exc}\n")  # one plain line, no wrapping, no traceback
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
-        err_console.print("interrupted; work already sealed is kept, run again to finish")
+        sys.stderr.write("interrupted: what was sealed is kept; run again to finish\n")
         sys.exit(130)

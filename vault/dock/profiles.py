@@ -22,6 +22,14 @@ from vault.errors import ProfileError
 Kind = Literal["video", "photo", "audio"]
 
 
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"not a regular expression: {exc}") from None
+    return pattern
+
+
 class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -39,9 +47,7 @@ class Match(Strict):
     @field_validator("label")
     @classmethod
     def _regex(cls, value: str | None) -> str | None:
-        if value is not None:
-            re.compile(value)
-        return value
+        return None if value is None else _compiles(value)
 
 
 class IgnoreRule(Strict):
@@ -66,8 +72,7 @@ class Naming(Strict):
     @field_validator("pattern")
     @classmethod
     def _regex(cls, value: str) -> str:
-        re.compile(value)
-        return value
+        return _compiles(value)
 
 
 class Info(Strict):

@@ -1,0 +1,155 @@
+"""The local WORM store refuses by itself what the regulations forbid (IN-3, IN-6, RT-4)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from vault.errors import ObjectMissing, RetentionLocked, StoreError
+from vault.store import immutable
+from vault.store.local import LocalWormStore
+
+NOW = datetime(2026, 11, 23, tzinfo=UTC)
+LATER = NOW + timedelta(days=365)
+
+
+def put(store: LocalWormStore, data: bytes, until: datetime = LATER, claim: str | None = None):
+    writer = store.begin_put()
+    try:
+        writer.write(data)
+        return writer.commit(claim or hashlib.sha256(data).hexdigest(), len(data), until)
+    except BaseException:
+        writer.abort()
+        raise
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> LocalWormStore:
+    return LocalWormStore(tmp_path / "store", immutable="off")
+
+
+def test_object_is_content_addressed_read_only_and_verifies(store: LocalWormStore) -> None:
+    result = put(store, b"clip bytes")
+    sha = hashlib.sha256(b"clip bytes").hexdigest()
+    assert result.created and result.key == f"sha256/{sha[:2]}/{sha[2:4]}/{sha}"
+    path = store.path_for(result.key)
+    assert path.read_bytes() == b"clip bytes"
+    assert path.stat().st_mode & 0o777 == 0o444
+    assert store.verify(result.key, sha, 10).ok
+    assert not list((store.root / "tmp").iterdir()), "no temporary file left behind"
+
+
+def test_same_bytes_again_is_a_no_op_returning_the_existing_object(store: LocalWormStore) -> None:
+    """IN-6: duplicates are stored once."""
+    first, second = put(store, b"same"), put(store, b"same")
+    assert first.key == second.key and first.created and not second.created
+    assert len(list(store.keys())) == 1
+
+
+def test_sealed_object_is_never_overwritten(store: LocalWormStore) -> None:
+    """IN-3: even a writer claiming the same digest for other bytes cannot replace an object."""
+    original = put(store, b"original")
+    forged = put(store, b"forged!!", claim=hashlib.sha256(b"original").hexdigest())
+    assert not forged.created
+    assert store.path_for(original.key).read_bytes() == b"original"
+    assert store.path_for(original.key).stat().st_mode & 0o222 == 0
+    if os.geteuid() != 0:  # root ignores modes; test_immutable_flag_... covers root
+        with pytest.raises(PermissionError):
+            store.path_for(original.key).open("r+b")
+
+
+def test_delete_before_retain_until_or_under_hold_is_refused(store: LocalWormStore) -> None:
+    """RT-4: only expired objects without a hold may go, and only through the store."""
+    key = put(store, b"evidence", until=LATER).key
+    with pytest.raises(RetentionLocked, match="retained until"):
+        store.delete(key, now=NOW)
+    store.set_legal_hold(key, True)
+    with pytest.raises(RetentionLocked, match="legal hold"):
+        store.delete(key, now=LATER + timedelta(days=1))
+    store.set_legal_hold(key, False)
+    store.delete(key, now=LATER + timedelta(days=1))
+    assert not store.exists(key)
+
+
+def test_retention_can_grow_but_never_shrink(store: LocalWormStore) -> None:
+    key = put(store, b"evidence", until=LATER).key
+    store.extend_retention(key, LATER + timedelta(days=30))
+    with pytest.raises(RetentionLocked, match="cannot be shortened"):
+        store.extend_retention(key, LATER)
+    assert store.stat(key).retain_until == LATER + timedelta(days=30)
+    # A second put of the same bytes with an earlier date does not shorten it either.
+    put(store, b"evidence", until=NOW)
+    assert store.stat(key).retain_until == LATER + timedelta(days=30)
+
+
+def test_object_without_retention_record_is_never_deleted(store: LocalWormStore) -> None:
+    key = put(store, b"evidence").key
+    (store.root / "retention" / key.split("/")[3][:2] / f"{key.split('/')[3]}.json").unlink()
+    with pytest.raises(RetentionLocked):
+        store.delete(key, now=LATER + timedelta(days=9999))
+
+
+def test_verify_catches_a_flipped_byte_and_a_missing_object(store: LocalWormStore) -> None:
+    data = os.urandom(4096)
+    sha = hashlib.sha256(data).hexdigest()
+    key = put(store, data).key
+    path = store.path_for(key)
+    path.chmod(0o644)
+    with path.open("r+b") as handle:
+        handle.seek(1000)
+        handle.write(bytes([data[1000] ^ 0x01]))
+    result = store.verify(key, sha, len(data))
+    assert not result.ok and result.reason == "content does not match its SHA-256"
+    path.unlink()
+    assert store.verify(key, sha, len(data)).reason == "object missing from the store"
+    with pytest.raises(ObjectMissing):
+        store.stat(key)
+
+
+def test_aborted_write_leaves_nothing(store: LocalWormStore) -> None:
+    writer = store.begin_put()
+    writer.write(b"partial")
+    writer.abort()
+    writer.abort()
+    assert list(store.keys()) == [] and store.debris() == []
+
+
+def test_keys_that_are_not_digests_are_refused(store: LocalWormStore) -> None:
+    for key in ("../../etc/passwd", "sha256/aa/bb/not-a-digest", "sha256/" + "a" * 64):
+        with pytest.raises(StoreError):
+            store.path_for(key)
+
+
+def test_full_disk_is_a_clear_error_and_loses_nothing(tiny_fs: Path) -> None:
+    """A store on a full filesystem refuses the object and keeps what it had."""
+    store = LocalWormStore(tiny_fs / "store", immutable="off")
+    kept = put(store, b"kept")
+    with pytest.raises(StoreError, match="store is full"):
+        put(store, os.urandom(16 * 1024 * 1024))
+    assert store.verify(kept.key, hashlib.sha256(b"kept").hexdigest()).ok
+    assert store.debris() == []
+
+
+def test_immutable_flag_is_applied_where_permitted(tmp_path: Path) -> None:
+    store = LocalWormStore(tmp_path / "store", immutable="auto")
+    result = put(store, b"locked")
+    path = store.path_for(result.key)
+    try:
+        assert result.immutable == immutable.is_immutable(str(path))
+        if not result.immutable:
+            pytest.skip("no CAP_LINUX_IMMUTABLE or no flag support on this filesystem")
+        with pytest.raises(PermissionError):
+            path.unlink()
+        with pytest.raises(PermissionError):
+            path.open("r+b")
+        with pytest.raises(RetentionLocked):
+            store.delete(result.key, now=NOW)
+        store.delete(result.key, now=LATER + timedelta(days=1))  # expired: the store clears it
+        assert not path.exists()
+    finally:
+        if path.exists():
+            immutable.set_immutable(str(path), False)
