@@ -27,6 +27,13 @@ def parse_time(value: str | None, tz: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
 
 
+def local_display(value: str | None, tz: str) -> str:
+    """A UTC ISO time from the records, shown in the station's zone to the second."""
+    if value is None:
+        return "?"
+    return datetime.fromisoformat(value).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+
+
 @app.command("list")
 def list_(
     ctx: typer.Context,
@@ -48,11 +55,11 @@ def list_(
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "recorded (corrected, UTC)", "device", "officer", "file", "size", "status")
+    table = Table("id", f"recorded ({tz})", "device", "officer", "file", "size", "status")
     for row in rows:
         table.add_row(
             str(row["evidence_id"]),
-            row["recorded_at_corrected"] or "?",
+            local_display(row["recorded_at_corrected"], tz),
             row["device_id"] or "?",
             row["officer_id"] or "?",
             row["file_name"],
@@ -77,11 +84,12 @@ def show(
         return
     for key, value in detail.items():
         if key != "sightings":
-            console.print(f"[bold]{key:>22}[/]  {value}")
+            console.print(f"[bold]{key:>22}[/]  {value}", soft_wrap=True)
     for sighting in detail["sightings"]:
         console.print(
             f"{'seen':>22}  dock {sighting['dock_id']} at {sighting['station_id']}: "
-            f"{sighting['path']} ({sighting['outcome']}, erased {sighting['erased_at']})"
+            f"{sighting['path']} ({sighting['outcome']}, erased {sighting['erased_at']})",
+            soft_wrap=True,
         )
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -169,12 +168,3 @@ class Volume:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def iter_chunks(fd: int, buffer: bytearray) -> Iterator[int]:
-    """Read into the caller's buffer; yields the byte count of each chunk."""
-    while True:
-        count = os.readv(fd, [buffer])
-        if count == 0:
-            return
-        yield count
