@@ -153,3 +153,22 @@ def test_immutable_flag_is_applied_where_permitted(tmp_path: Path) -> None:
     finally:
         if path.exists():
             immutable.set_immutable(str(path), False)
+
+
+def test_debris_of_a_crash_is_cleaned_but_a_live_write_is_not(store: LocalWormStore) -> None:
+    crashed = store.begin_put()
+    crashed.write(b"half a clip")
+    os.close(crashed._fd)  # the process died here: the descriptor (and its lock) is gone
+    crashed._fd = None
+    live = store.begin_put()
+    live.write(b"being written")
+    assert len(store.debris()) == 2
+    assert len(store.clean_debris()) == 1
+    assert len(store.debris()) == 1
+    live.commit(hashlib.sha256(b"being written").hexdigest(), 13, LATER)
+    assert store.debris() == [] and len(list(store.keys())) == 1
+
+
+def test_sealing_leaves_no_second_name_for_the_object(store: LocalWormStore) -> None:
+    result = put(store, b"one name only")
+    assert store.path_for(result.key).stat().st_nlink == 1

@@ -178,6 +178,8 @@ def ingest_volume(
         )
         if device_id is None:
             report.problems.append("the camera's device id is unknown (IN-4)")
+        for name in vault.store.clean_debris():
+            report.problems.append(f"removed a partial write left by an earlier crash: {name}")
         run = _Run(vault, volume, profile, info, dock, report, erase, progress or NoProgress())
         _process(run, candidates)
         return report

@@ -11,6 +11,7 @@ Every file becomes visible only after fsync, by a link that fails rather than re
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -25,44 +26,12 @@ from vault.errors import ObjectMissing, RetentionLocked, StoreError
 from vault.faults import checkpoint
 from vault.store import immutable
 from vault.store.base import ObjectInfo, PutResult, VerifyResult
+from vault.store.durable import fsync_dir, make_dirs, rename_noreplace, write_durably
 from vault.timeutil import as_utc, iso
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 READ_CHUNK = 8 * 1024 * 1024
 STORE_MARK = "EVIDENCE-VAULT-STORE"
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def make_dirs(path: Path) -> None:
-    """mkdir -p that fsyncs each parent it changed, so new directories survive a crash."""
-    missing: list[Path] = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            directory.mkdir(mode=0o755)
-        fsync_dir(directory.parent)
-
-
-def write_durably(path: Path, data: bytes) -> None:
-    """Write to a temporary name, fsync, rename over, fsync the directory."""
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
-    try:
-        os.write(fd, data)
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)
 
 
 def store_error(action: str, exc: OSError) -> StoreError:
@@ -78,6 +47,8 @@ class LocalWriter:
         self._fd: int | None = os.open(
             self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
         )
+        # Held until the file is sealed or dropped: clean_debris() never takes a live write.
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
 
     def write(self, data: bytes | memoryview) -> None:
         assert self._fd is not None, "write after commit or abort"
@@ -97,18 +68,16 @@ class LocalWriter:
             checkpoint("store.written")
             os.fsync(self._fd)
             os.fchmod(self._fd, 0o444)
-            os.close(self._fd)
-            self._fd = None
             store.record_retention(sha256, retain_until)
             make_dirs(final.parent)
-            try:
-                os.link(self._tmp, final)  # atomic, and never replaces an existing object
-                created = True
-            except FileExistsError:
-                created = False  # IN-6: the same bytes are already sealed
+            # Atomic, and never replaces an existing object; False: IN-6, already sealed.
+            created = rename_noreplace(self._tmp, final)
+            if not created:
+                os.unlink(self._tmp)
             checkpoint("store.linked")
-            os.unlink(self._tmp)
             fsync_dir(final.parent)
+            os.close(self._fd)
+            self._fd = None
         except OSError as exc:
             self.abort()
             raise store_error("sealing an object", exc) from exc
@@ -276,8 +245,26 @@ class LocalWormStore:
                 yield self.key_for(path.name)
 
     def debris(self) -> list[Path]:
-        """Partial writes a crash left in tmp/ (never objects: those are only linked whole)."""
+        """Partial writes a crash left in tmp/ (never objects: those are only moved whole)."""
         return sorted((self.root / "tmp").glob("*.part"))
+
+    def clean_debris(self) -> list[str]:
+        """Remove partial writes no live writer holds (a writer keeps an flock until done)."""
+        removed = []
+        for path in self.debris():
+            try:
+                fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+            except FileNotFoundError:
+                continue
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                os.unlink(path)  # only a name goes; if it were a second link, the object stays
+                removed.append(path.name)
+            except OSError:
+                continue  # being written now, or not ours to remove
+            finally:
+                os.close(fd)
+        return removed
 
     # Deleting (only the purge job calls this)
 
