@@ -276,6 +276,7 @@ def _ingest_one(
         officer_pk=_officer_pk(run, session, officer_id),
         storage_backend=vault.store.backend,
         storage_key=put.key,
+        storage_version=put.version,
         immutable=put.immutable,
         retain_until=retain_until,
     )

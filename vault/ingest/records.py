@@ -75,6 +75,7 @@ class SealedClip:
     officer_pk: int | None
     storage_backend: str
     storage_key: str
+    storage_version: str | None
     immutable: bool
     retain_until: datetime
 
@@ -112,6 +113,7 @@ def record_sealed(
             sealed_at=now,
             storage_backend=clip.storage_backend,
             storage_key=clip.storage_key,
+            storage_version=clip.storage_version,
             immutable_applied=clip.immutable,
             retain_until=clip.retain_until,
         )

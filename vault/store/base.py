@@ -18,6 +18,7 @@ class PutResult:
     key: str
     created: bool  # False: the same bytes were already sealed (IN-6)
     immutable: bool  # whether the platform's immutability (chattr +i, Object Lock) is on
+    version: str | None = None  # the object version that holds the bytes (S3 VersionId)
 
 
 @dataclass(frozen=True)
