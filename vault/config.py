@@ -12,9 +12,17 @@ import socket
 import tomllib
 from pathlib import Path
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from vault.errors import ConfigError
 
@@ -40,10 +48,53 @@ class DatabaseSettings(Section):
 
 
 class StoreSettings(Section):
-    backend: Literal["local"] = "local"
+    backend: Literal["local", "s3"] = "local"
     path: Path | None = None  # default: home/store
     # "auto": apply chattr +i where the process may; "require": refuse to seal without it.
     immutable: Literal["auto", "require", "off"] = "auto"
+    # S3 Object Lock (backend = "s3"); credentials come from boto3's chain, never from here.
+    endpoint_url: str | None = None  # None: AWS S3 of `region`
+    region: str | None = None
+    bucket: str | None = None
+    prefix: str = ""  # objects go under PREFIX/sha256/..., uploads in progress PREFIX/staging/
+    part_size: Annotated[int, Field(ge=5 * 1024 * 1024, le=5 * 1024 * 1024 * 1024)] = (
+        16 * 1024 * 1024
+    )
+    upload_workers: Annotated[int, Field(ge=1, le=32)] = 4  # parts in flight per clip
+    verify_tls: bool = True
+    ca_bundle: Path | None = None  # a private CA (e.g. an in-house Ceph RGW)
+    addressing_style: Literal["path", "virtual"] = "path"
+    max_attempts: Annotated[int, Field(ge=1, le=20)] = 5  # per request, with backoff
+    timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    # What `evault store check` expects of the bucket's default retention (and `init` sets).
+    default_retention_days: Annotated[int, Field(ge=1)] | None = None
+
+    @field_validator("endpoint_url")
+    @classmethod
+    def _no_secrets_in_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError("must be an http:// or https:// URL")
+        if parts.username or parts.password:
+            # Credentials in a URL would end up in logs and error messages.
+            raise ValueError("must not contain credentials; use the AWS credential chain")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _clean_prefix(cls, value: str) -> str:
+        value = value.strip("/")
+        if any(part in ("", ".", "..") for part in value.split("/")) and value:
+            raise ValueError("must be a plain path such as 'station-01' or 'vault/evidence'")
+        return f"{value}/" if value else ""
+
+    @model_validator(mode="after")
+    def _s3_needs_bucket(self) -> StoreSettings:
+        if self.backend == "s3" and not self.bucket:
+            raise ValueError('backend = "s3" needs store.bucket')
+        return self
 
 
 class IngestSettings(Section):
@@ -54,8 +105,27 @@ class IngestSettings(Section):
     max_depth: Annotated[int, Field(ge=1, le=64)] = 12
 
 
+Years = Annotated[int, Field(ge=1, le=1000)] | Literal["permanent"]
+
+CASE_TYPES = ("行政处罚", "行政强制", "行政检查", "行政许可", "other")
+
+
+def _default_case_years() -> dict[str, Years]:
+    return {"行政处罚": 30, "行政强制": 30, "行政检查": 10, "行政许可": 30, "other": 10}
+
+
 class RetentionSettings(Section):
     routine_months: Annotated[int, Field(ge=12)] = 12  # RT-1: at least 12 months
+    long_term_years: Years = 30  # RT-2
+    case_years: dict[str, Years] = Field(default_factory=_default_case_years)  # RT-3
+
+    @field_validator("case_years")
+    @classmethod
+    def _every_case_type(cls, value: dict[str, Years]) -> dict[str, Years]:
+        unknown = set(value) - set(CASE_TYPES)
+        if unknown:
+            raise ValueError(f"unknown case type {sorted(unknown)[0]!r} (known: {CASE_TYPES})")
+        return {**_default_case_years(), **value}
 
 
 class DevicesSettings(Section):

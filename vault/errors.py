@@ -39,3 +39,11 @@ class ObjectMissing(StoreError):
 
 class NotFound(VaultError):
     """A record asked for by id does not exist."""
+
+
+class RetentionRefused(VaultError):
+    """A change that would shorten retention, or break a rule about it (RT-4)."""
+
+
+class Conflict(VaultError):
+    """The request contradicts the records (a duplicate number, a closed case, ...)."""

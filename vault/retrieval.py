@@ -9,9 +9,10 @@ from typing import Any
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from vault.cases.retention import active_holds, linked_cases
 from vault.context import Vault
-from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
-from vault.errors import NotFound
+from vault.db.models import Case, CaseLink, Device, DockSession, Evidence, Officer, Sighting
+from vault.errors import Conflict, NotFound
 from vault.ingest import records
 from vault.timeutil import iso
 
@@ -22,6 +23,8 @@ class Filters:
     officer_id: str | None = None
     recorded_from: datetime | None = None
     recorded_to: datetime | None = None
+    case_number: str | None = None
+    retention_class: str | None = None
     limit: int | None = None
 
 
@@ -42,6 +45,10 @@ def _row(evidence: Evidence, device: Device | None, officer: Officer | None) -> 
         "status": evidence.status,
         "sealed_at": iso(evidence.sealed_at),
         "verified_at": iso(evidence.verified_at),
+        "retention_class": evidence.retention_class,
+        "retain_until": iso(evidence.retain_until),  # None: permanent
+        "hold": evidence.legal_hold,
+        "purged_at": iso(evidence.purged_at),
     }
 
 
@@ -58,6 +65,15 @@ def list_evidence(session: Session, filters: Filters) -> list[dict[str, Any]]:
         query = query.where(device_t.device_id == filters.device_id)
     if filters.officer_id:
         query = query.where(officer_t.officer_id == filters.officer_id)
+    if filters.case_number:
+        linked = (
+            select(CaseLink.evidence_id)
+            .join(Case, col(CaseLink.case_id) == Case.id)
+            .where(Case.number == filters.case_number, col(CaseLink.unlinked_at).is_(None))
+        )
+        query = query.where(col(Evidence.id).in_(linked))
+    if filters.retention_class:
+        query = query.where(Evidence.retention_class == filters.retention_class)
     if filters.recorded_from:
         query = query.where(col(Evidence.recorded_at_corrected) >= filters.recorded_from)
     if filters.recorded_to:
@@ -85,6 +101,26 @@ def show_evidence(session: Session, evidence_id: int) -> dict[str, Any]:
             "retain_until": iso(evidence.retain_until),
         },
         "verify_error": evidence.verify_error,
+        "long_term_category": evidence.long_term_category,
+        "retention_reason": evidence.retention_reason,
+        "cases": [
+            {
+                "number": c.number,
+                "type": c.case_type,
+                "status": c.status,
+                "litigation": c.litigation,
+            }
+            for c in linked_cases(session, evidence_id)
+        ],
+        "holds": [
+            {
+                "hold_id": h.id,
+                "reason": h.reason,
+                "placed_by": h.placed_by,
+                "placed_at": iso(h.placed_at),
+            }
+            for h in active_holds(session, evidence_id)
+        ],
         "sightings": [],
     }
     sightings = session.exec(
@@ -129,6 +165,10 @@ def verify_evidence(vault: Vault, evidence_ids: list[int] | None) -> VerifyRepor
         missing = set(evidence_ids or []) - {e.id for e in rows}
         if missing:
             raise NotFound(f"no evidence {', '.join(map(str, sorted(missing)))}")
+        purged = [e for e in rows if e.purged_at is not None]
+        if evidence_ids is not None and purged:
+            raise Conflict(f"evidence {purged[0].id} was purged on {iso(purged[0].purged_at)}")
+        rows = [e for e in rows if e.purged_at is None]  # RT-5: their purge records remain
         for evidence in rows:
             assert evidence.id is not None
             result = vault.store.verify(evidence.storage_key, evidence.sha256, evidence.size)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from vault import __version__
-from vault.cli import evidence, ingest
+from vault.cli import case, evidence, ingest, purge
 from vault.cli.common import State
 from vault.errors import VaultError
 
@@ -22,6 +22,8 @@ app = typer.Typer(
 )
 app.command("ingest")(ingest.ingest)
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(case.app, name="case")
+app.command("purge")(purge.purge)
 
 
 def _version(value: bool) -> None:

@@ -9,9 +9,12 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
+from vault.cases.retention import classify as classify_evidence
+from vault.cases.retention import place_hold, release_hold
 from vault.cli.common import console, print_json, vault_of
 from vault.errors import VaultError
 from vault.retrieval import Filters, list_evidence, show_evidence, verify_evidence
+from vault.timeutil import iso
 
 app = typer.Typer(help="Find evidence and check it against the store.", no_args_is_help=True)
 
@@ -43,19 +46,41 @@ def list_(
         str | None, typer.Option("--from", help="Recorded at or after (ISO 8601).")
     ] = None,
     to: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601).")] = None,
+    case: Annotated[str | None, typer.Option(help="Linked to this case number.")] = None,
+    retention_class: Annotated[
+        str | None, typer.Option("--class", help="routine, long_term or case.")
+    ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List evidence by camera, officer and recording time."""
     vault = vault_of(ctx)
     tz = vault.settings.timezone
-    filters = Filters(device, officer, parse_time(from_, tz), parse_time(to, tz), limit)
+    filters = Filters(
+        device_id=device,
+        officer_id=officer,
+        recorded_from=parse_time(from_, tz),
+        recorded_to=parse_time(to, tz),
+        case_number=case,
+        retention_class=retention_class,
+        limit=limit,
+    )
     with vault.session() as session:
         rows = list_evidence(session, filters)
     if as_json:
         print_json(rows)
         return
-    table = Table("id", f"recorded ({tz})", "device", "officer", "file", "size", "status")
+    table = Table(
+        "id",
+        f"recorded ({tz})",
+        "device",
+        "officer",
+        "file",
+        "size",
+        "status",
+        "class",
+        "retain until",
+    )
     for row in rows:
         table.add_row(
             str(row["evidence_id"]),
@@ -65,6 +90,8 @@ def list_(
             row["file_name"],
             f"{row['size']:,}",
             row["status"],
+            row["retention_class"] + (" [hold]" if row["hold"] else ""),
+            local_display(row["retain_until"], tz) if row["retain_until"] else "permanent",
         )
     console.print(table)
 
@@ -113,3 +140,47 @@ def verify(
             console.print(f"  [red]evidence {failure['evidence_id']}:[/] {failure['reason']}")
     if report.failed:
         raise typer.Exit(1)
+
+
+@app.command()
+def classify(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
+    retention_class: Annotated[str, typer.Option("--class", help="routine, long_term or case.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
+    category: Annotated[
+        str | None,
+        typer.Option(
+            help="For long_term (RT-2): mass_incident, personal_safety, obstruction, "
+            "dispute or major_case."
+        ),
+    ] = None,
+) -> None:
+    """Set the retention class; a change that would shorten retention is refused (RT-4)."""
+    decision = classify_evidence(vault_of(ctx), evidence_id, retention_class, category, reason)
+    until = iso(decision.retain_until) or "permanently"
+    console.print(
+        f"evidence {evidence_id}: {retention_class}, kept until {until} ({decision.rule})"
+    )
+
+
+@app.command()
+def hold(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
+) -> None:
+    """Place a legal hold: nothing deletes the evidence until the hold is released."""
+    placed = place_hold(vault_of(ctx), evidence_id, reason)
+    console.print(f"hold {placed.id} placed on evidence {evidence_id}")
+
+
+@app.command()
+def release(
+    ctx: typer.Context,
+    hold_id: Annotated[int, typer.Argument(help="Hold id (see evidence show).")],
+    reason: Annotated[str, typer.Option(help="Why (recorded).")],
+) -> None:
+    """Release a legal hold; the evidence's dated retention stays as it was."""
+    released = release_hold(vault_of(ctx), hold_id, reason)
+    console.print(f"hold {hold_id} on evidence {released.evidence_id} released")

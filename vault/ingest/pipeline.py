@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
+from vault.cases.rules import EvidenceFacts, decide
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import DockSession
@@ -26,7 +27,7 @@ from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
 from vault.ingest.stream import Streamer
 from vault.ingest.volume import Volume, VolumeFile
 from vault.store.base import VerifyResult
-from vault.timeutil import add_months, local_to_utc
+from vault.timeutil import local_to_utc
 
 
 @dataclass
@@ -239,9 +240,10 @@ def _ingest_one(
     offset = run.dock.clock_offset_s
     corrected = recorded_at - timedelta(seconds=offset) if recorded_at and offset else recorded_at
     docked = run.dock.started_at
-    retain_until = add_months(
-        max(corrected or docked, docked), vault.settings.retention.routine_months
-    )
+    # A new clip is routine (RT-1) until someone classifies it or links it to a case.
+    routine = EvidenceFacts(corrected, docked, "routine", None)
+    retain_until = decide(routine, vault.settings.retention).retain_until
+    assert retain_until is not None
     writer = vault.store.begin_put()
     try:
         sha, size = streamer.copy(fd, writer, run.progress.advance)

@@ -1,0 +1,252 @@
+"""Case files: created, linked to evidence, closed, and put under litigation hold (RT-3, IN-4).
+
+Every link and unlink is recorded with who and when; unlinking never deletes the link row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from vault.cases.retention import count_linked, get_evidence, reapply, reapply_case, record_event
+from vault.config import CASE_TYPES
+from vault.context import Vault
+from vault.db.models import Case, CaseHandler, CaseLink, Evidence, Officer, Sighting
+from vault.errors import Conflict, NotFound
+from vault.ingest.records import upsert_officer
+from vault.timeutil import iso
+
+# RC-5: activities that must be recorded on video (Shanxi 第12条 and others).
+ACTIVITIES = (
+    "查封",
+    "扣押",
+    "代履行",
+    "责令停产整治",
+    "责令停产停业",
+    "责令关闭",
+    "限制从业",
+    "禁止从业",
+    "责令限期拆除",
+    "可能行政拘留",
+)
+
+
+def get_case(session: Session, number: str) -> Case:
+    case = session.exec(select(Case).where(Case.number == number)).first()
+    if case is None:
+        raise NotFound(f"no case {number!r}")
+    return case
+
+
+def create_case(
+    vault: Vault,
+    number: str,
+    name: str,
+    case_type: str,
+    unit: str,
+    handlers: list[str],
+    activities: list[str],
+) -> Case:
+    if case_type not in CASE_TYPES:
+        raise Conflict(f"unknown case type {case_type!r} (known: {', '.join(CASE_TYPES)})")
+    unknown = [a for a in activities if a not in ACTIVITIES]
+    if unknown:
+        raise Conflict(f"unknown activity {unknown[0]!r} (known: {', '.join(ACTIVITIES)})")
+    years = vault.settings.retention.case_years[case_type]
+    with vault.session() as session:
+        if session.exec(select(Case).where(Case.number == number)).first():
+            raise Conflict(f"case {number!r} already exists")
+        case = Case(
+            number=number,
+            name=name,
+            case_type=case_type,
+            unit=unit,
+            activities=sorted(set(activities)),
+            file_retention_years=None if years == "permanent" else years,
+            opened_at=vault.clock.now(),
+            created_by=vault.actor("records").name,
+        )
+        session.add(case)
+        session.flush()
+        assert case.id is not None
+        for badge in handlers:
+            officer = upsert_officer(session, badge)
+            assert officer.id is not None
+            session.add(CaseHandler(case_id=case.id, officer_pk=officer.id))
+        record_event(
+            vault,
+            session,
+            "case.created",
+            f"case:{number}",
+            name=name,
+            type=case_type,
+            unit=unit,
+            handlers=handlers,
+            activities=case.activities,
+        )
+        session.commit()
+    return case
+
+
+def link(vault: Vault, number: str, evidence_ids: list[int], dock_ids: list[int]) -> list[int]:
+    """Link evidence (or all evidence seen at a docking) to a case; returns the ids linked."""
+    with vault.session() as session:
+        case = get_case(session, number)
+        assert case.id is not None
+        ids = list(evidence_ids)
+        for dock_id in dock_ids:
+            query = select(Sighting.evidence_id).where(Sighting.dock_session_id == dock_id)
+            found = sorted(set(session.exec(query)))
+            if not found:
+                raise NotFound(f"no evidence was seen at docking {dock_id}")
+            ids.extend(found)
+        linked = []
+        for evidence_id in dict.fromkeys(ids):
+            evidence = get_evidence(session, evidence_id)
+            existing = session.exec(
+                select(CaseLink).where(
+                    CaseLink.case_id == case.id,
+                    CaseLink.evidence_id == evidence_id,
+                    col(CaseLink.unlinked_at).is_(None),
+                )
+            ).first()
+            if existing:
+                continue
+            session.add(
+                CaseLink(
+                    case_id=case.id,
+                    evidence_id=evidence_id,
+                    linked_at=vault.clock.now(),
+                    linked_by=vault.actor("records").name,
+                )
+            )
+            if evidence.retention_class == "routine":
+                evidence.retention_class = "case"  # RT-3: evidence follows its case
+            session.flush()
+            reapply(vault, session, evidence)
+            linked.append(evidence_id)
+        record_event(vault, session, "case.linked", f"case:{number}", evidence=linked)
+        session.commit()
+    return linked
+
+
+def unlink(vault: Vault, number: str, evidence_ids: list[int], reason: str) -> None:
+    """Recorded, never silent; refused where the evidence would lose retention (RT-4)."""
+    if not reason.strip():
+        raise Conflict("a reason is required to unlink evidence from a case")
+    with vault.session() as session:
+        case = get_case(session, number)
+        for evidence_id in evidence_ids:
+            row = session.exec(
+                select(CaseLink).where(
+                    CaseLink.case_id == case.id,
+                    CaseLink.evidence_id == evidence_id,
+                    col(CaseLink.unlinked_at).is_(None),
+                )
+            ).first()
+            if row is None:
+                raise NotFound(f"evidence {evidence_id} is not linked to case {number!r}")
+            row.unlinked_at, row.unlinked_by = vault.clock.now(), vault.actor("records").name
+            row.unlink_reason = reason
+            session.add(row)
+            session.flush()
+            reapply(vault, session, get_evidence(session, evidence_id))
+        record_event(
+            vault, session, "case.unlinked", f"case:{number}", evidence=evidence_ids, reason=reason
+        )
+        session.commit()
+
+
+def close(vault: Vault, number: str) -> int:
+    """Closing starts the case file's retention clock for its evidence (RT-3)."""
+    with vault.session() as session:
+        case = get_case(session, number)
+        if case.status == "closed":
+            raise Conflict(f"case {number!r} was closed on {iso(case.closed_at)}")
+        case.status, case.closed_at = "closed", vault.clock.now()
+        session.add(case)
+        session.flush()
+        count = reapply_case(vault, session, case)
+        record_event(vault, session, "case.closed", f"case:{number}", evidence=count)
+        session.commit()
+    return count
+
+
+def litigation(vault: Vault, number: str, pending: bool, reason: str) -> int:
+    """Administrative litigation pending: every linked record is held regardless (RT-3)."""
+    with vault.session() as session:
+        case = get_case(session, number)
+        if case.litigation == pending:
+            state = "already under" if pending else "not under"
+            raise Conflict(f"case {number!r} is {state} litigation hold")
+        case.litigation = pending
+        session.add(case)
+        session.flush()
+        count = reapply_case(vault, session, case)
+        record_event(
+            vault,
+            session,
+            "case.litigation_started" if pending else "case.litigation_ended",
+            f"case:{number}",
+            evidence=count,
+            reason=reason,
+        )
+        session.commit()
+    return count
+
+
+def case_summary(session: Session, case: Case) -> dict[str, Any]:
+    assert case.id is not None
+    handlers = session.exec(
+        select(Officer.officer_id)
+        .join(CaseHandler, col(CaseHandler.officer_pk) == Officer.id)
+        .where(CaseHandler.case_id == case.id)
+    )
+    return {
+        "number": case.number,
+        "name": case.name,
+        "type": case.case_type,
+        "unit": case.unit,
+        "activities": case.activities,
+        "status": case.status,
+        "opened_at": iso(case.opened_at),
+        "closed_at": iso(case.closed_at),
+        "litigation": case.litigation,
+        "file_retention_years": case.file_retention_years,
+        "handlers": sorted(handlers),
+        "evidence_count": count_linked(session, case.id),
+    }
+
+
+def show_case(session: Session, number: str) -> dict[str, Any]:
+    case = get_case(session, number)
+    detail = case_summary(session, case)
+    links = session.exec(
+        select(CaseLink, Evidence)
+        .join(Evidence, col(CaseLink.evidence_id) == Evidence.id)
+        .where(CaseLink.case_id == case.id)
+        .order_by(col(CaseLink.id))
+    )
+    detail["evidence"] = [
+        {
+            "evidence_id": e.id,
+            "file_name": e.file_name,
+            "sha256": e.sha256,
+            "linked_at": iso(link_row.linked_at),
+            "linked_by": link_row.linked_by,
+            "unlinked_at": iso(link_row.unlinked_at),
+            "unlink_reason": link_row.unlink_reason,
+            "retain_until": iso(e.retain_until),
+            "hold": e.legal_hold,
+        }
+        for link_row, e in links
+    ]
+    return detail
+
+
+def list_cases(session: Session, status: str | None = None) -> list[dict[str, Any]]:
+    query = select(Case).order_by(col(Case.number))
+    if status:
+        query = query.where(Case.status == status)
+    return [case_summary(session, case) for case in session.exec(query)]

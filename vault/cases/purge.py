@@ -1,0 +1,239 @@
+"""The purge job: deletes originals whose effective retention has passed, with nothing
+holding them, through the store (which checks again by itself), and keeps a record of
+every deletion after the bytes are gone (RT-1, RT-4, RT-5).
+
+Each deletion is three steps, each idempotent: (1) a purge record in state "deleting"
+(unique per evidence: two jobs never both claim one), (2) the store deletes the object
+(already gone counts as done), (3) record and evidence marked deleted. A job killed at any
+point is completed by the next one, which first finishes every record left "deleting".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import Session, col, select
+
+from vault.cases.retention import facts_for_batch, record_event
+from vault.cases.rules import decide
+from vault.context import Vault
+from vault.db.models import Device, Evidence, Officer, PurgeJob, PurgeRecord
+from vault.errors import ObjectMissing, RetentionLocked, VaultError
+from vault.faults import checkpoint
+from vault.timeutil import iso
+
+BATCH = 2000
+
+
+@dataclass
+class PurgeReport:
+    as_of: datetime
+    dry_run: bool
+    job_id: int | None = None
+    deleted: list[dict[str, Any]] = field(default_factory=list)
+    kept: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        key = "would_delete" if self.dry_run else "deleted"
+        return {
+            "as_of": iso(self.as_of),
+            "job_id": self.job_id,
+            key: self.deleted,
+            "kept": self.kept,
+        }
+
+
+DUE_COLUMNS = (
+    col(Evidence.id),
+    col(Evidence.sha256),
+    col(Evidence.recorded_at_corrected),
+    col(Evidence.docked_at),
+    col(Evidence.retention_class),
+    col(Evidence.long_term_category),
+)
+
+
+def due_batches(session: Session, as_of: datetime) -> Iterator[Sequence[Row[*tuple[Any, ...]]]]:
+    """Evidence whose recorded retain-until has passed, a batch at a time by id (keyset
+    pages: flat memory, and safe to commit between batches). Holds are judged by plan().
+    Only the columns the rules read are loaded: planning a million rows stays fast."""
+    after = 0
+    while True:
+        query = (
+            sa_select(*DUE_COLUMNS)
+            .where(
+                col(Evidence.id) > after,
+                col(Evidence.purged_at).is_(None),
+                col(Evidence.retain_until).is_not(None),
+                col(Evidence.retain_until) <= as_of,
+            )
+            .order_by(col(Evidence.id))
+            .limit(BATCH)
+        )
+        batch = session.connection().execute(query).all()
+        if not batch:
+            return
+        yield batch
+        after = batch[-1].id
+
+
+def plan(
+    vault: Vault, session: Session, as_of: datetime, kept: list[dict[str, Any]]
+) -> Iterator[dict[str, Any]]:
+    """What to delete; the rules are decided again for each, not only the stored date."""
+    for batch in due_batches(session, as_of):
+        facts = facts_for_batch(session, batch)
+        for evidence in batch:
+            assert evidence.id is not None
+            decision = decide(facts[evidence.id], vault.settings.retention)
+            if decision.blocked or decision.retain_until is None or decision.retain_until > as_of:
+                reason = ", ".join(decision.blockers) or (
+                    f"retained until {iso(decision.retain_until) or 'forever'}"
+                )
+                kept.append({"evidence_id": evidence.id, "reason": reason})
+                continue
+            yield {
+                "evidence_id": evidence.id,
+                "sha256": evidence.sha256,
+                "rule": decision.rule,
+                "retain_until": iso(decision.retain_until),
+            }
+
+
+def purge(vault: Vault, *, dry_run: bool, as_of: datetime | None = None) -> PurgeReport:
+    if as_of is not None and not dry_run:
+        raise VaultError("--as-of is only allowed with --dry-run: a purge deletes as of now")
+    now = vault.clock.now()
+    report = PurgeReport(as_of or now, dry_run)
+    with vault.session() as session:
+        if dry_run:
+            report.deleted = list(plan(vault, session, report.as_of, report.kept))
+            return report
+        actor = vault.actor("purge")
+        job = PurgeJob(station_id=actor.station_id, actor=actor.name, started_at=now)
+        session.add(job)
+        session.commit()
+        report.job_id = job.id
+        try:
+            left = select(PurgeRecord).where(PurgeRecord.state == "deleting")
+            for unfinished in list(session.exec(left)):
+                _finish(vault, session, job, unfinished, report)  # what a killed job left
+            for entry in plan(vault, session, now, report.kept):  # page by page
+                record = _claim(vault, session, job, entry)
+                if record is None:
+                    report.kept.append(
+                        {
+                            "evidence_id": entry["evidence_id"],
+                            "reason": "taken by another purge job",
+                        }
+                    )
+                    continue
+                checkpoint("purge.claimed")
+                _finish(vault, session, job, record, report)
+            job.status = "done"
+        except BaseException as exc:
+            session.rollback()
+            job.status, job.error = "failed", str(exc) or type(exc).__name__
+            raise
+        finally:
+            job.finished_at = vault.clock.now()
+            job.deleted, job.kept = len(report.deleted), len(report.kept)
+            session.add(job)
+            session.commit()
+    return report
+
+
+def _claim(
+    vault: Vault, session: Session, job: PurgeJob, entry: dict[str, Any]
+) -> PurgeRecord | None:
+    """Step 1: the record of intent; None when another job has claimed this evidence."""
+    assert job.id is not None
+    evidence = session.get_one(Evidence, entry["evidence_id"])
+    assert evidence.id is not None and evidence.retain_until is not None
+    device = session.get(Device, evidence.device_pk) if evidence.device_pk else None
+    officer = session.get(Officer, evidence.officer_pk) if evidence.officer_pk else None
+    record = PurgeRecord(
+        evidence_id=evidence.id,
+        job_id=job.id,
+        sha256=evidence.sha256,
+        size=evidence.size,
+        device_id=device.device_id if device else None,
+        officer_id=officer.officer_id if officer else None,
+        recorded_at=evidence.recorded_at_corrected,
+        rule=entry["rule"],
+        retain_until=evidence.retain_until,
+        storage_key=evidence.storage_key,
+        storage_version=evidence.storage_version,
+        started_at=vault.clock.now(),
+    )
+    session.add(record)
+    try:
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        return None
+    return record
+
+
+def _finish(
+    vault: Vault, session: Session, job: PurgeJob, record: PurgeRecord, report: PurgeReport
+) -> None:
+    """Steps 2 and 3: delete through the store, then mark everything deleted."""
+    now = vault.clock.now()
+    try:
+        vault.store.delete(record.storage_key, now)
+    except ObjectMissing:
+        pass  # deleted by a job that was killed before it could record so
+    except RetentionLocked as exc:
+        # The store keeps its own retention and refuses: the records were wrong. Keep it.
+        session.delete(record)
+        record_event(
+            vault,
+            session,
+            "purge.refused_by_store",
+            f"evidence:{record.evidence_id}",
+            reason=str(exc),
+        )
+        session.commit()
+        report.kept.append({"evidence_id": record.evidence_id, "reason": f"store: {exc}"})
+        return
+    checkpoint("purge.deleted")
+    # Step 3 as a compare-and-set: when two jobs finish the same record (one resuming what
+    # it took for a dead job's), exactly one records the deletion.
+    finished = session.connection().execute(
+        update(PurgeRecord)
+        .where(col(PurgeRecord.id) == record.id, col(PurgeRecord.state) == "deleting")
+        .values(state="deleted", deleted_at=now)
+    )
+    if finished.rowcount != 1:
+        session.rollback()
+        return
+    evidence = session.get_one(Evidence, record.evidence_id)
+    evidence.purged_at, evidence.status = now, "purged"
+    session.add(evidence)
+    record_event(
+        vault,
+        session,
+        "evidence.purged",
+        f"evidence:{record.evidence_id}",
+        sha256=record.sha256,
+        rule=record.rule,
+        retain_until=iso(record.retain_until),
+        job_id=job.id,
+        purge_record=record.id,
+    )
+    session.commit()
+    report.deleted.append(
+        {
+            "evidence_id": record.evidence_id,
+            "sha256": record.sha256,
+            "rule": record.rule,
+            "retain_until": iso(record.retain_until),
+        }
+    )

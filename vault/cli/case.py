@@ -1,0 +1,151 @@
+"""`evault case ...`: case files, their evidence, closure and litigation hold (RT-3, IN-4)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vault.cases import cases
+from vault.cli.common import console, print_json, vault_of
+from vault.errors import VaultError
+
+app = typer.Typer(help="Case files and the evidence linked to them.", no_args_is_help=True)
+
+Number = Annotated[str, typer.Argument(help="Case number, e.g. 环罚〔2026〕12号.")]
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command()
+def create(
+    ctx: typer.Context,
+    number: Number,
+    name: Annotated[str, typer.Option(help="Case name.")],
+    case_type: Annotated[
+        str, typer.Option("--type", help="行政处罚, 行政强制, 行政检查, 行政许可 or other.")
+    ],
+    unit: Annotated[str, typer.Option(help="Handling unit.")],
+    handler: Annotated[
+        list[str] | None, typer.Option(help="Case handler's badge number (repeat).")
+    ] = None,
+    activity: Annotated[
+        list[str] | None, typer.Option(help="Must-record activity (RC-5), e.g. 查封 (repeat).")
+    ] = None,
+) -> None:
+    """Open a case file."""
+    case = cases.create_case(
+        vault_of(ctx), number, name, case_type, unit, handler or [], activity or []
+    )
+    years = case.file_retention_years
+    kept = f"{years} years after closure" if years else "permanently"
+    console.print(f"case {case.number} opened ({case.case_type}; file kept {kept})")
+
+
+@app.command("link")
+def link_(
+    ctx: typer.Context,
+    number: Number,
+    evidence_ids: Annotated[list[int] | None, typer.Argument(help="Evidence ids.")] = None,
+    session: Annotated[
+        list[int] | None,
+        typer.Option("--session", help="All evidence of a docking (dock id; repeat)."),
+    ] = None,
+) -> None:
+    """Link evidence to a case: it is then kept as long as the case file (RT-3)."""
+    if not evidence_ids and not session:
+        raise VaultError("name evidence ids or --session DOCK_ID")
+    linked = cases.link(vault_of(ctx), number, evidence_ids or [], session or [])
+    console.print(f"linked to case {number}: {', '.join(map(str, linked)) or 'nothing new'}")
+
+
+@app.command()
+def unlink(
+    ctx: typer.Context,
+    number: Number,
+    evidence_ids: Annotated[list[int], typer.Argument(help="Evidence ids.")],
+    reason: Annotated[str, typer.Option(help="Why the link was wrong (recorded).")],
+) -> None:
+    """Unlink evidence from a case: recorded, and refused if retention would shrink (RT-4)."""
+    cases.unlink(vault_of(ctx), number, evidence_ids, reason)
+    console.print(f"unlinked from case {number}: {', '.join(map(str, evidence_ids))}")
+
+
+@app.command()
+def show(ctx: typer.Context, number: Number, as_json: Json = False) -> None:
+    """A case with every link ever made to it."""
+    vault = vault_of(ctx)
+    with vault.session() as session:
+        detail = cases.show_case(session, number)
+    if as_json:
+        print_json(detail)
+        return
+    for key, value in detail.items():
+        if key != "evidence":
+            console.print(f"[bold]{key:>22}[/]  {value}", soft_wrap=True)
+    table = Table("evidence", "file", "linked", "unlinked", "retain until", "hold")
+    for row in detail["evidence"]:
+        unlinked = f"{row['unlinked_at']} ({row['unlink_reason']})" if row["unlinked_at"] else ""
+        table.add_row(
+            str(row["evidence_id"]),
+            row["file_name"],
+            row["linked_at"],
+            unlinked,
+            row["retain_until"] or "permanent",
+            "yes" if row["hold"] else "",
+        )
+    console.print(table)
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    status: Annotated[str | None, typer.Option(help="open or closed.")] = None,
+    as_json: Json = False,
+) -> None:
+    """All case files."""
+    vault = vault_of(ctx)
+    with vault.session() as session:
+        rows = cases.list_cases(session, status)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("number", "name", "type", "unit", "status", "litigation", "evidence")
+    for row in rows:
+        table.add_row(
+            row["number"],
+            row["name"],
+            row["type"],
+            row["unit"],
+            row["status"],
+            "yes" if row["litigation"] else "",
+            str(row["evidence_count"]),
+        )
+    console.print(table)
+
+
+@app.command()
+def close(ctx: typer.Context, number: Number) -> None:
+    """Close a case: its evidence is then kept for the case file's retention from today."""
+    count = cases.close(vault_of(ctx), number)
+    console.print(f"case {number} closed; retention recomputed for {count} records")
+
+
+@app.command()
+def litigation(
+    ctx: typer.Context,
+    number: Number,
+    start: Annotated[
+        bool, typer.Option("--start", help="Litigation is pending: hold everything.")
+    ] = False,
+    end: Annotated[
+        bool, typer.Option("--end", help="Litigation has ended: release the hold.")
+    ] = False,
+    reason: Annotated[str, typer.Option(help="Court, docket number, ...")] = "",
+) -> None:
+    """Start or end the litigation hold on a case's evidence (RT-3)."""
+    if start == end:
+        raise VaultError("give exactly one of --start or --end")
+    count = cases.litigation(vault_of(ctx), number, start, reason)
+    state = "under litigation hold" if start else "released from litigation hold"
+    console.print(f"case {number} {state}; {count} records updated")
