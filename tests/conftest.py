@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,29 @@ from vault.timeutil import FixedClock
 
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_SAMPLE_CAMERA = ROOT / "scripts" / "make-sample-camera"
+
+
+EVAULT = [sys.executable, "-c", "from vault.cli import main; main()"]
+TEST_CONFIG = 'station_id = "cli-test"\n[store]\nimmutable = "off"\n'
+
+
+def evault_env(home: Path, kill_at: str | None = None) -> dict[str, str]:
+    """The environment of an `evault` subprocess on the vault in home (its vault.toml)."""
+    config = home / "vault.toml"
+    if not config.exists():
+        config.write_text(TEST_CONFIG)
+    env = {**os.environ, "EVAULT_HOME": str(home), "EVAULT_CONFIG": str(config)}
+    env.pop("EVAULT_KILL_AT", None)
+    if kill_at:
+        env["EVAULT_KILL_AT"] = kill_at  # vault/faults.py: SIGKILL at that checkpoint
+    return env
+
+
+def run_evault(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI in a subprocess, as an operator would."""
+    return subprocess.run(
+        [*EVAULT, *args], capture_output=True, text=True, env=evault_env(home), check=False
+    )
 
 
 def make_settings(home: Path, **sections: dict[str, object]) -> Settings:

@@ -6,15 +6,13 @@ import errno
 import hashlib
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
-from tests.conftest import make_settings
+from tests.conftest import make_settings, run_evault
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import AuditEvent, DockSession, Evidence, Sighting
@@ -242,28 +240,15 @@ def test_unknown_camera_is_refused_and_left_untouched(vault: Vault, tmp_path: Pa
     assert (volume / "DCIM/a.MP4").read_bytes() == b"x"
 
 
-def evault(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    config = home / "vault.toml"
-    if not config.exists():
-        config.write_text('station_id = "cli-test"\n[store]\nimmutable = "off"\n')
-    env = {**os.environ, "EVAULT_HOME": str(home)}
-    env.pop("EVAULT_CONFIG", None)
-    return subprocess.run(
-        [sys.executable, "-c", "from vault.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 def test_cli_ingest_list_show_and_verify(home: Path, camera: Path) -> None:
-    done = evault(home, "ingest", str(camera), "--json")
+    done = run_evault(home, "ingest", str(camera), "--json")
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert set(report) >= {"dock_id", "device", "clock", "clips", "skipped", "erased"}
     assert set(report["clock"]) == {"device_time", "station_time", "offset_s"}
-    listed = json.loads(evault(home, "evidence", "list", "--officer", "010203", "--json").stdout)
+    listed = json.loads(
+        run_evault(home, "evidence", "list", "--officer", "010203", "--json").stdout
+    )
     assert len(listed) == 5
     assert set(listed[0]) >= {
         "evidence_id",
@@ -276,25 +261,26 @@ def test_cli_ingest_list_show_and_verify(home: Path, camera: Path) -> None:
         "status",
     }
     # Local times (Asia/Shanghai); the clips were recorded from 15:00 local.
-    window = evault(
+    window = run_evault(
         home, "evidence", "list", "--from", "2026-11-23T14:00", "--to", "2026-11-23T16:00", "--json"
     )
     assert len(json.loads(window.stdout)) == 5
-    before = evault(home, "evidence", "list", "--to", "2026-11-23T14:59", "--json")
+    before = run_evault(home, "evidence", "list", "--to", "2026-11-23T14:59", "--json")
     assert json.loads(before.stdout) == []
     assert (
-        json.loads(evault(home, "evidence", "list", "--device", "9999999", "--json").stdout) == []
+        json.loads(run_evault(home, "evidence", "list", "--device", "9999999", "--json").stdout)
+        == []
     )
-    shown = json.loads(evault(home, "evidence", "show", "1", "--json").stdout)
+    shown = json.loads(run_evault(home, "evidence", "show", "1", "--json").stdout)
     assert [s["outcome"] for s in shown["sightings"]] == ["sealed", "duplicate"]
-    verified = evault(home, "evidence", "verify", "--all", "--json")
+    verified = run_evault(home, "evidence", "verify", "--all", "--json")
     assert verified.returncode == 0
     assert json.loads(verified.stdout) == {"checked": 5, "ok": 5, "failed": []}
 
 
 def test_cli_verify_reports_a_flipped_byte_and_a_missing_object(home: Path, camera: Path) -> None:
     """OV-3: an altered or lost record is detected, and the command exits non-zero."""
-    report = json.loads(evault(home, "ingest", str(camera), "--json").stdout)
+    report = json.loads(run_evault(home, "ingest", str(camera), "--json").stdout)
     objects = home / "store" / "objects"
     first, second = report["clips"][0], report["clips"][1]
     path = objects / "sha256" / first["sha256"][:2] / first["sha256"][2:4] / first["sha256"]
@@ -303,23 +289,23 @@ def test_cli_verify_reports_a_flipped_byte_and_a_missing_object(home: Path, came
     data[len(data) // 2] ^= 0xFF
     path.write_bytes(bytes(data))
     (objects / "sha256" / second["sha256"][:2] / second["sha256"][2:4] / second["sha256"]).unlink()
-    result = evault(home, "evidence", "verify", "--all", "--json")
+    result = run_evault(home, "evidence", "verify", "--all", "--json")
     assert result.returncode == 1
     failed = json.loads(result.stdout)["failed"]
     assert failed == [
         {"evidence_id": first["evidence_id"], "reason": "content does not match its SHA-256"},
         {"evidence_id": second["evidence_id"], "reason": "object missing from the store"},
     ]
-    single = evault(home, "evidence", "verify", str(first["evidence_id"]))
+    single = run_evault(home, "evidence", "verify", str(first["evidence_id"]))
     assert single.returncode == 1 and "does not match" in single.stdout
 
 
 def test_cli_errors_are_one_line_without_traceback(home: Path, tmp_path: Path) -> None:
-    missing = evault(home, "ingest", str(tmp_path / "nowhere"))
+    missing = run_evault(home, "ingest", str(tmp_path / "nowhere"))
     assert missing.returncode == 1 and "Traceback" not in missing.stderr
     assert "does not exist" in missing.stderr
     (home / "vault.toml").write_text("[store]\nbogus = 1\n")
-    bad = evault(home, "evidence", "list")
+    bad = run_evault(home, "evidence", "list")
     assert bad.returncode == 2 and "store.bogus: unknown key" in bad.stderr
     assert "Traceback" not in bad.stderr
 

@@ -7,7 +7,6 @@ import json
 import os
 import sqlite3
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -15,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from tests.conftest import make_settings
+from tests.conftest import EVAULT, evault_env, make_settings, run_evault
 from vault.cases import cases
 from vault.cases.purge import purge
 from vault.cases.retention import classify, place_hold, release_hold
@@ -243,16 +242,12 @@ def test_as_of_is_only_for_dry_runs(vault: Vault) -> None:
 
 
 def evault(home: Path, *args: str, kill_at: str | None = None) -> subprocess.Popen[str]:
-    env = {**os.environ, "EVAULT_HOME": str(home), "EVAULT_CONFIG": str(home / "vault.toml")}
-    env.pop("EVAULT_KILL_AT", None)
-    if kill_at:
-        env["EVAULT_KILL_AT"] = kill_at
     return subprocess.Popen(
-        [sys.executable, "-c", "from vault.cli import main; main()", *args],
+        [*EVAULT, *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
+        env=evault_env(home, kill_at),
     )
 
 
@@ -318,23 +313,11 @@ def test_two_purge_jobs_at_once_never_conflict(
         assert len(list(session.exec(select(PurgeRecord)))) == len(ids)
 
 
-def run_cli(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EVAULT_HOME": str(home), "EVAULT_CONFIG": str(home / "vault.toml")}
-    env.pop("EVAULT_KILL_AT", None)
-    return subprocess.run(
-        [sys.executable, "-c", "from vault.cli import main; main()", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        check=False,
-    )
-
-
 def test_cli_cases_classification_and_purge_dry_run(
     expired: tuple[Vault, list[int]], home: Path
 ) -> None:
     _, ids = expired
-    created = run_cli(
+    created = run_evault(
         home,
         "case",
         "create",
@@ -351,8 +334,8 @@ def test_cli_cases_classification_and_purge_dry_run(
         "扣押",
     )
     assert created.returncode == 0, created.stderr
-    assert run_cli(home, "case", "link", "环罚〔2026〕9号", str(ids[0])).returncode == 0
-    classified = run_cli(
+    assert run_evault(home, "case", "link", "环罚〔2026〕9号", str(ids[0])).returncode == 0
+    classified = run_evault(
         home,
         "evidence",
         "classify",
@@ -365,24 +348,24 @@ def test_cli_cases_classification_and_purge_dry_run(
         "群体性事件",
     )
     assert classified.returncode == 0, classified.stderr
-    refused = run_cli(
+    refused = run_evault(
         home, "evidence", "classify", str(ids[1]), "--class", "routine", "--reason", "x"
     )
     assert refused.returncode == 1 and "may only grow" in refused.stderr
-    shown = json.loads(run_cli(home, "case", "show", "环罚〔2026〕9号", "--json").stdout)
+    shown = json.loads(run_evault(home, "case", "show", "环罚〔2026〕9号", "--json").stdout)
     assert shown["handlers"] == ["010203"] and shown["activities"] == ["扣押"]
     assert [e["evidence_id"] for e in shown["evidence"]] == [ids[0]]
     listed = json.loads(
-        run_cli(home, "evidence", "list", "--case", "环罚〔2026〕9号", "--json").stdout
+        run_evault(home, "evidence", "list", "--case", "环罚〔2026〕9号", "--json").stdout
     )
     assert [r["evidence_id"] for r in listed] == [ids[0]] and listed[0]["hold"]
-    plan = run_cli(home, "purge", "--dry-run", "--json")
+    plan = run_evault(home, "purge", "--dry-run", "--json")
     assert plan.returncode == 0, plan.stderr
     report = json.loads(plan.stdout)
     assert set(report) == {"as_of", "job_id", "would_delete", "kept"}
     assert sorted(d["evidence_id"] for d in report["would_delete"]) == ids[2:]
     assert set(report["would_delete"][0]) == {"evidence_id", "sha256", "rule", "retain_until"}
     assert report["kept"] == [{"evidence_id": ids[0], "reason": "open case 环罚〔2026〕9号"}]
-    refused_as_of = run_cli(home, "purge", "--as-of", "2030-01-01")
+    refused_as_of = run_evault(home, "purge", "--as-of", "2030-01-01")
     assert refused_as_of.returncode == 1 and "--dry-run" in refused_as_of.stderr
-    assert run_cli(home, "case", "list", "--json").returncode == 0
+    assert run_evault(home, "case", "list", "--json").returncode == 0

@@ -39,6 +39,16 @@ def get_case(session: Session, number: str) -> Case:
     return case
 
 
+def active_link(session: Session, case: Case, evidence_id: int) -> CaseLink | None:
+    """The link of this evidence to this case that has not been undone, if any."""
+    query = select(CaseLink).where(
+        CaseLink.case_id == case.id,
+        CaseLink.evidence_id == evidence_id,
+        col(CaseLink.unlinked_at).is_(None),
+    )
+    return session.exec(query).first()
+
+
 def create_case(
     vault: Vault,
     number: str,
@@ -104,14 +114,7 @@ def link(vault: Vault, number: str, evidence_ids: list[int], dock_ids: list[int]
         linked = []
         for evidence_id in dict.fromkeys(ids):
             evidence = get_evidence(session, evidence_id)
-            existing = session.exec(
-                select(CaseLink).where(
-                    CaseLink.case_id == case.id,
-                    CaseLink.evidence_id == evidence_id,
-                    col(CaseLink.unlinked_at).is_(None),
-                )
-            ).first()
-            if existing:
+            if active_link(session, case, evidence_id):
                 continue
             session.add(
                 CaseLink(
@@ -138,13 +141,7 @@ def unlink(vault: Vault, number: str, evidence_ids: list[int], reason: str) -> N
     with vault.session() as session:
         case = get_case(session, number)
         for evidence_id in evidence_ids:
-            row = session.exec(
-                select(CaseLink).where(
-                    CaseLink.case_id == case.id,
-                    CaseLink.evidence_id == evidence_id,
-                    col(CaseLink.unlinked_at).is_(None),
-                )
-            ).first()
+            row = active_link(session, case, evidence_id)
             if row is None:
                 raise NotFound(f"evidence {evidence_id} is not linked to case {number!r}")
             row.unlinked_at, row.unlinked_by = vault.clock.now(), vault.actor("records").name
