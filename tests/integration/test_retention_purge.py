@@ -19,7 +19,7 @@ from vault.cases import cases
 from vault.cases.purge import purge
 from vault.cases.retention import classify, place_hold, release_hold
 from vault.context import Vault
-from vault.db.models import AuditEvent, Evidence, PurgeRecord
+from vault.db.models import AuditEvent, Derivative, Evidence, PurgeRecord
 from vault.errors import Conflict, RetentionRefused, VaultError
 from vault.ingest.pipeline import ingest_volume
 from vault.retrieval import Filters, list_evidence, show_evidence, verify_evidence
@@ -369,3 +369,46 @@ def test_cli_cases_classification_and_purge_dry_run(
     refused_as_of = run_evault(home, "purge", "--as-of", "2030-01-01")
     assert refused_as_of.returncode == 1 and "--dry-run" in refused_as_of.stderr
     assert run_evault(home, "case", "list", "--json").returncode == 0
+
+
+def add_derivative(vault: Vault, evidence_id: int, kind: str, data: bytes) -> Derivative:
+    """A derivative as the media worker stores it: its own object, linked to the original."""
+    import hashlib
+
+    writer = vault.store.begin_put()
+    writer.write(data)
+    sha = hashlib.sha256(data).hexdigest()
+    until = evidence(vault, evidence_id).retain_until
+    assert until is not None
+    put = writer.commit(sha, len(data), until)
+    with vault.session() as session:
+        row = Derivative(
+            evidence_id=evidence_id,
+            kind=kind,
+            sha256=sha,
+            size=len(data),
+            storage_key=put.key,
+            media_type="image/jpeg",
+            created_at=vault.clock.now(),
+        )
+        session.add(row)
+        session.commit()
+    return row
+
+
+def test_derivatives_go_with_their_original_but_shared_bytes_stay(
+    vault: Vault, sealed: list[int], clock: FixedClock
+) -> None:
+    """IN-3/RT-5: derivatives are purged with the original; an object still used stays."""
+    own = add_derivative(vault, sealed[0], "poster", b"poster of clip 1")
+    shared = add_derivative(vault, sealed[0], "contact_sheet", b"same black frame")
+    other = add_derivative(vault, sealed[1], "poster", b"same black frame")
+    classify(vault, sealed[1], "long_term", "dispute", "kept")
+    clock.at = add_months(DOCKED, 13)
+    purge(vault, dry_run=False)
+    assert not vault.store.exists(own.storage_key)
+    assert vault.store.exists(shared.storage_key) and shared.storage_key == other.storage_key
+    with vault.session() as session:
+        rows = {(d.evidence_id, d.kind): d.purged_at for d in session.exec(select(Derivative))}
+    assert rows[(sealed[0], "poster")] == rows[(sealed[0], "contact_sheet")] == clock.at
+    assert rows[(sealed[1], "poster")] is None

@@ -18,12 +18,12 @@ from typing import Any
 from sqlalchemy import Row, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from vault.cases.retention import facts_for_batch, record_event
 from vault.cases.rules import decide
 from vault.context import Vault
-from vault.db.models import Device, Evidence, Officer, PurgeJob, PurgeRecord
+from vault.db.models import Derivative, Device, Evidence, Officer, PurgeJob, PurgeRecord
 from vault.errors import ObjectMissing, RetentionLocked, VaultError
 from vault.faults import checkpoint
 from vault.timeutil import iso
@@ -121,6 +121,7 @@ def purge(vault: Vault, *, dry_run: bool, as_of: datetime | None = None) -> Purg
         session.commit()
         report.job_id = job.id
         try:
+            _sweep_derivatives(vault, session)  # of originals purged by a job that was killed
             left = select(PurgeRecord).where(PurgeRecord.state == "deleting")
             for unfinished in list(session.exec(left)):
                 _finish(vault, session, job, unfinished, report)  # what a killed job left
@@ -229,6 +230,7 @@ def _finish(
         purge_record=record.id,
     )
     session.commit()
+    _purge_derivatives(vault, session, record.evidence_id)
     report.deleted.append(
         {
             "evidence_id": record.evidence_id,
@@ -237,3 +239,60 @@ def _finish(
             "retain_until": iso(record.retain_until),
         }
     )
+
+
+def _purge_derivatives(vault: Vault, session: Session, evidence_id: int) -> None:
+    """Viewing copies, posters and the like go with their original; an object another
+    derivative still uses (the same bytes) stays."""
+    now = vault.clock.now()
+    query = select(Derivative).where(
+        Derivative.evidence_id == evidence_id, col(Derivative.purged_at).is_(None)
+    )
+    for derivative in list(session.exec(query)):
+        others = (
+            select(func.count())
+            .select_from(Derivative)
+            .where(
+                Derivative.storage_key == derivative.storage_key,
+                Derivative.id != derivative.id,
+                col(Derivative.purged_at).is_(None),
+            )
+        )
+        if session.exec(others).one() == 0:
+            try:
+                vault.store.delete(derivative.storage_key, now)
+            except ObjectMissing:
+                pass
+            except RetentionLocked as exc:
+                record_event(
+                    vault,
+                    session,
+                    "purge.derivative_kept",
+                    f"evidence:{evidence_id}",
+                    kind=derivative.kind,
+                    reason=str(exc),
+                )
+                session.commit()
+                continue
+        derivative.purged_at = now
+        session.add(derivative)
+        record_event(
+            vault,
+            session,
+            "derivative.purged",
+            f"evidence:{evidence_id}",
+            kind=derivative.kind,
+            sha256=derivative.sha256,
+        )
+        session.commit()
+
+
+def _sweep_derivatives(vault: Vault, session: Session) -> None:
+    query = (
+        select(Derivative.evidence_id)
+        .join(Evidence, col(Derivative.evidence_id) == Evidence.id)
+        .where(col(Evidence.purged_at).is_not(None), col(Derivative.purged_at).is_(None))
+        .distinct()
+    )
+    for evidence_id in list(session.exec(query)):
+        _purge_derivatives(vault, session, evidence_id)
