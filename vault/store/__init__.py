@@ -18,7 +18,11 @@ __all__ = [
 
 
 def open_store(settings: Settings) -> WormStore:
-    """The store the settings name (only the local one so far; S3 comes with its issue)."""
+    """The store the settings name: the station's own disk, or an S3 Object Lock bucket."""
+    if settings.store.backend == "s3":
+        from vault.store.s3 import S3WormStore  # boto3 loads only where it is used
+
+        return S3WormStore(settings.store, settings.station_id)
     return LocalWormStore(
         settings.store_path,
         immutable=settings.store.immutable,
