@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import Row, update
 from sqlalchemy import select as sa_select
 from sqlalchemy.exc import IntegrityError
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, select
 
 from vault.cases.retention import facts_for_batch, record_event
 from vault.cases.rules import decide
@@ -26,6 +26,7 @@ from vault.context import Vault
 from vault.db.models import Derivative, Device, Evidence, Officer, PurgeJob, PurgeRecord
 from vault.errors import ObjectMissing, RetentionLocked, VaultError
 from vault.faults import checkpoint
+from vault.media.derivatives import purge_derivatives
 from vault.timeutil import iso
 
 BATCH = 2000
@@ -229,8 +230,8 @@ def _finish(
         job_id=job.id,
         purge_record=record.id,
     )
+    purge_derivatives(vault, session, record.evidence_id, now)
     session.commit()
-    _purge_derivatives(vault, session, record.evidence_id)
     report.deleted.append(
         {
             "evidence_id": record.evidence_id,
@@ -241,53 +242,8 @@ def _finish(
     )
 
 
-def _purge_derivatives(vault: Vault, session: Session, evidence_id: int) -> None:
-    """Viewing copies, posters and the like go with their original; an object another
-    derivative still uses (the same bytes) stays."""
-    now = vault.clock.now()
-    query = select(Derivative).where(
-        Derivative.evidence_id == evidence_id, col(Derivative.purged_at).is_(None)
-    )
-    for derivative in list(session.exec(query)):
-        others = (
-            select(func.count())
-            .select_from(Derivative)
-            .where(
-                Derivative.storage_key == derivative.storage_key,
-                Derivative.id != derivative.id,
-                col(Derivative.purged_at).is_(None),
-            )
-        )
-        if session.exec(others).one() == 0:
-            try:
-                vault.store.delete(derivative.storage_key, now)
-            except ObjectMissing:
-                pass
-            except RetentionLocked as exc:
-                record_event(
-                    vault,
-                    session,
-                    "purge.derivative_kept",
-                    f"evidence:{evidence_id}",
-                    kind=derivative.kind,
-                    reason=str(exc),
-                )
-                session.commit()
-                continue
-        derivative.purged_at = now
-        session.add(derivative)
-        record_event(
-            vault,
-            session,
-            "derivative.purged",
-            f"evidence:{evidence_id}",
-            kind=derivative.kind,
-            sha256=derivative.sha256,
-        )
-        session.commit()
-
-
 def _sweep_derivatives(vault: Vault, session: Session) -> None:
+    """Derivatives of originals purged by a job that was killed before it got to them."""
     query = (
         select(Derivative.evidence_id)
         .join(Evidence, col(Derivative.evidence_id) == Evidence.id)
@@ -295,4 +251,5 @@ def _sweep_derivatives(vault: Vault, session: Session) -> None:
         .distinct()
     )
     for evidence_id in list(session.exec(query)):
-        _purge_derivatives(vault, session, evidence_id)
+        purge_derivatives(vault, session, evidence_id, vault.clock.now())
+        session.commit()

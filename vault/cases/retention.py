@@ -26,6 +26,7 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.models import Case, CaseLink, Evidence, Hold
 from vault.errors import Conflict, NotFound, RetentionRefused
+from vault.media.derivatives import follow_retention
 from vault.timeutil import iso
 
 
@@ -119,6 +120,8 @@ def reapply(vault: Vault, session: Session, evidence: Evidence) -> Decision:
         )
     vault.store.extend_retention(evidence.storage_key, decision.retain_until or PERMANENT)
     vault.store.set_legal_hold(evidence.storage_key, decision.blocked)
+    assert evidence.id is not None
+    follow_retention(vault, session, evidence.id, decision.retain_until, decision.blocked)
     evidence.retain_until = decision.retain_until
     evidence.legal_hold = decision.blocked
     session.add(evidence)

@@ -26,6 +26,7 @@ from vault.ingest.deviceinfo import DeviceInfo, info_file_names, read_device_inf
 from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
 from vault.ingest.stream import Streamer
 from vault.ingest.volume import Volume, VolumeFile
+from vault.media import jobs as media_jobs
 from vault.store.base import VerifyResult
 from vault.timeutil import local_to_utc
 
@@ -294,6 +295,7 @@ def _ingest_one(
     checkpoint("ingest.recorded")
     if outcome in ("sealed", "unclassified"):
         run.newly_sealed.add(sha)
+        media_jobs.enqueue_new_evidence(session, evidence, vault.clock.now())  # never waits
     run.report.clips.append(ClipResult(item.rel, sha, size, evidence.id, outcome, clip.kind))
     # Verify what this run sealed, what was never verified, and all that may be erased.
     must_verify = put.created or evidence.status != "verified" or run.erase

@@ -1,0 +1,147 @@
+"""Running ffmpeg and ffprobe so that a hostile file cannot hurt the vault: a wall-clock
+limit, lowered CPU and I/O priority, a process group killed whole, both pipes always drained
+(an unread stderr deadlocks ffmpeg), and `-progress pipe:1` turned into callbacks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from vault.errors import VaultError
+
+ProgressCallback = Callable[[dict[str, str]], None]
+STDERR_LINES = 40
+
+
+class MediaError(VaultError):
+    """ffmpeg/ffprobe failed, hung or crashed on a file; the original is untouched (IN-3)."""
+
+
+class MediaTimeout(MediaError):
+    """A media tool ran past its time limit and was killed."""
+
+
+class ReferenceMissing(MediaError):
+    """Salvage needs a healthy clip from the same camera, and none is sealed (yet)."""
+
+
+@dataclass(frozen=True)
+class ToolResult:
+    returncode: int
+    stdout: bytes
+    stderr_tail: list[str]
+    seconds: float
+
+    def reason(self, tool: str) -> str:
+        """One line a records keeper can read: the tool's last complaint, or how it died."""
+        if self.returncode < 0:
+            name = signal.Signals(-self.returncode).name
+            return f"{tool} crashed ({name})"
+        last = next((line for line in reversed(self.stderr_tail) if line.strip()), "")
+        return f"{tool} failed (exit {self.returncode}): {last.strip() or 'no message'}"
+
+
+def _priority_prefix(nice: int) -> list[str]:
+    """nice for the CPU, ionice idle for the disk: sealing always goes first."""
+    prefix = ["nice", "-n", str(nice)] if nice else []
+    if nice and _has_ionice():
+        prefix += ["ionice", "-c", "3"]
+    return prefix
+
+
+_IONICE: list[bool] = []
+
+
+def _has_ionice() -> bool:
+    if not _IONICE:
+        _IONICE.append(
+            any(
+                os.access(os.path.join(d, "ionice"), os.X_OK)
+                for d in os.environ.get("PATH", "").split(":")
+            )
+        )
+    return _IONICE[0]
+
+
+def run_tool(
+    args: list[str],
+    *,
+    timeout_s: float,
+    nice: int = 0,
+    progress: ProgressCallback | None = None,
+) -> ToolResult:
+    """Run args[0] (ffmpeg or ffprobe) to completion or until timeout_s, whichever is first.
+
+    With progress given, stdout is read as `-progress` key=value blocks and each finished
+    block is passed on; otherwise stdout is collected and returned.
+    """
+    started = time.monotonic()
+    try:
+        proc = subprocess.Popen(
+            [*_priority_prefix(nice), *args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,  # its own process group: a kill takes every child too
+        )
+    except OSError as exc:
+        raise MediaError(f"cannot run {args[0]}: {exc.strerror}; is ffmpeg installed?") from exc
+    assert proc.stdout is not None and proc.stderr is not None
+    tail: deque[str] = deque(maxlen=STDERR_LINES)
+    out = bytearray()
+
+    def drain_stderr() -> None:
+        assert proc.stderr is not None
+        for raw in proc.stderr:
+            tail.append(raw.decode("utf-8", "replace").rstrip())
+
+    def drain_stdout() -> None:
+        assert proc.stdout is not None
+        if progress is None:
+            while chunk := proc.stdout.read(65536):
+                out.extend(chunk)
+            return
+        block: dict[str, str] = {}
+        for raw in proc.stdout:
+            key, _, value = raw.decode("utf-8", "replace").strip().partition("=")
+            block[key] = value
+            if key == "progress":
+                with contextlib.suppress(Exception):  # a progress display never kills a job
+                    progress(block)
+                block = {}
+
+    readers = [
+        threading.Thread(target=drain_stderr, daemon=True),
+        threading.Thread(target=drain_stdout, daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        _kill_group(proc)
+        raise MediaTimeout(
+            f"{os.path.basename(args[0])} ran longer than {timeout_s:g} s and was stopped "
+            "(a hostile or broken file?); raise media.timeout_s for very long clips"
+        ) from None
+    except BaseException:
+        _kill_group(proc)
+        raise
+    finally:
+        for reader in readers:
+            reader.join(timeout=5)
+    return ToolResult(proc.returncode, bytes(out), list(tail), time.monotonic() - started)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
