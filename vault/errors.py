@@ -47,3 +47,15 @@ class RetentionRefused(VaultError):
 
 class Conflict(VaultError):
     """The request contradicts the records (a duplicate number, a closed case, ...)."""
+
+
+class AccessRefused(VaultError):
+    """No principal, role, document or grant allows what was asked (AC-1..AC-9); registered."""
+
+    exit_code = 3
+
+
+class RegisterTampered(VaultError):
+    """The access register's hash chain or signed head does not check out (AC-7)."""
+
+    exit_code = 4

@@ -1,0 +1,252 @@
+"""What an export package says about its records (EV-1, EV-3): device, officers, times and
+clock offset, cases, and the chain of custody (audit chain and access register entries)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlmodel import Session, col, or_, select
+
+from vault.access.policy import Scope
+from vault.cases.retention import linked_cases
+from vault.context import Vault
+from vault.db.models import (
+    AccessDocument,
+    AccessGrant,
+    AccessRequest,
+    AuditEvent,
+    Case,
+    Derivative,
+    Device,
+    DockSession,
+    Evidence,
+    Officer,
+    Principal,
+    RegisterEntry,
+)
+from vault.timeutil import iso
+
+SUFFIXES = {"video/mp4": ".mp4", "video/webm": ".webm", "audio/mp4": ".m4a", "image/jpeg": ".jpg"}
+
+
+def viewing_copy(session: Session, evidence_id: int) -> Derivative | None:
+    """The viewing derivative made by the media jobs, when there is one."""
+    query = select(Derivative).where(
+        Derivative.evidence_id == evidence_id,
+        Derivative.kind == "viewing",
+        col(Derivative.purged_at).is_(None),
+    )
+    return session.exec(query).first()
+
+
+def safe_name(name: str) -> str:
+    """File names any receiving machine (and sha256sum -c) takes as they are."""
+    cleaned = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in name)
+    return cleaned.lstrip(".") or "file"
+
+
+def local(value: datetime | None, tz: str) -> str | None:
+    if value is None:
+        return None
+    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") + f" ({tz})"
+
+
+def _officer(session: Session, pk: int | None) -> dict[str, Any] | None:
+    officer = session.get(Officer, pk) if pk else None
+    if officer is None:
+        return None
+    return {"officer_id": officer.officer_id, "name": officer.name, "unit": officer.unit}
+
+
+def _custody(session: Session, evidence: Evidence, cases: list[Case]) -> list[dict[str, Any]]:
+    subjects = [f"evidence:{evidence.id}", *(f"case:{c.number}" for c in cases)]
+    audit = session.exec(
+        select(AuditEvent).where(col(AuditEvent.subject).in_(subjects)).order_by(col(AuditEvent.id))
+    )
+    events = [
+        {
+            "at": iso(e.at),
+            "by": e.actor,
+            "station": e.station_id,
+            "event": e.action,
+            "subject": e.subject,
+            "detail": e.detail,
+            "hash": e.hash,
+        }
+        for e in audit
+    ]
+    access = session.exec(
+        select(RegisterEntry)
+        .where(or_(*(col(RegisterEntry.what).endswith(s) for s in subjects)))
+        .order_by(col(RegisterEntry.seq))
+    )
+    events += [
+        {
+            "at": iso(r.at),
+            "by": r.handled_by,
+            "station": r.station_id,
+            "event": f"access.{r.event}",
+            "subject": r.what,
+            "detail": {"who": r.who, "approver": r.approver},
+            "hash": r.hash,
+        }
+        for r in access
+    ]
+    return sorted(events, key=lambda e: str(e["at"]))
+
+
+def _item(vault: Vault, session: Session, evidence: Evidence) -> dict[str, Any]:
+    assert evidence.id is not None
+    tz = vault.settings.timezone
+    device = session.get(Device, evidence.device_pk) if evidence.device_pk else None
+    dock = session.get_one(DockSession, evidence.dock_session_id)
+    cases = linked_cases(session, evidence.id)
+    name = f"{evidence.id:06d}-{safe_name(evidence.file_name)}"
+    copy = viewing_copy(session, evidence.id)
+    start = evidence.recorded_at_corrected or evidence.recorded_at
+    viewing = None
+    if copy is not None:
+        stem = Path(name).stem
+        viewing = {
+            "path": f"viewing/{stem}{SUFFIXES.get(copy.media_type, '.bin')}",
+            "sha256": copy.sha256,
+            "size": copy.size,
+            "media_type": copy.media_type,
+        }
+    return {
+        "evidence_id": evidence.id,
+        "file_name": evidence.file_name,
+        "camera_folder": evidence.camera_folder,
+        "kind": evidence.kind,
+        "sha256": evidence.sha256,
+        "size": evidence.size,
+        "original": f"originals/{name}",
+        "viewing": viewing,
+        "cases": [c.number for c in cases],
+        "device": {
+            "device_id": device.device_id if device else None,
+            "vendor": device.vendor if device else None,
+            "model": device.model if device else None,
+            "firmware": device.firmware if device else None,
+        },
+        "officer": _officer(session, evidence.officer_pk),
+        "collecting_officer": _officer(session, dock.officer_pk),
+        "camera_time": evidence.camera_time,
+        "recorded_at": iso(evidence.recorded_at),
+        "recorded_at_corrected": iso(evidence.recorded_at_corrected),
+        "start": iso(start),
+        "start_local": local(start, tz),
+        "end_local": None,
+        "clock_offset_s": dock.clock_offset_s,
+        "dock": {
+            "dock_id": dock.id,
+            "station_id": dock.station_id,
+            "docked_at": iso(dock.started_at),
+        },
+        "sealed_at": iso(evidence.sealed_at),
+        "sealed_local": local(evidence.sealed_at, tz),
+        "verified_at": iso(evidence.verified_at),
+        "media": evidence.media,
+        "confidentiality": evidence.confidentiality or [],
+        "chain_of_custody": _custody(session, evidence, cases),
+    }
+
+
+def package_facts(
+    vault: Vault,
+    session: Session,
+    scope: Scope,
+    evidence: list[Evidence],
+    caller: Principal,
+    grant: AccessGrant,
+) -> dict[str, Any]:
+    """manifest.json's content before the file list (EV-3) and the statement's (EV-1)."""
+    request = session.get_one(AccessRequest, grant.request_id)
+    requester = session.get_one(Principal, grant.grantee_id)
+    items = [_item(vault, session, e) for e in evidence]
+    number = scope.ref if scope.kind == "case" else next(iter(items[0]["cases"]), None)
+    case = session.exec(select(Case).where(Case.number == number)).first() if number else None
+    documents = session.exec(
+        select(AccessDocument.kind).where(AccessDocument.request_id == request.id)
+    )
+    now = vault.clock.now()
+    return {
+        "format": "evidence-vault-export/1",
+        "scope": str(scope),
+        "created_at": iso(now),
+        "created_at_local": local(now, vault.settings.timezone),
+        "timezone": vault.settings.timezone,
+        "station_id": vault.settings.station_id,
+        "exported_by": caller.name,
+        "unit": (case.unit if case else None) or caller.unit,
+        "case": {
+            "number": case.number,
+            "name": case.name,
+            "type": case.case_type,
+            "unit": case.unit,
+        }
+        if case
+        else None,
+        "grant_id": grant.id,
+        "request_id": request.id,
+        "action": grant.action,
+        "requester": requester.name,
+        "requester_unit": requester.unit,
+        "documents": sorted(set(documents)),
+        "approver": session.get_one(Principal, grant.granted_by_id).name,
+        "reason": request.reason,
+        "place": None,
+        "evidence": items,
+    }
+
+
+def _probe(path: Path) -> dict[str, Any]:
+    if shutil.which("ffprobe") is None:
+        return {}
+    done = subprocess.run(
+        [
+            "ffprobe",
+            "-v",
+            "error",
+            "-show_entries",
+            "format=format_long_name,duration:stream=codec_type,codec_name,width,height",
+            "-of",
+            "json",
+            str(path),
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
+    if done.returncode != 0:
+        return {}
+    found: dict[str, Any] = json.loads(done.stdout or "{}")
+    return found
+
+
+def add_recording_formats(package: Path, facts: dict[str, Any]) -> None:
+    """Recording format and end time, from the exported original itself (EV-1)."""
+    for item in facts["evidence"]:
+        probed = _probe(package / item["original"])
+        parts = [Path(item["file_name"]).suffix.lstrip(".").upper() or "?"]
+        fmt = probed.get("format", {})
+        if fmt.get("format_long_name"):
+            parts.append(str(fmt["format_long_name"]))
+        for stream in probed.get("streams", []):
+            size = f" {stream['width']}×{stream['height']}" if stream.get("width") else ""
+            parts.append(f"{stream.get('codec_type')} {stream.get('codec_name')}{size}")
+        item["format"] = "; ".join(parts)
+        duration = fmt.get("duration")
+        if duration and item["start"]:
+            item["duration_s"] = float(duration)
+            start = datetime.fromisoformat(item["start"].replace("Z", "+00:00"))
+            end = start + timedelta(seconds=float(duration))
+            item["end"] = iso(end)
+            item["end_local"] = local(end, facts["timezone"])

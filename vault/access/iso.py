@@ -1,0 +1,76 @@
+"""Disc images of an export package (EV-2): two copies, each labelled with unit, maker, date
+and case name and number, as ISO 9660 with Joliet and Rock Ridge (readable anywhere)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+from vault.errors import VaultError
+
+COPIES = 2
+
+
+class DiscError(VaultError):
+    """xorriso is missing or could not write an image."""
+
+
+def label_text(unit: str, maker: str, date: str, case: str, copy: int) -> str:
+    return (
+        f"执法音像资料光盘 第{copy}份（共{COPIES}份）\n"
+        f"单位：{unit}\n制作人：{maker}\n制作日期：{date}\n案件（执法活动）名称及编号：{case}\n"
+    )
+
+
+def volume_id(base: str, copy: int) -> str:
+    """ISO 9660 volume ids are at most 32 upper-case letters, digits and underscores."""
+    cleaned = re.sub(r"[^A-Z0-9_]", "_", base.upper())[:26]
+    return f"{cleaned}_C{copy}"
+
+
+def write_images(
+    package: Path, target: Path, base: str, unit: str, maker: str, date: str, case: str
+) -> list[Path]:
+    """Write copy-1.iso and copy-2.iso (and their label texts) into target. The ISO volume
+    descriptor only takes ASCII: the Chinese label travels as LABEL.TXT on the disc and as
+    the label-copy-N.txt to print on it."""
+    xorriso = shutil.which("xorriso")
+    if xorriso is None:
+        raise DiscError("--iso needs xorriso: apt-get install xorriso")
+    target.mkdir(parents=True, exist_ok=True)
+    images = []
+    for copy in range(1, COPIES + 1):
+        text = label_text(unit, maker, date, case, copy)
+        label = target / f"label-copy-{copy}.txt"
+        label.write_text(text, encoding="utf-8")
+        image = target / f"copy-{copy}.iso"
+        # The disc holds the package and its own LABEL.TXT; iso/ itself is left out.
+        command = [
+            xorriso,
+            "-as",
+            "mkisofs",
+            "-quiet",
+            "-input-charset",
+            "utf-8",
+            "-J",
+            "-joliet-long",
+            "-R",
+            "-V",
+            volume_id(base, copy),
+            "-A",
+            "EVIDENCE VAULT EXPORT",
+            "-o",
+            str(image),
+            "-m",
+            target.name,
+            "-graft-points",
+            str(package),
+            f"LABEL.TXT={label}",
+        ]
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+        if done.returncode != 0:
+            raise DiscError(f"xorriso could not write {image}: {done.stderr.strip()[-400:]}")
+        images.append(image)
+    return images

@@ -1,0 +1,219 @@
+"""The rules of access: which documents a requester presents, what a confidentiality
+marking rules out, and which grant (or case duty) covers a view or a copy.
+
+AC-2: a case handler views the case's footage without a request; any copy needs approval.
+AC-3: other staff need approval. AC-4..AC-6: outsiders present documents by type.
+AC-8: nothing leaves the vault without an approved request. AC-9: markings narrow grants.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from vault.access.principals import AGENCIES, STAFF, handled_case_ids
+from vault.db.models import AccessGrant, Case, CaseLink, Evidence, Principal
+from vault.errors import AccessRefused, Conflict, NotFound
+
+ACTIONS = ("view", "copy", "export")
+DOCUMENTS = {
+    "unit_letter": "介绍信",
+    "applicant_id": "身份证件",
+    "power_of_attorney": "授权委托书",
+    "authorisation": "律师事务所函",
+    "practising_licence": "律师执业证",
+}
+# Each inner tuple is one requirement, met by any one of its documents.
+_AGENCY = (("unit_letter",), ("applicant_id",))  # AC-4
+REQUIRED_DOCUMENTS: dict[str, tuple[tuple[str, ...], ...]] = {
+    STAFF: (),  # AC-3: approval, no documents
+    **{kind: _AGENCY for kind in AGENCIES},
+    "party": (("unit_letter", "applicant_id"),),  # AC-5: a unit letter or ID
+    # AC-5: a lawyer's ID, power of attorney, authorisation and practising licence
+    "lawyer": (
+        ("applicant_id",),
+        ("power_of_attorney",),
+        ("authorisation",),
+        ("practising_licence",),
+    ),
+    "other_region": (("unit_letter",),),  # AC-6: a letter
+}
+# AC-4 (Gansu-Eco 第47条): supervisory and judicial bodies (监察、司法等部门) may not be refused
+# except on statutory grounds such as state secrets (国家秘密等法定事由).
+SUPERVISORY = ("procuratorate", "court", "discipline", "judicial_admin", "audit")
+MARKINGS = {"state_secret": "国家秘密", "commercial_secret": "商业秘密", "privacy": "个人隐私"}
+_PRIVATE_PARTIES = ("party", "lawyer")
+
+
+def describe_document(kind: str) -> str:
+    return f"{kind} ({DOCUMENTS[kind]})"
+
+
+def missing_documents(requester_kind: str, presented: set[str]) -> list[str]:
+    """What the requester still has to present, one line per unmet requirement."""
+    missing = []
+    for choice in REQUIRED_DOCUMENTS[requester_kind]:
+        if not presented & set(choice):
+            missing.append(" or ".join(describe_document(k) for k in choice))
+    return missing
+
+
+def marking_refusal(evidence: Evidence, requester: Principal, action: str) -> str | None:
+    """Why a marking rules this requester out (AC-9), or None."""
+    markings = set(evidence.confidentiality or [])
+    if requester.kind not in _PRIVATE_PARTIES:
+        return None
+    if "state_secret" in markings:
+        return (
+            f"evidence {evidence.id} is marked state_secret (国家秘密): it is never granted "
+            f"to a {requester.kind} (AC-9)"
+        )
+    shielded = sorted(markings & {"commercial_secret", "privacy"})
+    if shielded and action != "view":
+        return (
+            f"evidence {evidence.id} is marked {', '.join(shielded)}: a {requester.kind} may "
+            "view it on site but not copy or export it (AC-9)"
+        )
+    return None
+
+
+@dataclass(frozen=True)
+class Scope:
+    kind: str  # evidence | case
+    ref: str
+
+    def __str__(self) -> str:
+        return f"{self.kind}:{self.ref}"
+
+
+def parse_scope(text: str) -> Scope:
+    kind, sep, ref = text.partition(":")
+    if not sep or kind not in ("evidence", "case") or not ref:
+        raise Conflict(f"scope {text!r}: give evidence:ID or case:NUMBER")
+    if kind == "evidence" and not ref.isdigit():
+        raise Conflict(f"scope {text!r}: an evidence id is a number")
+    return Scope(kind, ref)
+
+
+def scope_evidence(session: Session, scope: Scope) -> list[Evidence]:
+    """The (not purged) evidence a scope names now: one record, or a case's linked records."""
+    if scope.kind == "evidence":
+        evidence = session.get(Evidence, int(scope.ref))
+        if evidence is None or evidence.purged_at is not None:
+            raise NotFound(f"no evidence {scope.ref}")
+        return [evidence]
+    case = session.exec(select(Case).where(Case.number == scope.ref)).first()
+    if case is None:
+        raise NotFound(f"no case {scope.ref!r}")
+    query = (
+        select(Evidence)
+        .join(CaseLink, col(CaseLink.evidence_id) == Evidence.id)
+        .where(
+            CaseLink.case_id == case.id,
+            col(CaseLink.unlinked_at).is_(None),
+            col(Evidence.purged_at).is_(None),
+        )
+        .order_by(col(Evidence.id))
+    )
+    found = list(session.exec(query))
+    if not found:
+        raise NotFound(f"case {scope.ref!r} has no evidence linked to it")
+    return found
+
+
+def _scope_covers(session: Session, scope: Scope, evidence_ids: set[int]) -> bool:
+    try:
+        covered = {e.id for e in scope_evidence(session, scope)}
+    except NotFound:
+        return False
+    return evidence_ids <= covered
+
+
+def handles(session: Session, principal: Principal, evidence_id: int) -> bool:
+    """Whether the principal handles a case this evidence is linked to (AC-2)."""
+    cases = handled_case_ids(session, principal)
+    if not cases:
+        return False
+    query = select(CaseLink.id).where(
+        CaseLink.evidence_id == evidence_id,
+        col(CaseLink.case_id).in_(cases),
+        col(CaseLink.unlinked_at).is_(None),
+    )
+    return session.exec(query).first() is not None
+
+
+def may_use(grant: AccessGrant, caller: Principal, grantee: Principal) -> bool:
+    """The grantee uses a grant; for an outside grantee the records keeper hands over."""
+    if grantee.disabled_at is not None:
+        return False
+    if grant.grantee_id == caller.id:
+        return True
+    return grantee.kind != STAFF and "records_keeper" in caller.roles
+
+
+def grant_problem(grant: AccessGrant, now: datetime) -> str | None:
+    if grant.revoked_at is not None:
+        return f"grant {grant.id} was revoked: {grant.revoke_reason}"
+    if grant.expires_at <= now:
+        return f"grant {grant.id} expired at {grant.expires_at.isoformat()}"
+    return None
+
+
+def find_grant(
+    session: Session,
+    caller: Principal,
+    evidence: list[Evidence],
+    actions: tuple[str, ...],
+    now: datetime,
+    grant_id: int | None = None,
+) -> AccessGrant:
+    """The caller's valid grant covering every record for one of the actions, or a refusal
+    that says why and which request would be needed."""
+    ids = {e.id for e in evidence if e.id is not None}
+    if grant_id is not None:
+        grant = session.get(AccessGrant, grant_id)
+        if grant is None:
+            raise AccessRefused(f"no grant {grant_id}")
+        candidates = [grant]
+    else:
+        query = select(AccessGrant).where(col(AccessGrant.action).in_(actions))
+        candidates = list(session.exec(query.order_by(col(AccessGrant.id).desc())))
+    reasons: list[str] = []
+    for grant in candidates:
+        grantee = session.get_one(Principal, grant.grantee_id)
+        if grant.action not in actions:
+            mismatch = f"grant {grant.id} is for {grant.action}, not {actions[0]}"
+        elif not may_use(grant, caller, grantee):
+            mismatch = f"grant {grant.id} is {grantee.name}'s, not {caller.name}'s"
+        elif not _scope_covers(session, Scope(*grant.scope.split(":", 1)), ids):
+            mismatch = f"grant {grant.id} ({grant.scope}) does not cover this"
+        else:
+            # The caller's grant for this very evidence: say exactly what stops it.
+            problem = grant_problem(grant, now)
+            for record in evidence:
+                problem = problem or marking_refusal(record, grantee, grant.action)
+            if problem is None:
+                return grant
+            reasons.append(problem)
+            continue
+        if grant_id is not None:  # the grant asked for by id: say why it does not fit
+            reasons.append(mismatch)
+    scope = f"evidence:{evidence[0].id}" if len(evidence) == 1 else "case:NUMBER"
+    because = f" ({'; '.join(reasons[:3])})" if reasons else ""
+    raise AccessRefused(
+        f"{caller.name} holds no valid grant to {actions[0]} evidence "
+        f"{', '.join(map(str, sorted(ids)))}{because}; request one: evault access request "
+        f"--scope {scope} --action {actions[0]} --reason ..."
+    )
+
+
+def refusal_needs_ground(requester_kind: str, statutory_ground: str | None) -> str | None:
+    """Why a denial may not go ahead as asked, or None (AC-4)."""
+    if requester_kind in SUPERVISORY and not (statutory_ground or "").strip():
+        return (
+            f"a {requester_kind} request may be refused only on statutory grounds such as "
+            "state secrets (Gansu-Eco 第47条); name the ground with --statutory-ground"
+        )
+    return None

@@ -1,0 +1,240 @@
+"""Principals and roles (AC-1: permissions follow duties).
+
+Staff act through the CLI as the principal their OS user is mapped to (`evault principal
+map`), never as a name given on the command line. Outside requesters (agencies, parties,
+lawyers, other regions' units) are principals without an OS user, filed by the records
+keeper. The very first principal is a records keeper mapped to whoever creates it: from
+then on only a records keeper adds principals and maps users.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from vault.access import register
+from vault.context import Vault
+from vault.db.models import CaseHandler, Officer, Principal
+from vault.errors import AccessRefused, Conflict, NotFound
+from vault.ingest.records import upsert_officer
+from vault.timeutil import iso
+
+STAFF = "staff"
+# Staff roles: approver is the bureau head or a deputy (AC-2, AC-3).
+ROLES = {
+    "officer": "执法人员",
+    "records_keeper": "档案管理员",
+    "approver": "负责人（局长、副局长）",
+    "legal": "法制机构",
+    "auditor": "审计监督",
+}
+# Who may ask: this unit's staff, or an outside requester by organisation type (AC-4..AC-6).
+KINDS = {
+    STAFF: "本单位工作人员",
+    "public_security": "公安",
+    "procuratorate": "检察院",
+    "court": "法院",
+    "state_security": "国家安全",
+    "discipline": "纪检监察",
+    "judicial_admin": "司法行政",
+    "audit": "审计",
+    "party": "当事人",
+    "lawyer": "律师",
+    "other_region": "异地执法单位",
+}
+AGENCIES = (
+    "public_security",
+    "procuratorate",
+    "court",
+    "state_security",
+    "discipline",
+    "judicial_admin",
+    "audit",
+)
+
+
+def parse_kind(value: str) -> str:
+    """An organisation type by its key or its Chinese name (公安, 律师 ...)."""
+    for key, label in KINDS.items():
+        if value in (key, label):
+            return key
+    known = ", ".join(f"{k} ({v})" for k, v in KINDS.items())
+    raise Conflict(f"unknown requester type {value!r}; known: {known}")
+
+
+def get_principal(session: Session, name: str) -> Principal:
+    found = session.exec(select(Principal).where(Principal.name == name)).first()
+    if found is None:
+        raise NotFound(f"no principal {name!r} (see evault principal list)")
+    return found
+
+
+def current(vault: Vault, session: Session) -> Principal:
+    """The principal acting at the CLI: the one mapped to this OS user."""
+    found = session.exec(select(Principal).where(Principal.os_user == vault.user)).first()
+    if found is None or found.disabled_at is not None:
+        raise AccessRefused(
+            f"OS user {vault.user!r} is not mapped to a principal; a records keeper runs "
+            f"`evault principal map {vault.user} NAME`"
+        )
+    return found
+
+
+def require_role(principal: Principal, roles: tuple[str, ...], doing: str) -> None:
+    if not set(roles) & set(principal.roles):
+        wanted = " or ".join(roles)
+        has = ", ".join(principal.roles) or "no role"
+        raise AccessRefused(f"{doing} needs the {wanted} role; {principal.name} has {has}")
+
+
+def handled_case_ids(session: Session, principal: Principal) -> set[int]:
+    """The cases whose handler this principal is (AC-2)."""
+    if principal.officer_pk is None:
+        return set()
+    query = select(CaseHandler.case_id).where(CaseHandler.officer_pk == principal.officer_pk)
+    return set(session.exec(query))
+
+
+def add_principal(
+    vault: Vault,
+    name: str,
+    kind: str,
+    roles: list[str],
+    unit: str | None = None,
+    officer: str | None = None,
+    id_number: str | None = None,
+    os_user: str | None = None,
+) -> Principal:
+    """Add a principal; the first one ever is the records keeper who bootstraps the vault."""
+    kind = parse_kind(kind)
+    unknown = [r for r in roles if r not in ROLES]
+    if unknown:
+        raise Conflict(f"unknown role {unknown[0]!r}; known: {', '.join(ROLES)}")
+    if kind != STAFF and (roles or os_user or officer):
+        raise Conflict("outside requesters have no roles, OS user or badge: only staff do")
+    with register.refusals_registered(vault, "principal.add", who=name), vault.session() as session:
+        first = session.exec(select(Principal).limit(1)).first() is None
+        if first:
+            if kind != STAFF or "records_keeper" not in roles:
+                raise Conflict(
+                    "the first principal bootstraps the vault: it must be staff with "
+                    "--role records_keeper (it is mapped to you, "
+                    f"OS user {vault.user!r})"
+                )
+            os_user, actor = vault.user, name
+        else:
+            caller = current(vault, session)
+            require_role(caller, ("records_keeper",), "adding a principal")
+            actor = caller.name
+        if session.exec(select(Principal).where(Principal.name == name)).first():
+            raise Conflict(f"principal {name!r} already exists")
+        _check_user_free(session, os_user)
+        principal = Principal(
+            name=name,
+            kind=kind,
+            roles=sorted(set(roles)),
+            unit=unit,
+            officer_pk=upsert_officer(session, officer, unit).id if officer else None,
+            id_number=id_number,
+            os_user=os_user,
+            created_at=vault.clock.now(),
+            created_by=actor,
+        )
+        session.add(principal)
+        session.flush()
+        register.append(
+            vault,
+            session,
+            "principal",
+            who=name,
+            unit=unit,
+            handled_by=actor,
+            what="bootstrap records keeper" if first else f"add {kind}",
+            detail={"roles": principal.roles, "os_user": os_user, "officer": officer},
+        )
+        session.commit()
+    return principal
+
+
+def _check_user_free(session: Session, os_user: str | None) -> None:
+    if os_user is None:
+        return
+    taken = session.exec(select(Principal).where(Principal.os_user == os_user)).first()
+    if taken is not None:
+        raise Conflict(f"OS user {os_user!r} is already mapped to {taken.name!r}")
+
+
+def map_user(vault: Vault, os_user: str, name: str) -> Principal:
+    """Map an OS user to a staff principal (a records keeper's act, registered)."""
+    with register.refusals_registered(vault, "principal.map", who=name), vault.session() as session:
+        caller = current(vault, session)
+        require_role(caller, ("records_keeper",), "mapping an OS user")
+        principal = get_principal(session, name)
+        if principal.kind != STAFF:
+            raise Conflict(f"{name!r} is an outside requester: only staff use the CLI")
+        _check_user_free(session, os_user)
+        previous, principal.os_user = principal.os_user, os_user
+        session.add(principal)
+        register.append(
+            vault,
+            session,
+            "principal",
+            who=name,
+            unit=principal.unit,
+            handled_by=caller.name,
+            what=f"map OS user {os_user}",
+            detail={"os_user": os_user, "previous": previous},
+        )
+        session.commit()
+    return principal
+
+
+def disable(vault: Vault, name: str, reason: str) -> Principal:
+    """Someone who leaves: no more CLI, no more use of their grants; the rows stay."""
+    with (
+        register.refusals_registered(vault, "principal.disable", who=name),
+        vault.session() as session,
+    ):
+        caller = current(vault, session)
+        require_role(caller, ("records_keeper",), "disabling a principal")
+        principal = get_principal(session, name)
+        if principal.id == caller.id:
+            raise Conflict("a records keeper cannot disable themselves")
+        if principal.disabled_at is not None:
+            raise Conflict(f"{name!r} was disabled on {iso(principal.disabled_at)}")
+        principal.disabled_at = vault.clock.now()
+        session.add(principal)
+        register.append(
+            vault,
+            session,
+            "principal",
+            who=name,
+            unit=principal.unit,
+            handled_by=caller.name,
+            what="disable",
+            reason=reason,
+        )
+        session.commit()
+    return principal
+
+
+def principal_json(session: Session, principal: Principal) -> dict[str, Any]:
+    officer = session.get(Officer, principal.officer_pk) if principal.officer_pk else None
+    return {
+        "name": principal.name,
+        "kind": principal.kind,
+        "kind_label": KINDS[principal.kind],
+        "roles": principal.roles,
+        "unit": principal.unit,
+        "officer": officer.officer_id if officer else None,
+        "os_user": principal.os_user,
+        "created_at": iso(principal.created_at),
+        "created_by": principal.created_by,
+        "disabled_at": iso(principal.disabled_at),
+    }
+
+
+def list_principals(session: Session) -> list[dict[str, Any]]:
+    rows = session.exec(select(Principal).order_by(col(Principal.name)))
+    return [principal_json(session, p) for p in rows]

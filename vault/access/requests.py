@@ -1,0 +1,168 @@
+"""Filing access requests: scope, action, reason, and the documents the requester presents
+(AC-4..AC-6), each sealed in the store like evidence before the request is recorded."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from vault.access import policy, register
+from vault.access.principals import current, get_principal, require_role
+from vault.context import Vault
+from vault.db.models import AccessDocument, AccessGrant, AccessRequest, Principal
+from vault.errors import AccessRefused, Conflict, VolumeError
+from vault.timeutil import iso
+
+CHUNK = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Presented:
+    kind: str
+    path: Path
+
+
+def parse_document(text: str) -> Presented:
+    """KIND=FILE, e.g. unit_letter=/scans/letter.pdf."""
+    kind, sep, path = text.partition("=")
+    if not sep or kind not in policy.DOCUMENTS:
+        known = ", ".join(policy.describe_document(k) for k in policy.DOCUMENTS)
+        raise Conflict(f"document {text!r}: give KIND=FILE with KIND one of {known}")
+    if not Path(path).is_file():
+        raise VolumeError(f"document file {path} does not exist or is not a file")
+    return Presented(kind, Path(path))
+
+
+def seal_document(vault: Vault, request_id: int, presented: Presented) -> AccessDocument:
+    """Stream the file into the WORM store, hashing the same bytes that are stored."""
+    digest, size = hashlib.sha256(), 0
+    writer = vault.store.begin_put()
+    try:
+        with presented.path.open("rb") as source:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                writer.write(chunk)
+                size += len(chunk)
+        now = vault.clock.now()
+        until = now + timedelta(days=366 * vault.settings.access.document_years)
+        result = writer.commit(digest.hexdigest(), size, until)
+    except BaseException:
+        writer.abort()
+        raise
+    return AccessDocument(
+        request_id=request_id,
+        kind=presented.kind,
+        file_name=presented.path.name[:255],
+        sha256=digest.hexdigest(),
+        size=size,
+        storage_key=result.key,
+        storage_version=result.version,
+        sealed_at=now,
+    )
+
+
+def file_request(
+    vault: Vault,
+    scope_text: str,
+    action: str,
+    reason: str,
+    requester_name: str | None,
+    documents: list[Presented],
+) -> AccessRequest:
+    """Record a request; refused (and registered) when documents are missing or a marking
+    rules the requester out."""
+    if action not in policy.ACTIONS:
+        raise Conflict(f"action {action!r}: give one of {', '.join(policy.ACTIONS)}")
+    if not reason.strip():
+        raise Conflict("a reason is required (it goes into the register)")
+    scope = policy.parse_scope(scope_text)
+    what = f"{action} {scope}"
+    kinds = sorted({d.kind for d in documents})
+    with (
+        register.refusals_registered(
+            vault, "request", who=requester_name, what=what, reason=reason, documents=kinds
+        ),
+        vault.session() as session,
+    ):
+        caller = current(vault, session)
+        requester = get_principal(session, requester_name) if requester_name else caller
+        if requester.id != caller.id:
+            require_role(caller, ("records_keeper",), "filing a request for someone else")
+        evidence = policy.scope_evidence(session, scope)
+        missing = policy.missing_documents(requester.kind, set(kinds))
+        if missing:
+            raise AccessRefused(
+                f"a {requester.kind} must present: {'; '.join(missing)} "
+                "(attach with --document KIND=FILE)"
+            )
+        for record in evidence:
+            if refusal := policy.marking_refusal(record, requester, action):
+                raise AccessRefused(refusal)
+        assert requester.id is not None and caller.id is not None
+        request = AccessRequest(
+            requester_id=requester.id,
+            filed_by_id=caller.id,
+            scope=str(scope),
+            action=action,
+            reason=reason,
+            filed_at=vault.clock.now(),
+        )
+        session.add(request)
+        session.flush()
+        assert request.id is not None
+        for presented in documents:
+            session.add(seal_document(vault, request.id, presented))
+        register.append(
+            vault,
+            session,
+            "request",
+            who=requester.name,
+            unit=requester.unit,
+            documents=kinds,
+            what=what,
+            reason=reason,
+            handled_by=caller.name,
+            request_id=request.id,
+            detail={"requester_kind": requester.kind},
+        )
+        session.commit()
+    return request
+
+
+def _name(session: Session, principal_id: int | None) -> str | None:
+    return session.get_one(Principal, principal_id).name if principal_id else None
+
+
+def request_json(session: Session, request: AccessRequest) -> dict[str, Any]:
+    documents = session.exec(select(AccessDocument).where(AccessDocument.request_id == request.id))
+    grant = session.exec(select(AccessGrant).where(AccessGrant.request_id == request.id)).first()
+    return {
+        "request_id": request.id,
+        "requester": _name(session, request.requester_id),
+        "filed_by": _name(session, request.filed_by_id),
+        "scope": request.scope,
+        "action": request.action,
+        "reason": request.reason,
+        "status": request.status,
+        "filed_at": iso(request.filed_at),
+        "decided_by": _name(session, request.decided_by_id),
+        "decided_at": iso(request.decided_at),
+        "decision_reason": request.decision_reason,
+        "grant_id": grant.id if grant else None,
+        "documents": [
+            {"kind": d.kind, "file_name": d.file_name, "sha256": d.sha256, "size": d.size}
+            for d in documents
+        ],
+    }
+
+
+def list_requests(session: Session, status: str | None = None) -> list[dict[str, Any]]:
+    query = select(AccessRequest).order_by(col(AccessRequest.id))
+    if status:
+        query = query.where(AccessRequest.status == status)
+    return [request_json(session, r) for r in session.exec(query)]

@@ -1,0 +1,144 @@
+"""The written statement (文字说明材料, EV-1) that goes with exported footage, as a PDF in
+Chinese: who collected and who recorded it, when, where, on which camera, in which format,
+its hashes, and lines for the supervisor's and officers' signatures."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from vault.config import Settings
+from vault.errors import VaultError
+
+if TYPE_CHECKING:
+    from fpdf import FPDF
+
+FONT_CANDIDATES = (
+    Path("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"),
+    Path("/usr/share/fonts/opentype/noto/NotoSerifCJK-Regular.ttc"),
+    Path("/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"),
+)
+FAMILY = "cjk"
+BLANK = "________________"
+NEXT: dict[str, Any] = {"new_x": "LMARGIN", "new_y": "NEXT"}  # each line starts a new one
+
+
+class FontMissing(VaultError):
+    """No font that can print Chinese is installed."""
+
+    exit_code = 2
+
+
+def _collection_index(path: Path) -> int:
+    """In a font collection, the Simplified Chinese face (Noto's .ttc holds JP, KR, SC, TC)."""
+    if path.suffix.lower() != ".ttc":
+        return 0
+    from fontTools.ttLib import TTCollection
+
+    with TTCollection(str(path), lazy=True) as collection:
+        for index, font in enumerate(collection.fonts):
+            name = str(font["name"].getDebugName(1) or "")
+            if name.endswith(" SC"):
+                return index
+    return 0
+
+
+def find_cjk_font(settings: Settings) -> tuple[Path, int]:
+    """The configured font, else Noto CJK from Debian's fonts-noto-cjk, else fontconfig's."""
+    if settings.access.cjk_font is not None:
+        if not settings.access.cjk_font.is_file():
+            raise FontMissing(f"access.cjk_font: {settings.access.cjk_font} does not exist")
+        return settings.access.cjk_font, _collection_index(settings.access.cjk_font)
+    for path in FONT_CANDIDATES:
+        if path.is_file():
+            return path, _collection_index(path)
+    if shutil.which("fc-match"):
+        found = subprocess.run(
+            ["fc-match", "-f", "%{file}", ":lang=zh-cn"], capture_output=True, text=True
+        ).stdout.strip()
+        if found and Path(found).suffix.lower() in (".ttc", ".otf", ".ttf"):
+            path = Path(found)
+            if "CJK" in path.name or "wqy" in path.name.lower():
+                return path, _collection_index(path)
+    raise FontMissing(
+        "no CJK font for the Chinese PDF: install Debian's fonts-noto-cjk "
+        "(apt-get install fonts-noto-cjk) or set [access] cjk_font"
+    )
+
+
+def new_pdf(settings: Settings, landscape: bool = False) -> FPDF:
+    from fpdf import FPDF  # imported here: it costs half a second at every command
+
+    path, index = find_cjk_font(settings)
+    pdf = FPDF(orientation="L" if landscape else "P", unit="mm", format="A4")
+    pdf.set_auto_page_break(auto=True, margin=15)
+    pdf.add_font(FAMILY, "", str(path), collection_font_number=index)
+    pdf.set_font(FAMILY, size=10)
+    pdf.add_page()
+    return pdf
+
+
+def _line(pdf: FPDF, label: str, value: object, size: float = 10) -> None:
+    pdf.set_font(FAMILY, size=size)
+    pdf.multi_cell(0, 6, f"{label}：{value if value not in (None, '') else BLANK}", **NEXT)
+
+
+def _person(person: dict[str, Any] | None) -> str:
+    if not person:
+        return BLANK
+    name = person.get("name") or ""
+    badge = person.get("officer_id") or ""
+    return f"{name}（警号/执法证号 {badge}）" if name else f"执法证号 {badge}"
+
+
+def write_statement(settings: Settings, package: dict[str, Any], out: Path) -> None:
+    """EV-1: one statement for the package, one section per record."""
+    pdf = new_pdf(settings)
+    pdf.set_font(FAMILY, size=18)
+    pdf.cell(0, 12, "文字说明材料", align="C", new_x="LMARGIN", new_y="NEXT")
+    pdf.set_font(FAMILY, size=10)
+    case = package.get("case") or {}
+    _line(pdf, "执法单位", package.get("unit"))
+    _line(pdf, "案件名称", case.get("name"))
+    _line(pdf, "案件编号", case.get("number"))
+    _line(pdf, "调取事由", package.get("reason"))
+    _line(pdf, "申请人", package.get("requester"))
+    _line(pdf, "批准人", package.get("approver"))
+    _line(pdf, "制作人（导出）", package.get("exported_by"))
+    _line(pdf, "制作时间", package.get("created_at_local"))
+    for item in package["evidence"]:
+        pdf.ln(3)
+        pdf.set_font(FAMILY, size=12)
+        pdf.multi_cell(0, 7, f"证据 {item['evidence_id']}：{item['file_name']}", **NEXT)
+        _line(pdf, "采集人", _person(item.get("collecting_officer")))
+        _line(pdf, "记录人（摄录人）", _person(item.get("officer")))
+        _line(pdf, "开始时间", item.get("start_local"))
+        _line(pdf, "结束时间", item.get("end_local"))
+        _line(pdf, "记录仪自身时间", item.get("camera_time"))
+        offset = item.get("clock_offset_s")
+        _line(pdf, "时钟偏差（秒，记录仪减工作站）", None if offset is None else f"{offset:+.1f}")
+        _line(pdf, "地点", package.get("place"))
+        device = item.get("device") or {}
+        make = " ".join(str(v) for v in (device.get("vendor"), device.get("model")) if v)
+        _line(pdf, "设备厂商及型号", f"{make or BLANK}（设备编号 {device.get('device_id')}）")
+        _line(pdf, "录制格式", item.get("format"))
+        _line(pdf, "原始文件 SHA-256", item["sha256"], size=9)
+        _line(pdf, "原始文件大小（字节）", item["size"])
+        if item.get("viewing"):
+            _line(pdf, "查看副本 SHA-256", item["viewing"]["sha256"], size=9)
+        _line(pdf, "封存时间", item.get("sealed_local"))
+    pdf.ln(4)
+    pdf.set_font(FAMILY, size=10)
+    pdf.multi_cell(
+        0,
+        6,
+        "以上音像资料系执法记录仪原始记录，导出时经 SHA-256 校验与封存时一致；"
+        "包内 SHA256SUMS 可用 sha256sum -c 核验。",
+        **NEXT,
+    )
+    pdf.ln(6)
+    for role in ("负责人", "采集人", "记录人", "制作人"):
+        pdf.multi_cell(0, 10, f"{role}（签名）：{BLANK}        日期：{BLANK}", **NEXT)
+    pdf.output(str(out))

@@ -1,0 +1,104 @@
+"""`evault principal add|map|disable|list`: who may ask for, approve and see records (AC-1).
+
+The CLI acts as the principal the OS user is mapped to. On a new vault the first
+`principal add NAME --role records_keeper` makes NAME the records keeper, mapped to the
+OS user running it; from then on only a records keeper adds principals and maps users.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from vault.access import principals
+from vault.cli.common import console, print_json, vault_of
+
+app = typer.Typer(help="Principals (staff and outside requesters) and roles.", no_args_is_help=True)
+
+
+@app.command()
+def add(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Full name (as written in the register).")],
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--type",
+            help="staff, or a requester's organisation: public_security (公安), procuratorate "
+            "(检察院), court (法院), state_security (国家安全), discipline (纪检监察), "
+            "judicial_admin (司法行政), audit (审计), party (当事人), lawyer (律师), "
+            "other_region (异地执法单位).",
+        ),
+    ] = "staff",
+    role: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Staff role (repeat): officer, records_keeper, approver, legal, auditor."
+        ),
+    ] = None,
+    unit: Annotated[str | None, typer.Option(help="Unit or organisation.")] = None,
+    officer: Annotated[
+        str | None, typer.Option(help="Badge number: makes them a case handler where named.")
+    ] = None,
+    id_number: Annotated[
+        str | None, typer.Option("--id-number", help="ID card or licence number.")
+    ] = None,
+    user: Annotated[str | None, typer.Option("--user", help="Map to this OS user.")] = None,
+) -> None:
+    """Add a principal (the first one: a records keeper mapped to you)."""
+    added = principals.add_principal(
+        vault_of(ctx), name, kind, role or [], unit, officer, id_number, user
+    )
+    mapped = f", OS user {added.os_user}" if added.os_user else ""
+    console.print(
+        f"principal {added.name} added ({added.kind}; {', '.join(added.roles) or '-'}{mapped})"
+    )
+
+
+@app.command("map")
+def map_(
+    ctx: typer.Context,
+    os_user: Annotated[str, typer.Argument(help="OS user name.")],
+    name: Annotated[str, typer.Argument(help="Principal name.")],
+) -> None:
+    """Map an OS user to a staff principal: the CLI then acts as that principal."""
+    principal = principals.map_user(vault_of(ctx), os_user, name)
+    console.print(f"OS user {os_user} acts as {principal.name}")
+
+
+@app.command()
+def disable(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Principal name.")],
+    reason: Annotated[str, typer.Option(help="Why (registered).")],
+) -> None:
+    """Disable a principal: no more CLI use, no use of their grants; the records stay."""
+    principals.disable(vault_of(ctx), name, reason)
+    console.print(f"principal {name} disabled")
+
+
+@app.command("list")
+def list_(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List principals with their roles and OS users."""
+    vault = vault_of(ctx)
+    with vault.session() as session:
+        rows = principals.list_principals(session)
+    if as_json:
+        print_json(rows)
+        return
+    table = Table("name", "type", "roles", "unit", "badge", "OS user")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            f"{row['kind']} ({row['kind_label']})",
+            ", ".join(row["roles"]) or "-",
+            row["unit"] or "",
+            row["officer"] or "",
+            row["os_user"] or "",
+        )
+    console.print(table)

@@ -1,0 +1,45 @@
+"""Records: the facts about devices, dockings and clips (the store holds the bytes).
+
+Times are UTC. Nothing here is SQLite-only: the same tables run on PostgreSQL.
+
+One module per part of the vault; every table is importable from here."""
+
+from __future__ import annotations
+
+from vault.db.models.access import (
+    AccessDocument,
+    AccessGrant,
+    AccessRequest,
+    Principal,
+    RegisterEntry,
+    RegisterSignature,
+)
+from vault.db.models.cases import Case, CaseHandler, CaseLink, Hold, PurgeJob, PurgeRecord
+from vault.db.models.media import Derivative, MediaJob
+from vault.db.models.records import AuditEvent, Device, DockSession, Evidence, Officer, Sighting
+from vault.db.models.types import UTCDateTime, utc_column
+
+__all__ = [
+    "AccessDocument",
+    "AccessGrant",
+    "AccessRequest",
+    "AuditEvent",
+    "Case",
+    "CaseHandler",
+    "CaseLink",
+    "Derivative",
+    "Device",
+    "DockSession",
+    "Evidence",
+    "Hold",
+    "MediaJob",
+    "Officer",
+    "Principal",
+    "PurgeJob",
+    "PurgeRecord",
+    "RegisterEntry",
+    "RegisterSignature",
+    "Sighting",
+    "UTCDateTime",
+    "utc_column",
+]
