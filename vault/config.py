@@ -86,7 +86,7 @@ class StoreSettings(Section):
     @classmethod
     def _clean_prefix(cls, value: str) -> str:
         value = value.strip("/")
-        if any(part in ("", ".", "..") for part in value.split("/")) and value:
+        if value and any(part in ("", ".", "..") for part in value.split("/")):
             raise ValueError("must be a plain path such as 'station-01' or 'vault/evidence'")
         return f"{value}/" if value else ""
 
@@ -132,6 +132,39 @@ class DevicesSettings(Section):
     profile_dirs: list[Path] = Field(default_factory=list)  # searched before the built-in ones
 
 
+class AccessSettings(Section):
+    """Grants and the access register (AC-7): the signing key lives outside the database."""
+
+    signing_key: Path | None = None  # default: home/register-signing.key (mode 0600)
+    grant_days: Annotated[int, Field(ge=1, le=366)] = 7  # a grant's default validity
+    max_grant_days: Annotated[int, Field(ge=1, le=3660)] = 90  # approvers may not exceed it
+    sign_every: Annotated[int, Field(ge=1, le=10000)] = 1  # sign the head every N entries
+    document_years: Annotated[int, Field(ge=1, le=1000)] = 30  # retention of request documents
+    cjk_font: Path | None = None  # default: Noto CJK from Debian's fonts-noto-cjk
+
+
+class MediaSettings(Section):
+    """Viewing copies, thumbnails, audio extracts and salvage (issue 4, IN-3, IN-5)."""
+
+    viewing_max_side: Annotated[int, Field(ge=160, le=7680)] = 1280  # longest side, pixels
+    crf: Annotated[int, Field(ge=0, le=51)] = 23  # libx264 CRF / NVENC CQ: lower is better
+    preset: str = "veryfast"  # libx264 preset (NVENC uses its own p1..p7 scale)
+    audio_bitrate_k: Annotated[int, Field(ge=16, le=512)] = 96  # AAC in the viewing copy
+    caption: bool = False  # burn in device, officer, camera time and corrected time
+    encoder: Literal["auto", "libx264", "h264_nvenc"] = "auto"
+    timeout_s: Annotated[float, Field(gt=0, le=86400)] = 3600.0  # per ffmpeg run
+    probe_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+    nice: Annotated[int, Field(ge=0, le=19)] = 10  # ffmpeg runs below ingest's priority
+    sheet_columns: Annotated[int, Field(ge=1, le=12)] = 4
+    sheet_rows: Annotated[int, Field(ge=1, le=12)] = 4
+    sheet_thumb_width: Annotated[int, Field(ge=64, le=1280)] = 320
+    audio_format: Literal["flac", "wav"] = "flac"
+    max_attempts: Annotated[int, Field(ge=1, le=100)] = 5
+    backoff_s: Annotated[float, Field(ge=0, le=86400)] = 60.0  # doubles with each attempt
+    stale_after_s: Annotated[float, Field(ge=10, le=86400)] = 300.0  # heartbeat older: re-queue
+    poll_s: Annotated[float, Field(gt=0, le=3600)] = 5.0  # idle worker's wait between looks
+
+
 class Settings(Section):
     home: Path = Field(default_factory=vault_home)
     station_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(
@@ -143,6 +176,8 @@ class Settings(Section):
     ingest: IngestSettings = IngestSettings()
     retention: RetentionSettings = RetentionSettings()
     devices: DevicesSettings = DevicesSettings()
+    media: MediaSettings = MediaSettings()
+    access: AccessSettings = AccessSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -14,6 +14,7 @@ from vault.context import Vault
 from vault.db.models import Case, CaseLink, Device, DockSession, Evidence, Officer, Sighting
 from vault.errors import Conflict, NotFound
 from vault.ingest import records
+from vault.media.derivatives import derivatives_json, media_json
 from vault.timeutil import iso
 
 
@@ -121,6 +122,8 @@ def show_evidence(session: Session, evidence_id: int) -> dict[str, Any]:
             }
             for h in active_holds(session, evidence_id)
         ],
+        "media": media_json(evidence),  # what ffprobe found (IN-5)
+        "derivatives": derivatives_json(session, evidence_id),  # never the original (IN-3)
         "sightings": [],
     }
     sightings = session.exec(

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from vault import __version__
-from vault.cli import case, evidence, ingest, purge
+from vault.cli import access, case, evidence, ingest, media, principal, purge, store
 from vault.cli.common import State
 from vault.errors import VaultError
 
@@ -22,8 +22,12 @@ app = typer.Typer(
 )
 app.command("ingest")(ingest.ingest)
 app.add_typer(evidence.app, name="evidence")
+app.add_typer(store.app, name="store")
 app.add_typer(case.app, name="case")
 app.command("purge")(purge.purge)
+app.add_typer(media.app, name="media")
+app.add_typer(access.app, name="access")
+app.add_typer(principal.app, name="principal")
 
 
 def _version(value: bool) -> None:

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from datetime import datetime
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
+from vault.access.export import export as export_package
+from vault.access.export import view as view_evidence
+from vault.access.grants import mark as mark_evidence
 from vault.cases.retention import classify as classify_evidence
 from vault.cases.retention import place_hold, release_hold
 from vault.cli.common import console, print_json, vault_of
 from vault.errors import VaultError
+from vault.media.derivatives import write_out as write_derivative
 from vault.retrieval import Filters, list_evidence, show_evidence, verify_evidence
 from vault.timeutil import iso
 
@@ -184,3 +191,92 @@ def release(
     """Release a legal hold; the evidence's dated retention stays as it was."""
     released = release_hold(vault_of(ctx), hold_id, reason)
     console.print(f"hold {hold_id} on evidence {released.evidence_id} released")
+
+
+@app.command()
+def view(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
+    out: Annotated[
+        Path | None, typer.Option(help="Folder for the viewing copy (default: a new temp one).")
+    ] = None,
+    play: Annotated[bool, typer.Option("--play", help="Play it with ffplay.")] = False,
+) -> None:
+    """Write a viewing copy to watch: a handler's own case, else a view grant (AC-2, AC-3);
+    registered (AC-7)."""
+    path = view_evidence(vault_of(ctx), evidence_id, out)
+    console.print(f"viewing copy of evidence {evidence_id}: {path}")
+    if play and shutil.which("ffplay"):
+        subprocess.run(["ffplay", "-autoexit", "-loglevel", "error", str(path)], check=False)
+
+
+@app.command("export")
+def export_(
+    ctx: typer.Context,
+    out: Annotated[Path, typer.Option(help="New folder for the package.")],
+    evidence_id: Annotated[int | None, typer.Argument(help="Evidence id (or --case).")] = None,
+    case: Annotated[str | None, typer.Option(help="Every record linked to this case.")] = None,
+    grant: Annotated[int | None, typer.Option(help="Grant id (default: a matching one).")] = None,
+    iso: Annotated[
+        bool, typer.Option("--iso", help="Also write two labelled disc images (EV-2).")
+    ] = False,
+    place: Annotated[
+        str | None, typer.Option(help="Place of recording for the written statement.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Export an evidence package (originals, viewing copies, SHA256SUMS, manifest.json,
+    written statement) under a copy or export grant (AC-8, EV-1..EV-3); registered."""
+    if (evidence_id is None) == (case is None):
+        raise VaultError("give one evidence id or --case NUMBER")
+    scope = f"case:{case}" if case is not None else f"evidence:{evidence_id}"
+    result = export_package(vault_of(ctx), scope, out, grant, iso, place)
+    if as_json:
+        print_json(result.to_json())
+        return
+    console.print(
+        f"{result.action} under grant {result.grant_id}: {len(result.files)} files in {out}"
+    )
+    console.print(f"check on any machine: cd {out} && sha256sum -c SHA256SUMS")
+    for image in result.images:
+        console.print(f"disc image: {image}")
+
+
+@app.command()
+def mark(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
+    markings: Annotated[
+        list[str] | None,
+        typer.Argument(help="state_secret, commercial_secret, privacy (none: clear)."),
+    ] = None,
+    reason: Annotated[str, typer.Option(help="Why (registered).")] = "",
+) -> None:
+    """Set confidentiality markings that narrow who may be granted access (AC-9)."""
+    if not reason.strip():
+        raise VaultError("a --reason is required to mark evidence")
+    found = mark_evidence(vault_of(ctx), evidence_id, markings or [], reason)
+    console.print(f"evidence {evidence_id}: {', '.join(found) or 'no marking'}")
+
+
+@app.command()
+def thumbnail(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
+    out: Annotated[Path, typer.Argument(help="JPEG file to write.")],
+) -> None:
+    """Write the poster frame of a clip (or a photo's preview) to OUT."""
+    row = write_derivative(vault_of(ctx), evidence_id, "poster", out)
+    console.print(f"poster of evidence {evidence_id} ({row.size:,} bytes) written to {out}")
+
+
+@app.command("contact-sheet")
+def contact_sheet(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
+    out: Annotated[Path, typer.Argument(help="JPEG file to write.")],
+) -> None:
+    """Write the contact sheet of a clip (a grid of frames with their times) to OUT."""
+    row = write_derivative(vault_of(ctx), evidence_id, "contact_sheet", out)
+    frames = row.params.get("frames")
+    console.print(f"contact sheet of evidence {evidence_id} ({frames} frames) written to {out}")
