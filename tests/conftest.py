@@ -6,6 +6,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -49,6 +50,16 @@ def make_settings(home: Path, **sections: dict[str, object]) -> Settings:
     data["store"] = {"immutable": "off", **sections.pop("store", {})}
     data.update(sections)
     return parse_settings(data)
+
+
+@pytest.fixture(autouse=True)
+def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Temporary files the vault makes (viewing copies, scratch) stay inside the test's
+    own directory instead of piling up in /tmp."""
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
 
 
 @pytest.fixture

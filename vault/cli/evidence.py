@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 from datetime import datetime
@@ -205,9 +206,19 @@ def view(
     """Write a viewing copy to watch: a handler's own case, else a view grant (AC-2, AC-3);
     registered (AC-7)."""
     path = view_evidence(vault_of(ctx), evidence_id, out)
-    console.print(f"viewing copy of evidence {evidence_id}: {path}")
-    if play and shutil.which("ffplay"):
+    if not play:
+        console.print(f"viewing copy of evidence {evidence_id}: {path}")
+        return
+    if shutil.which("ffplay") is None:
+        console.print(f"ffplay is not installed; viewing copy of evidence {evidence_id}: {path}")
+        return
+    try:
         subprocess.run(["ffplay", "-autoexit", "-loglevel", "error", str(path)], check=False)
+    finally:
+        if out is None:  # AC-2: a copy made only to be played does not stay behind
+            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):
+                path.parent.rmdir()
 
 
 @app.command("export")
