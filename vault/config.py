@@ -68,6 +68,11 @@ class StoreSettings(Section):
     timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     # What `evault store check` expects of the bucket's default retention (and `init` sets).
     default_retention_days: Annotated[int, Field(ge=1)] | None = None
+    # While the S3 service cannot be reached, seal into a local spool (same single pass) and
+    # keep the clips on the camera; `evault store drain` uploads them later.
+    spool: bool = True
+    spool_path: Path | None = None  # default: home/spool
+    spool_min_free_mb: Annotated[int, Field(ge=0)] = 1024  # below this, take no camera
 
     @field_validator("endpoint_url")
     @classmethod
@@ -195,6 +200,10 @@ class Settings(Section):
     @property
     def store_path(self) -> Path:
         return self.store.path or self.home / "store"
+
+    @property
+    def spool_path(self) -> Path:
+        return self.store.spool_path or self.home / "spool"
 
     @property
     def profile_dirs(self) -> list[Path]:

@@ -70,7 +70,9 @@ def store_config(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, ob
     if request.param == "local":
         return {"path": str(tmp_path / "store")}
     service = request.getfixturevalue("s3_service")
-    return service.store_settings(request.getfixturevalue("s3_bucket"))  # type: ignore[no-any-return]
+    # The S3 store itself; the spool in front of it has tests of its own (test_spool.py).
+    bucket = request.getfixturevalue("s3_bucket")
+    return service.store_settings(bucket, spool=False)  # type: ignore[no-any-return]
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""`evault store check|init`: is the configured store fit to hold evidence, and making it so."""
+"""`evault store check|init|drain`: is the configured store fit to hold evidence, making
+it so, and emptying the local spool into S3 after an outage."""
 
 from __future__ import annotations
 
@@ -85,4 +86,30 @@ def init(
     created, report = init_bucket(make_client(vault.settings.store), vault.settings.store)
     _print(report, as_json, created)
     if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def drain(
+    ctx: typer.Context,
+    until_empty: Annotated[
+        bool, typer.Option("--until-empty", help="Retry with backoff until the spool is empty.")
+    ] = False,
+    max_wait: Annotated[
+        float, typer.Option(help="With --until-empty: give up after this many seconds.")
+    ] = 600.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Upload originals sealed in the local spool during an S3 outage, verify them in S3,
+    point their records there and drop the spooled copies. Exits 1 if any is left."""
+    from vault.store.uploader import drain as drain_spool
+
+    report = drain_spool(vault_of(ctx), until_empty=until_empty, max_wait_s=max_wait)
+    if as_json:
+        print_json(report.to_json())
+    else:
+        console.print(f"uploaded {len(report.uploaded)}, still spooled {report.left}")
+        for evidence_id, reason in report.failed:
+            console.print(f"  [red]evidence {evidence_id}:[/] {reason}", soft_wrap=True)
+    if report.left:
         raise typer.Exit(1)

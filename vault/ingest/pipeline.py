@@ -5,7 +5,6 @@ if asked, erase verified clips from the camera (IN-2, IN-3, IN-6)."""
 from __future__ import annotations
 
 import os
-from collections import Counter
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,24 +17,18 @@ from vault.cases.rules import EvidenceFacts, decide
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import DockSession
-from vault.dock.profiles import NameInfo, Profile, choose_profile
+from vault.dock.profiles import Profile, choose_profile
 from vault.errors import VaultError, VolumeError
 from vault.faults import checkpoint
 from vault.ingest import records
-from vault.ingest.deviceinfo import DeviceInfo, info_file_names, read_device_info
+from vault.ingest.deviceinfo import DeviceInfo, read_device_info
+from vault.ingest.plan import Candidate, most_common, plan
 from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
 from vault.ingest.stream import Streamer
-from vault.ingest.volume import Volume, VolumeFile
+from vault.ingest.volume import Volume
 from vault.media import jobs as media_jobs
 from vault.store.base import VerifyResult
 from vault.timeutil import local_to_utc
-
-
-@dataclass
-class _Candidate:
-    item: VolumeFile
-    important: bool
-    name: NameInfo | None
 
 
 @dataclass
@@ -55,32 +48,6 @@ class _Run:
     pending: dict[int, Future[VerifyResult]] = field(default_factory=dict)
     verified: dict[int, VerifyResult] = field(default_factory=dict)
     read_stats: dict[str, os.stat_result] = field(default_factory=dict)
-
-
-def plan(volume: Volume, profile: Profile) -> tuple[list[_Candidate], list[tuple[str, str]]]:
-    """Sort every file into clip candidates and reported skips."""
-    candidates: list[_Candidate] = []
-    skipped = [(s.rel, s.reason) for s in volume.skipped]
-    info_names = info_file_names(profile)
-    for item in volume.files:
-        if not item.dir_rel and item.name.upper() in info_names:
-            skipped.append((item.rel, "device information file (recorded with the docking)"))
-            continue
-        where = profile.classify(item.rel)
-        if where.role != "clip":
-            skipped.append((item.rel, where.reason or "not a clip"))
-        elif item.size == 0:
-            skipped.append((item.rel, "empty file (nothing to seal)"))
-        else:
-            name = profile.parse_name(item.name)
-            important = where.important or bool(name and name.important)
-            candidates.append(_Candidate(item, important, name))
-    return candidates, skipped
-
-
-def _most_common(values: list[str | None]) -> str | None:
-    counted = Counter(v for v in values if v)
-    return counted.most_common(1)[0][0] if counted else None
 
 
 def start_dock(
@@ -159,8 +126,8 @@ def ingest_volume(
         station_time = vault.clock.now()
         candidates, skipped = plan(volume, profile)
         names = [c.name for c in candidates if c.name]
-        device_id = info.device_id or _most_common([n.device_id for n in names])
-        officer_id = info.officer_id or _most_common([n.officer_id for n in names])
+        device_id = info.device_id or most_common([n.device_id for n in names])
+        officer_id = info.officer_id or most_common([n.officer_id for n in names])
         with vault.session() as session:
             dock = start_dock(
                 vault, session, volume, profile, info, device_id, officer_id, station_time
@@ -187,7 +154,7 @@ def ingest_volume(
         return report
 
 
-def _process(run: _Run, candidates: list[_Candidate]) -> None:
+def _process(run: _Run, candidates: list[Candidate]) -> None:
     run.progress.begin(len(candidates), sum(c.item.size for c in candidates))
     streamer = Streamer(run.vault.settings.ingest.chunk_size)
     verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
@@ -209,7 +176,7 @@ def _process(run: _Run, candidates: list[_Candidate]) -> None:
         _finish(run, error)
 
 
-def _clip_times(run: _Run, candidate: _Candidate) -> tuple[str | None, str, datetime | None]:
+def _clip_times(run: _Run, candidate: Candidate) -> tuple[str | None, str, datetime | None]:
     """The camera's own time for a clip: (as stated, source, as UTC)."""
     tz = run.vault.settings.timezone
     if candidate.name and candidate.name.camera_time:
@@ -227,7 +194,7 @@ def _ingest_one(
     session: Session,
     streamer: Streamer,
     verifier: ThreadPoolExecutor,
-    candidate: _Candidate,
+    candidate: Candidate,
 ) -> None:
     item, vault = candidate.item, run.vault
     run.progress.file_started(item.rel, item.size)
@@ -277,7 +244,7 @@ def _ingest_one(
         recorded_at_corrected=corrected,
         mtime=datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC),
         officer_pk=_officer_pk(run, session, officer_id),
-        storage_backend=vault.store.backend,
+        storage_backend=put.backend or vault.store.backend,
         storage_key=put.key,
         storage_version=put.version,
         immutable=put.immutable,
@@ -296,7 +263,10 @@ def _ingest_one(
     if outcome in ("sealed", "unclassified"):
         run.newly_sealed.add(sha)
         media_jobs.enqueue_new_evidence(session, evidence, vault.clock.now())  # never waits
-    run.report.clips.append(ClipResult(item.rel, sha, size, evidence.id, outcome, clip.kind))
+    spooled = evidence.storage_backend == "spool"
+    run.report.clips.append(
+        ClipResult(item.rel, sha, size, evidence.id, outcome, clip.kind, spooled=spooled)
+    )
     # Verify what this run sealed, what was never verified, and all that may be erased.
     must_verify = put.created or evidence.status != "verified" or run.erase
     if must_verify and evidence.id not in run.pending and evidence.id not in run.verified:
@@ -343,6 +313,9 @@ def _erase(run: _Run, session: Session) -> None:
     by_rel = {f.rel: f for f in run.volume.files}
     for clip in run.report.clips:
         if clip.kind == "unclassified" or clip.verified is not True:
+            continue
+        if clip.spooled:  # kept until its S3 copy verifies (vault.store.uploader)
+            run.report.problems.append(f"{clip.path}: sealed in the local spool; kept on camera")
             continue
         try:
             run.volume.unlink(by_rel[clip.path], run.read_stats[clip.path])

@@ -19,6 +19,7 @@ class ClipResult:
     kind: str
     verified: bool | None = None  # None: not checked in this run (already verified before)
     verify_error: str | None = None
+    spooled: bool = False  # sealed in the local spool during an S3 outage: not erased
 
 
 @dataclass
@@ -65,6 +66,7 @@ class IngestReport:
                     "kind": c.kind,
                     "verified": c.verified,
                     **({"verify_error": c.verify_error} if c.verify_error else {}),
+                    **({"spooled": True} if c.spooled else {}),
                 }
                 for c in self.clips
             ],

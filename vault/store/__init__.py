@@ -22,7 +22,15 @@ def open_store(settings: Settings) -> WormStore:
     if settings.store.backend == "s3":
         from vault.store.s3 import S3WormStore  # boto3 loads only where it is used
 
-        return S3WormStore(settings.store, settings.station_id)
+        primary = S3WormStore(settings.store, settings.station_id)
+        if not settings.store.spool:
+            return primary
+        from vault.store.spool import SpoolingStore
+
+        spool = LocalWormStore(
+            settings.spool_path, immutable=settings.store.immutable, drop_cache_on_verify=True
+        )
+        return SpoolingStore(primary, spool, settings.store.spool_min_free_mb * 2**20)
     return LocalWormStore(
         settings.store_path,
         immutable=settings.store.immutable,

@@ -19,6 +19,7 @@ class PutResult:
     created: bool  # False: the same bytes were already sealed (IN-6)
     immutable: bool  # whether the platform's immutability (chattr +i, Object Lock) is on
     version: str | None = None  # the object version that holds the bytes (S3 VersionId)
+    backend: str | None = None  # where the bytes went, when not the store's own backend
 
 
 @dataclass(frozen=True)

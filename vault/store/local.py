@@ -266,7 +266,22 @@ class LocalWormStore:
                 os.close(fd)
         return removed
 
-    # Deleting (only the purge job calls this)
+    # Deleting (only the purge job calls this, and the uploader for the spool)
+
+    def release(self, key: str) -> None:
+        """Drop an object whose bytes now live, verified, in another store: the spool's
+        copy after its upload to S3 (vault.store.uploader). Never for evidence otherwise."""
+        path = self.path_for(key)
+        if immutable.is_immutable(str(path)):
+            immutable.set_immutable(str(path), False)
+        try:
+            os.unlink(path)
+            fsync_dir(path.parent)
+            self._retention_path(path.name).unlink(missing_ok=True)
+        except FileNotFoundError:
+            pass
+        except OSError as exc:
+            raise store_error(f"releasing {key}", exc) from exc
 
     def delete(self, key: str, now: datetime) -> None:
         sha = self._sha_of(key)
