@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ import pytest
 
 from vault.config import Settings, parse_settings
 from vault.context import Vault
+from vault.db.models import Derivative, Evidence
 from vault.timeutil import FixedClock
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -124,3 +126,28 @@ def camera(pristine_camera: Path, tmp_path: Path) -> Iterator[Path]:
     path = tmp_path / "camera"
     shutil.copytree(pristine_camera, path, symlinks=True)
     yield path
+
+
+def store_derivative(vault: Vault, evidence_id: int, kind: str, data: bytes) -> Derivative:
+    """A derivative as the media worker stores it: its own object under its own hash, with
+    its original's retention, linked to the original."""
+    with vault.session() as session:
+        until = session.get_one(Evidence, evidence_id).retain_until
+    assert until is not None
+    sha = hashlib.sha256(data).hexdigest()
+    writer = vault.store.begin_put()
+    writer.write(data)
+    put = writer.commit(sha, len(data), until)
+    row = Derivative(
+        evidence_id=evidence_id,
+        kind=kind,
+        sha256=sha,
+        size=len(data),
+        storage_key=put.key,
+        media_type="image/jpeg",
+        created_at=vault.clock.now(),
+    )
+    with vault.session() as session:
+        session.add(row)
+        session.commit()
+    return row

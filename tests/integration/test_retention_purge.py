@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
-from tests.conftest import EVAULT, evault_env, make_settings, run_evault
+from tests.conftest import EVAULT, evault_env, make_settings, run_evault, store_derivative
 from vault.cases import cases
 from vault.cases.purge import purge
 from vault.cases.retention import classify, place_hold, release_hold
@@ -371,38 +371,13 @@ def test_cli_cases_classification_and_purge_dry_run(
     assert run_evault(home, "case", "list", "--json").returncode == 0
 
 
-def add_derivative(vault: Vault, evidence_id: int, kind: str, data: bytes) -> Derivative:
-    """A derivative as the media worker stores it: its own object, linked to the original."""
-    import hashlib
-
-    writer = vault.store.begin_put()
-    writer.write(data)
-    sha = hashlib.sha256(data).hexdigest()
-    until = evidence(vault, evidence_id).retain_until
-    assert until is not None
-    put = writer.commit(sha, len(data), until)
-    with vault.session() as session:
-        row = Derivative(
-            evidence_id=evidence_id,
-            kind=kind,
-            sha256=sha,
-            size=len(data),
-            storage_key=put.key,
-            media_type="image/jpeg",
-            created_at=vault.clock.now(),
-        )
-        session.add(row)
-        session.commit()
-    return row
-
-
 def test_derivatives_go_with_their_original_but_shared_bytes_stay(
     vault: Vault, sealed: list[int], clock: FixedClock
 ) -> None:
     """IN-3/RT-5: derivatives are purged with the original; an object still used stays."""
-    own = add_derivative(vault, sealed[0], "poster", b"poster of clip 1")
-    shared = add_derivative(vault, sealed[0], "contact_sheet", b"same black frame")
-    other = add_derivative(vault, sealed[1], "poster", b"same black frame")
+    own = store_derivative(vault, sealed[0], "poster", b"poster of clip 1")
+    shared = store_derivative(vault, sealed[0], "contact_sheet", b"same black frame")
+    other = store_derivative(vault, sealed[1], "poster", b"same black frame")
     classify(vault, sealed[1], "long_term", "dispute", "kept")
     clock.at = add_months(DOCKED, 13)
     purge(vault, dry_run=False)

@@ -4,16 +4,15 @@ later docking erases the camera (IN-2, IN-3)."""
 
 from __future__ import annotations
 
-import hashlib
 import socket
 from pathlib import Path
 
 import pytest
 from sqlmodel import select
 
+from tests.conftest import store_derivative
 from tests.integration.conftest import S3Service
 from tests.integration.test_ingest_s3 import left_on, s3_vault
-from vault.context import Vault
 from vault.db.models import Derivative, Evidence
 from vault.errors import RetentionLocked
 from vault.ingest.pipeline import ingest_volume
@@ -32,27 +31,6 @@ def closed_port() -> str:
     return f"http://127.0.0.1:{port}"
 
 
-def spooled_derivative(vault: Vault, original: Evidence, data: bytes) -> Derivative:
-    """What the media worker stores while S3 is down: the spool takes it too."""
-    writer = vault.store.begin_put()
-    writer.write(data)
-    assert original.retain_until is not None
-    put = writer.commit(hashlib.sha256(data).hexdigest(), len(data), original.retain_until)
-    with vault.session() as session:
-        row = Derivative(
-            evidence_id=original.id,
-            kind="poster",
-            sha256=put.key[-64:],
-            size=len(data),
-            storage_key=put.key,
-            media_type="image/jpeg",
-            created_at=vault.clock.now(),
-        )
-        session.add(row)
-        session.commit()
-    return row
-
-
 def test_outage_spools_keeps_the_camera_and_the_uploader_finishes_the_job(
     home: Path, clock: FixedClock, s3_service: S3Service, s3_bucket: str, camera: Path
 ) -> None:
@@ -68,7 +46,8 @@ def test_outage_spools_keeps_the_camera_and_the_uploader_finishes_the_job(
     assert all(r.storage_key.startswith(SPOOL) for r in rows)
     with pytest.raises(RetentionLocked, match="leaves only by being uploaded"):
         down.store.delete(rows[0].storage_key, clock.now())
-    poster = spooled_derivative(down, rows[0], b"a poster made during the outage")
+    assert rows[0].id is not None
+    poster = store_derivative(down, rows[0].id, "poster", b"a poster made during the outage")
     assert poster.storage_key.startswith(SPOOL)
 
     up = s3_vault(home, clock, s3_service, s3_bucket)

@@ -37,9 +37,7 @@ def test_audit_chain_detects_an_edited_event(tmp_path: Path) -> None:
     at = datetime(2026, 11, 23, tzinfo=UTC)
     with Session(engine) as session:
         for n in range(3):
-            audit.append(
-                session, at=at, station_id="s", actor="a", action=f"act{n}", detail={"n": n}
-            )
+            audit.append(session, audit.Actor("s", "a"), at=at, action=f"act{n}", detail={"n": n})
         session.commit()
         events = list(session.exec(select(AuditEvent).order_by(col(AuditEvent.id))))
         assert audit.check_chain(events) == []

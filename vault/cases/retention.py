@@ -134,9 +134,8 @@ def record_event(
     actor = vault.actor("records")
     audit.append(
         session,
+        actor,
         at=vault.clock.now(),
-        station_id=actor.station_id,
-        actor=actor.name,
         action=action,
         subject=subject,
         detail=detail,

@@ -30,12 +30,19 @@ def event_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
+@dataclass(frozen=True)
+class Actor:
+    """Who acts, and at which station: "ingest:root", later the principal of the OS user."""
+
+    station_id: str
+    name: str
+
+
 def append(
     session: Session,
+    actor: Actor,
     *,
     at: datetime,
-    station_id: str,
-    actor: str,
     action: str,
     subject: str | None = None,
     detail: dict[str, object] | None = None,
@@ -45,8 +52,8 @@ def append(
     prev = last.hash if last else GENESIS
     event = AuditEvent(
         at=at,
-        station_id=station_id,
-        actor=actor,
+        station_id=actor.station_id,
+        actor=actor.name,
         action=action,
         subject=subject,
         detail=detail or {},

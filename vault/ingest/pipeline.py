@@ -94,9 +94,8 @@ def start_dock(
     actor = vault.actor("ingest")
     audit.append(
         session,
+        actor,
         at=station_time,
-        station_id=actor.station_id,
-        actor=actor.name,
         action="dock.started",
         subject=f"dock:{dock.id}",
         detail={
@@ -353,9 +352,8 @@ def _finish(run: _Run, error: str | None) -> None:
         actor = run.vault.actor("ingest")
         audit.append(
             session,
+            actor,
             at=dock.finished_at,
-            station_id=actor.station_id,
-            actor=actor.name,
             action="dock.finished",
             subject=f"dock:{dock.id}",
             detail={

@@ -13,13 +13,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, select
 
 from vault.db import audit
+from vault.db.audit import Actor
 from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
-
-
-@dataclass(frozen=True)
-class Actor:
-    station_id: str
-    name: str  # who acts: "ingest", later the OS user mapped to a principal
 
 
 def upsert_officer(session: Session, officer_id: str, unit: str | None = None) -> Officer:
@@ -121,9 +116,8 @@ def record_sealed(
         session.flush()
         audit.append(
             session,
+            actor,
             at=now,
-            station_id=actor.station_id,
-            actor=actor.name,
             action="evidence.sealed",
             subject=f"evidence:{evidence.id}",
             detail={
@@ -191,9 +185,8 @@ def record_verification(
         evidence.status, evidence.verify_error = "failed", reason
     audit.append(
         session,
+        actor,
         at=now,
-        station_id=actor.station_id,
-        actor=actor.name,
         action="evidence.verified" if ok else "evidence.verify_failed",
         subject=f"evidence:{evidence_id}",
         detail={"reason": reason} if reason else {},
@@ -211,9 +204,8 @@ def record_erased(
     sighting.erased_at = now
     audit.append(
         session,
+        actor,
         at=now,
-        station_id=actor.station_id,
-        actor=actor.name,
         action="clip.erased",
         subject=f"evidence:{evidence_id}",
         detail={"dock_id": dock_id, "path": path},

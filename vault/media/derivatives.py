@@ -130,9 +130,8 @@ def link(
     actor = vault.actor("media")
     audit.append(
         session,
+        actor,
         at=now,
-        station_id=actor.station_id,
-        actor=actor.name,
         action="media.derivative",
         subject=f"evidence:{evidence_id}",
         detail={"kind": kind, "sha256": sealed.sha256, "size": sealed.size, "key": sealed.key},
@@ -219,9 +218,8 @@ def purge_derivatives(
         actor = vault.actor("purge")
         audit.append(
             session,
+            actor,
             at=now,
-            station_id=actor.station_id,
-            actor=actor.name,
             action="media.derivatives_purged",
             subject=f"evidence:{evidence_id}",
             detail={"derivatives": done},

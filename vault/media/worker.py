@@ -275,9 +275,8 @@ def _record_probe(
     actor = vault.actor("media")
     audit.append(
         session,
+        actor,
         at=vault.clock.now(),
-        station_id=actor.station_id,
-        actor=actor.name,
         action="media.probed" if result.ok else "media.damaged",
         subject=f"evidence:{evidence.id}",
         detail={"damage": result.damage} if result.damage else {},

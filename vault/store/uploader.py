@@ -85,9 +85,8 @@ def _move(vault: Vault, session: Session, store: SpoolingStore, row: Evidence | 
     actor = vault.actor("uploader")
     audit.append(
         session,
+        actor,
         at=vault.clock.now(),
-        station_id=actor.station_id,
-        actor=actor.name,
         action="evidence.uploaded" if isinstance(row, Evidence) else "derivative.uploaded",
         subject=f"evidence:{original.id}",
         detail={"from": spooled_key, "to": put.key, "version": put.version},
