@@ -8,7 +8,7 @@ import typer
 from rich.table import Table
 
 from vault.cases import cases
-from vault.cli.common import console, print_json, vault_of
+from vault.cli.common import console, print_fields, print_json, vault_of
 from vault.errors import VaultError
 
 app = typer.Typer(help="Case files and the evidence linked to them.", no_args_is_help=True)
@@ -80,9 +80,7 @@ def show(ctx: typer.Context, number: Number, as_json: Json = False) -> None:
     if as_json:
         print_json(detail)
         return
-    for key, value in detail.items():
-        if key != "evidence":
-            console.print(f"[bold]{key:>22}[/]  {value}", soft_wrap=True)
+    print_fields(detail, skip=("evidence",))
     table = Table("evidence", "file", "linked", "unlinked", "retain until", "hold")
     for row in detail["evidence"]:
         unlinked = f"{row['unlinked_at']} ({row['unlink_reason']})" if row["unlinked_at"] else ""

@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from vault.config import load_settings
 from vault.context import Vault
@@ -37,3 +38,13 @@ def vault_of(ctx: typer.Context) -> Vault:
 
 def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+
+
+def print_fields(detail: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
+    """A record as aligned 'key  value' lines; nested values as compact JSON."""
+    for key, value in detail.items():
+        if key in skip:
+            continue
+        if isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False, default=str)
+        console.print(f"[bold]{key:>22}[/]  {escape(str(value))}", soft_wrap=True)

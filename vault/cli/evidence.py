@@ -18,7 +18,7 @@ from vault.access.export import view as view_evidence
 from vault.access.grants import mark as mark_evidence
 from vault.cases.retention import classify as classify_evidence
 from vault.cases.retention import place_hold, release_hold
-from vault.cli.common import console, print_json, vault_of
+from vault.cli.common import console, print_fields, print_json, vault_of
 from vault.errors import VaultError
 from vault.media.derivatives import write_out as write_derivative
 from vault.retrieval import Filters, list_evidence, show_evidence, verify_evidence
@@ -117,9 +117,7 @@ def show(
     if as_json:
         print_json(detail)
         return
-    for key, value in detail.items():
-        if key != "sightings":
-            console.print(f"[bold]{key:>22}[/]  {value}", soft_wrap=True)
+    print_fields(detail, skip=("sightings",))
     for sighting in detail["sightings"]:
         console.print(
             f"{'seen':>22}  dock {sighting['dock_id']} at {sighting['station_id']}: "
