@@ -55,11 +55,12 @@ def make_settings(home: Path, **sections: dict[str, object]) -> Settings:
 
 
 @pytest.fixture(autouse=True)
-def private_tempdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Temporary files the vault makes (viewing copies, scratch) stay inside the test's
-    own directory instead of piling up in /tmp."""
-    scratch = tmp_path / "tmp"
-    scratch.mkdir()
+def private_tempdir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Temporary files the vault makes (viewing copies, scratch) stay in pytest's own
+    temporary tree, which it prunes, instead of piling up in /tmp."""
+    scratch = tmp_path_factory.mktemp("tmp")
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     monkeypatch.setenv("TMPDIR", str(scratch))
 
