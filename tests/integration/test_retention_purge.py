@@ -387,3 +387,18 @@ def test_derivatives_go_with_their_original_but_shared_bytes_stay(
         rows = {(d.evidence_id, d.kind): d.purged_at for d in session.exec(select(Derivative))}
     assert rows[(sealed[0], "poster")] == rows[(sealed[0], "contact_sheet")] == clock.at
     assert rows[(sealed[1], "poster")] is None
+
+
+def test_a_shared_derivative_object_stays_held_while_any_of_its_originals_is(
+    vault: Vault, sealed: list[int]
+) -> None:
+    """RT-4: releasing one original's hold does not free bytes another original holds."""
+    first = store_derivative(vault, sealed[0], "poster", b"identical black frame")
+    store_derivative(vault, sealed[1], "poster", b"identical black frame")
+    hold = place_hold(vault, sealed[0], "complaint")
+    assert vault.store.stat(first.storage_key).legal_hold
+    classify(vault, sealed[1], "long_term", "dispute", "reapplies the second original")
+    assert vault.store.stat(first.storage_key).legal_hold
+    assert hold.id is not None
+    release_hold(vault, hold.id, "closed")
+    assert not vault.store.stat(first.storage_key).legal_hold

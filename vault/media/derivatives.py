@@ -7,6 +7,7 @@ ffmpeg never works on bytes that differ from what was sealed.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import shutil
 from dataclasses import dataclass
@@ -173,8 +174,22 @@ def follow_retention(
     """Give derivatives their original's retention and hold in the store (RT-4): call it
     wherever the original's are pushed (vault.cases.retention.reapply)."""
     for row in live(session, evidence_id):
-        vault.store.extend_retention(row.storage_key, until or PERMANENT)
-        vault.store.set_legal_hold(row.storage_key, hold)
+        # Shared bytes may already be kept longer for another original: that stands (RT-4).
+        with contextlib.suppress(RetentionLocked):
+            vault.store.extend_retention(row.storage_key, until or PERMANENT)
+        # The same bytes may be another original's derivative too: held while any holds.
+        others_held = session.exec(
+            select(func.count())
+            .select_from(Derivative)
+            .join(Evidence, col(Derivative.evidence_id) == Evidence.id)
+            .where(
+                Derivative.storage_key == row.storage_key,
+                Derivative.evidence_id != evidence_id,
+                col(Derivative.purged_at).is_(None),
+                col(Evidence.legal_hold),
+            )
+        ).one()
+        vault.store.set_legal_hold(row.storage_key, hold or others_held > 0)
 
 
 def purge_derivatives(
