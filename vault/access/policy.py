@@ -14,7 +14,9 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from vault.access.principals import AGENCIES, STAFF, handled_case_ids
-from vault.db.models import AccessGrant, Case, CaseLink, Evidence, Principal
+from vault.cases.cases import get_case
+from vault.cases.retention import case_evidence
+from vault.db.models import AccessGrant, CaseLink, Evidence, Principal
 from vault.errors import AccessRefused, Conflict, NotFound
 
 ACTIONS = ("view", "copy", "export")
@@ -104,20 +106,7 @@ def scope_evidence(session: Session, scope: Scope) -> list[Evidence]:
         if evidence is None or evidence.purged_at is not None:
             raise NotFound(f"no evidence {scope.ref}")
         return [evidence]
-    case = session.exec(select(Case).where(Case.number == scope.ref)).first()
-    if case is None:
-        raise NotFound(f"no case {scope.ref!r}")
-    query = (
-        select(Evidence)
-        .join(CaseLink, col(CaseLink.evidence_id) == Evidence.id)
-        .where(
-            CaseLink.case_id == case.id,
-            col(CaseLink.unlinked_at).is_(None),
-            col(Evidence.purged_at).is_(None),
-        )
-        .order_by(col(Evidence.id))
-    )
-    found = list(session.exec(query))
+    found = case_evidence(session, get_case(session, scope.ref))
     if not found:
         raise NotFound(f"case {scope.ref!r} has no evidence linked to it")
     return found

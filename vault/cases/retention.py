@@ -224,8 +224,8 @@ def release_hold(vault: Vault, hold_id: int, reason: str) -> Hold:
     return hold
 
 
-def reapply_case(vault: Vault, session: Session, case: Case) -> int:
-    """Recompute every piece of evidence linked to a case; returns how many."""
+def case_evidence(session: Session, case: Case) -> list[Evidence]:
+    """The evidence linked to a case now (links not undone, records not purged), by id."""
     query = (
         select(Evidence)
         .join(CaseLink, col(CaseLink.evidence_id) == Evidence.id)
@@ -234,12 +234,17 @@ def reapply_case(vault: Vault, session: Session, case: Case) -> int:
             col(CaseLink.unlinked_at).is_(None),
             col(Evidence.purged_at).is_(None),
         )
+        .order_by(col(Evidence.id))
     )
-    count = 0
-    for evidence in session.exec(query):
+    return list(session.exec(query))
+
+
+def reapply_case(vault: Vault, session: Session, case: Case) -> int:
+    """Recompute every piece of evidence linked to a case; returns how many."""
+    linked = case_evidence(session, case)
+    for evidence in linked:
         reapply(vault, session, evidence)
-        count += 1
-    return count
+    return len(linked)
 
 
 def count_linked(session: Session, case_id: int) -> int:
