@@ -19,6 +19,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    SecretStr,
     ValidationError,
     field_validator,
     model_validator,
@@ -135,6 +136,23 @@ class RetentionSettings(Section):
 
 class DevicesSettings(Section):
     profile_dirs: list[Path] = Field(default_factory=list)  # searched before the built-in ones
+    # Admin passwords of camera control drivers (GA/T 947.4), by profile name. SecretStr: never
+    # printed by repr, logs or error messages.
+    driver_passwords: dict[str, SecretStr] = Field(default_factory=dict)
+
+
+class DockSettings(Section):
+    """The docking-station daemon, `evault dock` (issue 3, IN-1, IN-2, DV-1, DV-3)."""
+
+    workers: Annotated[int, Field(ge=1, le=64)] = 4  # cameras ingested at once
+    mount_root: Path | None = None  # default: home/mnt (private, 0700)
+    # "auto": the kernel's vfat/exfat when it has them, else FUSE (fusefat, exfat-fuse).
+    mount_with: Literal["auto", "kernel", "fuse"] = "auto"
+    erase: bool = True  # erase clips from the camera once their sealed copy verified (IN-2)
+    sync_clock: bool = True  # set the camera clock from the station's where the driver can
+    watch_dirs: list[Path] = Field(default_factory=list)  # desktop automount dirs, e.g. /media
+    settle_s: Annotated[float, Field(ge=0, le=60)] = 1.0  # wait after 'add' before mounting
+    watchdog_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # WATCHDOG ping interval
 
 
 class AccessSettings(Section):
@@ -181,6 +199,7 @@ class Settings(Section):
     ingest: IngestSettings = IngestSettings()
     retention: RetentionSettings = RetentionSettings()
     devices: DevicesSettings = DevicesSettings()
+    dock: DockSettings = DockSettings()
     media: MediaSettings = MediaSettings()
     access: AccessSettings = AccessSettings()
 
@@ -204,6 +223,10 @@ class Settings(Section):
     @property
     def spool_path(self) -> Path:
         return self.store.spool_path or self.home / "spool"
+
+    @property
+    def mount_root(self) -> Path:
+        return self.dock.mount_root or self.home / "mnt"
 
     @property
     def profile_dirs(self) -> list[Path]:

@@ -87,6 +87,9 @@ class Profile(Strict):
     description: str
     vendor: str | None = None
     match: Match = Match()
+    # A camera control driver (vault.dock.drivers) for cameras that must be told over USB to
+    # show their storage, and that report their information and clock through it.
+    driver: str | None = None
     layout: Layout
     naming: Naming
     info: Info = Info()
