@@ -16,7 +16,15 @@ from vault.db.models.access import (
 )
 from vault.db.models.cases import Case, CaseHandler, CaseLink, Hold, PurgeJob, PurgeRecord
 from vault.db.models.media import Derivative, MediaJob
-from vault.db.models.records import AuditEvent, Device, DockSession, Evidence, Officer, Sighting
+from vault.db.models.records import (
+    AuditEvent,
+    Device,
+    DeviceAssignment,
+    DockSession,
+    Evidence,
+    Officer,
+    Sighting,
+)
 from vault.db.models.types import UTCDateTime, utc_column
 
 __all__ = [
@@ -29,6 +37,7 @@ __all__ = [
     "CaseLink",
     "Derivative",
     "Device",
+    "DeviceAssignment",
     "DockSession",
     "Evidence",
     "Hold",

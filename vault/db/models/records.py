@@ -46,8 +46,20 @@ class DockSession(SQLModel, table=True):
     volume: str = Field(max_length=1024)
     started_at: datetime = Field(sa_column=utc_column(nullable=False, index=True))
     finished_at: datetime | None = Field(default=None, sa_column=utc_column())
-    status: str = Field(default="reading", max_length=32)  # reading | done | failed
+    # reading | done | incomplete | failed | interrupted (the station stopped mid-dock)
+    status: str = Field(default="reading", max_length=32)
     error: str | None = None
+    # Where the camera sat and what the dock saw of it (issue 3); empty for `evault ingest`.
+    bay: str | None = Field(default=None, max_length=64)  # USB port path, e.g. "usb-1-1.2"
+    devname: str | None = Field(default=None, max_length=256)  # /dev/sdb1
+    fs_type: str | None = Field(default=None, max_length=16)  # vfat | exfat | ...
+    fs_label: str | None = Field(default=None, max_length=64)
+    usb_id: str | None = Field(default=None, max_length=16)  # vendor:product
+    usb_serial: str | None = Field(default=None, max_length=128)
+    mounted_with: str | None = Field(default=None, max_length=32)  # kernel | fusefat | exfat-fuse
+    docked_at: datetime | None = Field(default=None, sa_column=utc_column())  # camera plugged in
+    undocked_at: datetime | None = Field(default=None, sa_column=utc_column())  # pulled out
+    clips_erased: int = 0
     device_info: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     device_time_raw: str | None = Field(default=None, max_length=64)  # as the camera states it
     device_time: datetime | None = Field(default=None, sa_column=utc_column())
@@ -58,6 +70,20 @@ class DockSession(SQLModel, table=True):
     clips_sealed: int = 0
     clips_seen: int = 0
     bytes_read: int = Field(default=0, sa_type=BigInteger)
+
+
+class DeviceAssignment(SQLModel, table=True):
+    """Who was the responsible keeper of a camera, from when to when (DV-1)."""
+
+    __tablename__ = "device_assignment"
+
+    id: int | None = Field(default=None, primary_key=True)
+    device_pk: int = Field(foreign_key="device.id", index=True)
+    officer_pk: int = Field(foreign_key="officer.id", index=True)
+    assigned_at: datetime = Field(sa_column=utc_column(nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=utc_column())
+    assigned_by: str = Field(max_length=128)
+    note: str | None = None
 
 
 class Evidence(SQLModel, table=True):
