@@ -94,6 +94,17 @@ class Profile(Strict):
     naming: Naming
     info: Info = Info()
 
+    @field_validator("driver")
+    @classmethod
+    def _known_driver(cls, value: str | None) -> str | None:
+        # Imported here: the drivers pull in pyusb, which plain profile work does not need.
+        from vault.dock.drivers import DRIVERS
+
+        if value is not None and value not in DRIVERS:
+            known = ", ".join(sorted(DRIVERS))
+            raise ValueError(f"no camera driver named {value!r} (known: {known})")
+        return value
+
     def _flags(self) -> int:
         flags = glob.GLOBSTAR | glob.DOTGLOB
         return flags if self.layout.case_sensitive else flags | glob.IGNORECASE
