@@ -9,7 +9,21 @@ from typing import Annotated
 import typer
 
 from vault import __version__
-from vault.cli import access, case, evidence, ingest, media, principal, purge, store
+from vault.cli import (
+    access,
+    case,
+    compliance,
+    device,
+    dock,
+    evidence,
+    ingest,
+    media,
+    principal,
+    purge,
+    review,
+    session,
+    store,
+)
 from vault.cli.common import State
 from vault.errors import VaultError
 
@@ -28,6 +42,13 @@ app.command("purge")(purge.purge)
 app.add_typer(media.app, name="media")
 app.add_typer(access.app, name="access")
 app.add_typer(principal.app, name="principal")
+app.add_typer(compliance.app, name="compliance")
+app.add_typer(compliance.report_app, name="report")
+app.add_typer(session.app, name="session")
+app.add_typer(session.stop_app, name="stop-record")
+app.add_typer(review.app, name="review")
+app.add_typer(dock.app, name="dock")
+app.add_typer(device.app, name="device")
 
 
 def _version(value: bool) -> None:

@@ -38,6 +38,9 @@ class RichProgress:
         self.total: TaskID | None = None
         self.current: TaskID | None = None
 
+    def phase(self, name: str) -> None:
+        pass
+
     def begin(self, total_files: int, total_bytes: int) -> None:
         self.total = self.bars.add_task(f"{total_files} files", total=total_bytes)
 

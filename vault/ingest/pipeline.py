@@ -5,6 +5,8 @@ if asked, erase verified clips from the camera (IN-2, IN-3, IN-6)."""
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -17,6 +19,7 @@ from vault.cases.rules import EvidenceFacts, decide
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import DockSession
+from vault.dock.mount import fusefat_true_mtime
 from vault.dock.profiles import Profile, choose_profile
 from vault.errors import VaultError, VolumeError
 from vault.faults import checkpoint
@@ -29,6 +32,30 @@ from vault.ingest.volume import Volume
 from vault.media import jobs as media_jobs
 from vault.store.base import VerifyResult
 from vault.timeutil import local_to_utc
+
+
+@dataclass(frozen=True)
+class DockContext:
+    """What the docking station knows of a camera beyond its files (issue 3, DV-1, DV-3)."""
+
+    bay: str | None = None
+    devname: str | None = None
+    fs_type: str | None = None
+    fs_label: str | None = None
+    usb_id: str | None = None
+    usb_serial: str | None = None
+    mounted_with: str | None = None
+    docked_at: datetime | None = None
+    on_dock: Callable[[int], None] | None = None  # told the dock session's id once it exists
+    # What the camera's control driver said (GA/T 947.4 GetZFYInfo and clock), if it has one.
+    driver_info: dict[str, str] = field(default_factory=dict)
+    device_id: str | None = None
+    officer_id: str | None = None
+    device_time: datetime | None = None  # the camera's clock read over USB, aware
+
+
+# Given the read-only volume, close it, make the camera writable and return it opened anew.
+Remount = Callable[[Volume], Volume]
 
 
 @dataclass
@@ -48,6 +75,10 @@ class _Run:
     pending: dict[int, Future[VerifyResult]] = field(default_factory=dict)
     verified: dict[int, VerifyResult] = field(default_factory=dict)
     read_stats: dict[str, os.stat_result] = field(default_factory=dict)
+    stop: threading.Event | None = None
+    remount_rw: Remount | None = None
+    context: DockContext | None = None
+    stopped: bool = False
 
 
 def start_dock(
@@ -59,8 +90,10 @@ def start_dock(
     device_id: str | None,
     officer_id: str | None,
     station_time: datetime,
+    context: DockContext | None = None,
 ) -> DockSession:
-    offset = (info.device_time - station_time).total_seconds() if info.device_time else None
+    device_time = info.device_time or (context.device_time if context else None)
+    offset = (device_time - station_time).total_seconds() if device_time else None
     device = officer = None
     if device_id:
         device = records.upsert_device(
@@ -81,14 +114,18 @@ def start_dock(
         profile=profile.name,
         volume=str(volume.root),
         started_at=station_time,
-        device_info=info.raw,
+        device_info={**(context.driver_info if context else {}), **info.raw},
         device_time_raw=info.device_time_raw,
-        device_time=info.device_time,
+        device_time=device_time,
         station_time=station_time,
         clock_offset_s=offset,
         battery_percent=info.battery_percent,
         free_bytes=info.free_bytes,
     )
+    if context is not None:
+        for name in ("bay", "devname", "fs_type", "fs_label", "usb_id", "usb_serial"):
+            setattr(dock, name, getattr(context, name))
+        dock.mounted_with, dock.docked_at = context.mounted_with, context.docked_at
     session.add(dock)
     session.flush()
     actor = vault.actor("ingest")
@@ -103,6 +140,7 @@ def start_dock(
             "profile": profile.name,
             "volume": str(volume.root),
             "clock_offset_s": offset,
+            **({"bay": context.bay} if context and context.bay else {}),
         },
     )
     session.commit()
@@ -117,7 +155,13 @@ def ingest_volume(
     label: str | None = None,
     erase: bool = False,
     progress: Progress | None = None,
+    context: DockContext | None = None,
+    stop: threading.Event | None = None,
+    remount_rw: Remount | None = None,
 ) -> IngestReport:
+    """Seal every clip of the volume at path. stop: when set, no further clip is started and
+    nothing is erased (the dock is shutting down). remount_rw: how to make the camera writable
+    for the erase step (the dock mounts cameras read-only); None: the volume is used as is."""
     settings = vault.settings
     with Volume.open(path, settings.ingest.max_depth) as volume:
         profile = choose_profile(vault.profiles, volume.root_names(), label, profile_name)
@@ -125,20 +169,25 @@ def ingest_volume(
         station_time = vault.clock.now()
         candidates, skipped = plan(volume, profile)
         names = [c.name for c in candidates if c.name]
-        device_id = info.device_id or most_common([n.device_id for n in names])
-        officer_id = info.officer_id or most_common([n.officer_id for n in names])
+        told = context or DockContext()
+        device_id = info.device_id or told.device_id or most_common([n.device_id for n in names])
+        officer_id = (
+            info.officer_id or told.officer_id or most_common([n.officer_id for n in names])
+        )
         with vault.session() as session:
             dock = start_dock(
-                vault, session, volume, profile, info, device_id, officer_id, station_time
+                vault, session, volume, profile, info, device_id, officer_id, station_time, context
             )
         assert dock.id is not None
+        if context is not None and context.on_dock is not None:
+            context.on_dock(dock.id)
         report = IngestReport(
             dock_id=dock.id,
             profile=profile.name,
             device_id=device_id,
             officer_id=officer_id,
             model=info.model,
-            device_time=info.device_time,
+            device_time=dock.device_time,
             station_time=station_time,
             offset_s=dock.clock_offset_s,
             skipped=skipped,
@@ -149,22 +198,37 @@ def ingest_volume(
         for name in vault.store.clean_debris():
             report.problems.append(f"removed a partial write left by an earlier crash: {name}")
         run = _Run(vault, volume, profile, info, dock, report, erase, progress or NoProgress())
-        _process(run, candidates)
+        run.stop, run.remount_rw, run.context = stop, remount_rw, context
+        try:
+            _process(run, candidates)
+        finally:
+            if run.volume is not volume:
+                run.volume.close()  # the read-write volume of the erase step
         return report
 
 
 def _process(run: _Run, candidates: list[Candidate]) -> None:
     run.progress.begin(len(candidates), sum(c.item.size for c in candidates))
+    run.progress.phase("reading")
     streamer = Streamer(run.vault.settings.ingest.chunk_size)
     verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
     error: str | None = None
     try:
         with run.vault.session() as session:
-            for candidate in candidates:
+            for done, candidate in enumerate(candidates):
+                if run.stop is not None and run.stop.is_set():
+                    run.stopped = True
+                    run.report.problems.append(
+                        f"the station is stopping: {len(candidates) - done} clips left on the "
+                        "camera for its next dock"
+                    )
+                    break
                 _ingest_one(run, session, streamer, verifier, candidate)
                 _collect(run, session, wait=False)
+            run.progress.phase("verifying")
             _collect(run, session, wait=True)
-            if run.erase:
+            if run.erase and not run.stopped:
+                run.progress.phase("erasing")
                 _erase(run, session)
     except BaseException as exc:
         error = str(exc) or type(exc).__name__
@@ -182,10 +246,17 @@ def _clip_times(run: _Run, candidate: Candidate) -> tuple[str | None, str, datet
         stated = candidate.name.camera_time
         return stated.isoformat(sep=" "), "file_name", local_to_utc(stated, tz)
     if run.profile.naming.time_fallback == "mtime":
-        utc = datetime.fromtimestamp(candidate.item.mtime_ns / 1e9, UTC)
+        utc = datetime.fromtimestamp(_true_mtime_ns(run, candidate.item.mtime_ns) / 1e9, UTC)
         local = utc.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
         return local.isoformat(sep=" "), "mtime", utc
     return None, "none", None
+
+
+def _true_mtime_ns(run: _Run, shown_ns: int) -> int:
+    """A file's modification time as the camera wrote it, whatever driver shows it."""
+    if run.context is not None and run.context.mounted_with == "fusefat":
+        return fusefat_true_mtime(shown_ns, run.vault.settings.timezone)
+    return shown_ns
 
 
 def _ingest_one(
@@ -217,8 +288,10 @@ def _ingest_one(
         after = os.fstat(fd)
         if size != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
             raise VolumeError("the file changed while it was being read")
+        run.progress.phase("sealing")
         put = writer.commit(sha, size, retain_until)
         checkpoint("ingest.sealed")
+        run.progress.phase("reading")
     except VaultError as exc:
         writer.abort()
         run.report.failed.append((item.rel, f"not sealed: {exc}"))
@@ -241,7 +314,7 @@ def _ingest_one(
         camera_time_source=source,
         recorded_at=recorded_at,
         recorded_at_corrected=corrected,
-        mtime=datetime.fromtimestamp(st.st_mtime_ns / 1e9, UTC),
+        mtime=datetime.fromtimestamp(_true_mtime_ns(run, st.st_mtime_ns) / 1e9, UTC),
         officer_pk=_officer_pk(run, session, officer_id),
         storage_backend=put.backend or vault.store.backend,
         storage_key=put.key,
@@ -307,17 +380,38 @@ def _collect(run: _Run, session: Session, wait: bool) -> None:
             clip.verified, clip.verify_error = result.ok, result.reason
 
 
-def _erase(run: _Run, session: Session) -> None:
-    """IN-2: only clips whose sealed copy was read back and matched in this run."""
-    by_rel = {f.rel: f for f in run.volume.files}
+def _erasable(run: _Run) -> list[ClipResult]:
+    erasable = []
     for clip in run.report.clips:
         if clip.kind == "unclassified" or clip.verified is not True:
             continue
         if clip.spooled:  # kept until its S3 copy verifies (vault.store.uploader)
             run.report.problems.append(f"{clip.path}: sealed in the local spool; kept on camera")
             continue
+        erasable.append(clip)
+    return erasable
+
+
+def _erase(run: _Run, session: Session) -> None:
+    """IN-2: only clips whose sealed copy was read back and matched in this run."""
+    erasable = _erasable(run)
+    if not erasable:
+        return
+    same_mount = True
+    if run.remount_rw is not None:
         try:
-            run.volume.unlink(by_rel[clip.path], run.read_stats[clip.path])
+            run.volume = run.remount_rw(run.volume)
+        except VaultError as exc:
+            run.report.problems.append(f"the camera could not be made writable: {exc}")
+            return
+        same_mount = False
+    by_rel = {f.rel: f for f in run.volume.files}
+    for clip in erasable:
+        if clip.path not in by_rel:
+            run.report.problems.append(f"{clip.path}: no longer on the camera; nothing erased")
+            continue
+        try:
+            run.volume.unlink(by_rel[clip.path], run.read_stats[clip.path], same_mount=same_mount)
         except VolumeError as exc:
             run.report.problems.append(f"{clip.path}: {exc}")
             continue
@@ -345,6 +439,9 @@ def _finish(run: _Run, error: str | None) -> None:
         dock = session.get_one(DockSession, report.dock_id)
         dock.finished_at = run.vault.clock.now()
         dock.status = "failed" if error else ("done" if report.ok else "incomplete")
+        if run.stopped and not error:
+            dock.status = "interrupted"
+        dock.clips_erased = len(report.erased)
         dock.error = error or "; ".join(f"{p}: {r}" for p, r in report.failed) or None
         dock.clips_seen = len(report.clips) + len(report.failed)
         dock.clips_sealed = len(run.newly_sealed)

@@ -80,6 +80,8 @@ class IngestReport:
 class Progress(Protocol):
     """Where the pipeline reports its advance (Rich bars in the CLI, bay status in the dock)."""
 
+    def phase(self, name: str) -> None: ...  # reading | sealing | verifying | erasing
+
     def begin(self, total_files: int, total_bytes: int) -> None: ...
 
     def file_started(self, path: str, size: int) -> None: ...
@@ -90,6 +92,9 @@ class Progress(Protocol):
 
 
 class NoProgress:
+    def phase(self, name: str) -> None:
+        pass
+
     def begin(self, total_files: int, total_bytes: int) -> None:
         pass
 

@@ -144,15 +144,16 @@ class Volume:
         finally:
             os.close(fd)
 
-    def unlink(self, item: VolumeFile, expect: os.stat_result) -> None:
-        """Erase a file only if it is still the very file that was read (inode, size, time)."""
+    def unlink(self, item: VolumeFile, expect: os.stat_result, *, same_mount: bool = True) -> None:
+        """Erase a file only if it is still the very file that was read (inode, size, time).
+
+        After a remount (same_mount False) inode numbers are not stable on FAT, whose
+        drivers make them up: size and modification time must then match to the nanosecond."""
         dir_fd = self._dir_fds[item.dir_rel]
         st = os.stat(item.name, dir_fd=dir_fd, follow_symlinks=False)
-        same = (st.st_ino, st.st_size, st.st_mtime_ns) == (
-            expect.st_ino,
-            expect.st_size,
-            expect.st_mtime_ns,
-        )
+        same = (st.st_size, st.st_mtime_ns) == (expect.st_size, expect.st_mtime_ns)
+        if same_mount:
+            same = same and st.st_ino == expect.st_ino
         if not same or not stat.S_ISREG(st.st_mode):
             raise VolumeError("changed on the camera since it was read; not erased")
         os.unlink(item.name, dir_fd=dir_fd)
