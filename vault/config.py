@@ -188,6 +188,24 @@ class MediaSettings(Section):
     poll_s: Annotated[float, Field(gt=0, le=3600)] = 5.0  # idle worker's wait between looks
 
 
+class ComplianceSettings(Section):
+    """Recording compliance checks and the oversight report (issue 5: DV-2, RC-1..RC-5, IN-1)."""
+
+    max_clock_offset_s: Annotated[float, Field(gt=0, le=86400)] = 10.0  # DV-2
+    continuity_tolerance_s: Annotated[float, Field(ge=0, le=600)] = 2.0  # RC-2: split files
+    session_gap_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0  # longer: a new session
+    narration_window_s: Annotated[float, Field(gt=0, le=600)] = 20.0  # RC-1, RC-3
+    min_speech_s: Annotated[float, Field(gt=0, le=600)] = 1.5  # less speech: not narrated
+    upload_deadline: Literal["24h", "2 working days"] = "24h"  # IN-1
+    transcript_model_dir: Path | None = None  # optional offline Mandarin transcript model
+
+    @model_validator(mode="after")
+    def _gap_beyond_tolerance(self) -> ComplianceSettings:
+        if self.session_gap_s <= self.continuity_tolerance_s:
+            raise ValueError("session_gap_s must be larger than continuity_tolerance_s")
+        return self
+
+
 class Settings(Section):
     home: Path = Field(default_factory=vault_home)
     station_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(
@@ -202,6 +220,7 @@ class Settings(Section):
     dock: DockSettings = DockSettings()
     media: MediaSettings = MediaSettings()
     access: AccessSettings = AccessSettings()
+    compliance: ComplianceSettings = ComplianceSettings()
 
     @field_validator("timezone")
     @classmethod
@@ -214,7 +233,13 @@ class Settings(Section):
 
     @property
     def database_url(self) -> str:
-        return self.database.url or f"sqlite:///{self.home / 'vault.db'}"
+        # $EVAULT_DATABASE_URL when the file names none: a station's PostgreSQL password can
+        # stay in a root-only systemd EnvironmentFile instead of the configuration.
+        return (
+            self.database.url
+            or os.environ.get("EVAULT_DATABASE_URL")
+            or f"sqlite:///{self.home / 'vault.db'}"
+        )
 
     @property
     def store_path(self) -> Path:

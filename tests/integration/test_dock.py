@@ -322,7 +322,11 @@ def test_sigterm_finishes_the_current_clip_and_reports_to_systemd(
     listener.bind(str(notify))
     listener.settimeout(0.2)
     # The first clip's seal waits 10 s: SIGTERM comes while the dock is mid-volume.
-    env = {**evault_env(home), "NOTIFY_SOCKET": str(notify), "EVAULT_PAUSE_AT": "ingest.sealed:1:10"}
+    env = {
+        **evault_env(home),
+        "NOTIFY_SOCKET": str(notify),
+        "EVAULT_PAUSE_AT": "ingest.sealed:1:10",
+    }
     proc = subprocess.Popen(
         [*EVAULT, "dock", "--replay", str(events)],
         env=env,

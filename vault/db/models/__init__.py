@@ -15,6 +15,16 @@ from vault.db.models.access import (
     RegisterSignature,
 )
 from vault.db.models.cases import Case, CaseHandler, CaseLink, Hold, PurgeJob, PurgeRecord
+from vault.db.models.compliance import (
+    LateReason,
+    NarrationCheck,
+    RecordingGap,
+    RecordingSession,
+    ReviewDraw,
+    SessionClip,
+    SessionReview,
+    StopRecord,
+)
 from vault.db.models.media import Derivative, MediaJob
 from vault.db.models.records import (
     AuditEvent,
@@ -41,14 +51,22 @@ __all__ = [
     "DockSession",
     "Evidence",
     "Hold",
+    "LateReason",
     "MediaJob",
+    "NarrationCheck",
     "Officer",
     "Principal",
     "PurgeJob",
     "PurgeRecord",
+    "RecordingGap",
+    "RecordingSession",
     "RegisterEntry",
     "RegisterSignature",
+    "ReviewDraw",
+    "SessionClip",
+    "SessionReview",
     "Sighting",
+    "StopRecord",
     "UTCDateTime",
     "utc_column",
 ]

@@ -1,0 +1,163 @@
+"""`evault compliance scan|late-reason|calendar` and `evault report compliance`: recording
+compliance checks and the oversight report (DV-2, RC-1..RC-5, IN-1, OV-1, OV-3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from vault.cli.common import console, print_json, vault_of
+from vault.cli.evidence import parse_time
+from vault.compliance import deadline
+from vault.compliance.printable import write_html
+from vault.compliance.reasons import add_late_reason, late_reason_json
+from vault.compliance.report import ReportFilters, build_report
+from vault.compliance.scan import scan as run_scan
+from vault.errors import VaultError
+
+app = typer.Typer(help="Recording compliance: sessions, narration, clocks, deadlines.")
+report_app = typer.Typer(help="Reports for supervisors.", no_args_is_help=True)
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+
+
+@app.command()
+def scan(
+    ctx: typer.Context,
+    since: Annotated[
+        str | None,
+        typer.Option(help="Only recordings since this time (ISO 8601; local time if no zone)."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Group clips into sessions, find gaps, listen for narration (idempotent; timer-safe)."""
+    vault = vault_of(ctx)
+    report = run_scan(vault, parse_time(since, vault.settings.timezone))
+    if as_json:
+        print_json(report.to_json())
+    else:
+        console.print(
+            f"{report.sessions} sessions ({report.new_sessions} new), {report.gaps} "
+            f"interruptions ({report.new_gaps} new); narration checked on "
+            f"{len(report.checked)} clips, {report.up_to_date} already up to date"
+        )
+        for entry in report.checked:
+            verdict = "narrated" if entry["narrated"] else "[red]NOT narrated[/]"
+            if not entry["has_audio"]:
+                verdict = "[red]no audio track[/]"
+            console.print(
+                f"  {entry['rule']}  {escape(entry['file_name'])}: {verdict} "
+                f"({entry['speech_s']} s of speech)"
+            )
+        for entry in report.failed:
+            console.print(
+                f"  [red]failed[/] {escape(entry['file_name'])}: {escape(entry['error'])}"
+            )
+        if report.waiting_for_probe:
+            console.print(
+                f"{report.waiting_for_probe} clips wait for their media probe "
+                "(evault media run); the next scan takes them"
+            )
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command("late-reason")
+def late_reason(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id of the late clip.")],
+    note: Annotated[str, typer.Option(help="Why it reached the vault late (IN-1).")],
+    as_json: Json = False,
+) -> None:
+    """Attach the officer's reason to a clip sealed after the upload deadline (IN-1)."""
+    row = add_late_reason(vault_of(ctx), evidence_id, note)
+    if as_json:
+        print_json(late_reason_json(row))
+    else:
+        console.print(f"reason recorded for evidence {evidence_id}")
+
+
+@app.command()
+def calendar(as_json: Json = False) -> None:
+    """Which years the installed PRC holiday calendar covers (for "2 working days", IN-1)."""
+    info = deadline.calendar_info()
+    if as_json:
+        print_json(info)
+        return
+    first, last = deadline.covered_years()
+    console.print(
+        f"chinese-calendar {info['version']}: PRC holidays and adjusted working days "
+        f"{first}-{last}; later years need an update (pip install -U chinese-calendar)"
+    )
+
+
+@report_app.command("compliance")
+def compliance_report(
+    ctx: typer.Context,
+    from_: Annotated[
+        str | None, typer.Option("--from", help="Recorded at or after (ISO 8601).")
+    ] = None,
+    to: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601).")] = None,
+    unit: Annotated[str | None, typer.Option(help="The officers' unit.")] = None,
+    officer: Annotated[str | None, typer.Option(help="Officer badge number.")] = None,
+    device: Annotated[str | None, typer.Option(help="Camera device id.")] = None,
+    as_json: Json = False,
+    html: Annotated[
+        Path | None, typer.Option("--html", help="Also write a printable HTML report here.")
+    ] = None,
+) -> None:
+    """Per officer and camera: recordings, sessions, interruptions, narration, clocks,
+    late uploads, must-record cases without footage, and every finding (OV-1, OV-3)."""
+    vault = vault_of(ctx)
+    tz = vault.settings.timezone
+    filters = ReportFilters(
+        range_from=parse_time(from_, tz),
+        range_to=parse_time(to, tz),
+        unit=unit,
+        officer_id=officer,
+        device_id=device,
+    )
+    if filters.range_from and filters.range_to and filters.range_to <= filters.range_from:
+        raise VaultError("--to must be after --from")
+    report = build_report(vault, filters)
+    if html is not None:
+        write_html(report, html, tz)
+    if as_json:
+        print_json(report)
+        return
+    _print_report(report, html)
+
+
+def _print_report(report: dict[str, Any], html: Path | None) -> None:
+    table = Table(
+        "officer", "camera", "clips", "hours", "sessions", "interruptions n/r/-",
+        "unnarrated", "clock", "late",
+    )  # fmt: skip
+    for row in report["summary"]["by_officer_device"]:
+        gaps = row["interruptions"]
+        table.add_row(
+            row["officer_id"] or "?",
+            row["device_id"] or "?",
+            str(row["clips"]),
+            f"{row['hours']:.2f}",
+            str(row["sessions"]),
+            f"{gaps['narrated']}/{gaps['reasoned']}/{gaps['neither']}",
+            str(row["unnarrated_sessions"]),
+            str(row["clock_flags"]),
+            str(row["late"]),
+        )
+    console.print(table)
+    findings = report["findings"]
+    console.print(f"{len(findings)} findings")
+    for finding in findings:
+        console.print(
+            f"  [bold]{finding['rule']}[/] {escape(finding['subject'])}: "
+            f"{escape(finding['detail'])}",
+            soft_wrap=True,
+        )
+    if html is not None:
+        console.print(f"printable report written to {html}")
