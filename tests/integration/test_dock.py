@@ -399,3 +399,40 @@ def test_device_keeper_and_ledger(home: Path, daemon: DockDaemon, cameras: Camer
     assert dock["clock_offset_s"] is not None
     table = run_evault(home, "device", "ledger", "3100001")
     assert "020304" in table.stdout and "76%" in table.stdout
+
+
+def test_a_camera_the_desktop_mounts_in_a_watched_folder_is_taken(
+    home: Path, clock: FixedClock, tmp_path: Path, camera: Path
+) -> None:
+    """dock.watch_dirs: a folder mounted under /media (here a bind mount) is ingested."""
+    require_dock_tools()
+    from vault.dock.watch import DirWatcher
+
+    media = tmp_path / "media"
+    media.mkdir()
+    settings = make_settings(
+        home, dock={"settle_s": 0.2, "watch_dirs": [str(media)], "erase": True}
+    )
+    vault = Vault(settings, clock=clock, user="tester")
+    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
+    dock.start(serve_status=False)
+    watcher = DirWatcher(dock, settings.dock.watch_dirs)
+    watcher.start()
+    target = media / "officer" / "ZFY3100001"
+    try:
+        target.mkdir(parents=True)
+        subprocess.run(["mount", "--bind", str(camera), str(target)], check=True)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not (
+            dock.board.bays() and not dock.board.bays()[0].active
+        ):
+            time.sleep(0.1)
+        (bay,) = dock.board.bays()
+        assert bay.state == "done", bay.reason
+        assert bay.profile == "zfy-ref" and bay.key == f"dir:{target}"
+    finally:
+        watcher.stop()
+        dock.close()
+        subprocess.run(["umount", str(target)], check=False)
+    assert not list((camera / "DCIM/100ANDRO").iterdir())  # verified, then erased
+    assert sealed_count(vault) > 0

@@ -10,14 +10,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from pathlib import Path
 
 from watchdog.events import DirCreatedEvent, FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from vault.dock.daemon import DockDaemon
+from vault.dock.mount import is_mounted
 
 log = logging.getLogger(__name__)
+MOUNT_WAIT_S = 10.0
 
 
 class _Handler(FileSystemEventHandler):
@@ -56,10 +59,16 @@ class DirWatcher:
         timer.start()
 
     def _take(self, path: Path) -> None:
-        if path.is_mount():
-            self.daemon.take_folder(path)
-        elif path.is_dir() and any(p.is_mount() for p in path.iterdir() if p.is_dir()):
-            return  # a per-user folder: its mounted children come as their own events
+        # The desktop makes the folder first and mounts on it a moment later.
+        deadline = time.monotonic() + MOUNT_WAIT_S
+        while time.monotonic() < deadline and not self.daemon.stopping.is_set():
+            if is_mounted(path):
+                self.daemon.take_folder(path)
+                return
+            if not path.is_dir():
+                return
+            time.sleep(0.2)
+        # Not mounted: a per-user folder (/media/USER), whose children come as their own events.
 
     def stop(self) -> None:
         self.observer.stop()
