@@ -25,6 +25,7 @@ from sqlmodel import Session, col, select
 
 from vault.access import signing
 from vault.context import Vault
+from vault.db.engine import lock_for_transaction
 from vault.db.models import Principal, RegisterEntry, RegisterSignature
 from vault.errors import AccessRefused
 from vault.timeutil import iso
@@ -71,6 +72,7 @@ def entry_hash(prev_hash: str, entry: RegisterEntry) -> str:
 def append(vault: Vault, session: Session, event_name: str, **fields: Any) -> RegisterEntry:
     """Add an entry inside the caller's transaction; sign the head when it is due."""
     assert event_name in EVENTS, event_name
+    lock_for_transaction(session, "access_register")  # one appender at a time (PostgreSQL)
     last = session.exec(select(RegisterEntry).order_by(col(RegisterEntry.seq).desc())).first()
     entry = RegisterEntry(
         seq=(last.seq + 1) if last else 1,

@@ -6,6 +6,12 @@ Each deletion is three steps, each idempotent: (1) a purge record in state "dele
 (unique per evidence: two jobs never both claim one), (2) the store deletes the object
 (already gone counts as done), (3) record and evidence marked deleted. A job killed at any
 point is completed by the next one, which first finishes every record left "deleting".
+
+Several stations may run the purge at once (each has its timer). Steps 2 and 3 are taken
+one record at a time under the "purge" lock with the record's row re-read inside it: a
+job finishing what another claimed, or what a killed job left, finds it already deleted
+and passes; derivative bytes shared by two originals are counted with the other's purge
+committed. SQLite gives the same with its one write lock (taken before the store delete).
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ from sqlmodel import Session, col, select
 from vault.cases.retention import facts_for_batch, record_event
 from vault.cases.rules import decide
 from vault.context import Vault
+from vault.db.engine import lock_for_transaction
 from vault.db.models import Derivative, Device, Evidence, Officer, PurgeJob, PurgeRecord
 from vault.errors import ObjectMissing, RetentionLocked, VaultError
 from vault.faults import checkpoint
@@ -186,7 +193,11 @@ def _claim(
 def _finish(
     vault: Vault, session: Session, job: PurgeJob, record: PurgeRecord, report: PurgeReport
 ) -> None:
-    """Steps 2 and 3: delete through the store, then mark everything deleted."""
+    """Steps 2 and 3: delete through the store, then mark everything deleted. Skipped when
+    another job finished (or gave back) the record meanwhile."""
+    if not _still_deleting(session, record):
+        session.rollback()
+        return
     now = vault.clock.now()
     try:
         vault.store.delete(record.storage_key, now)
@@ -242,6 +253,19 @@ def _finish(
     )
 
 
+def _still_deleting(session: Session, record: PurgeRecord) -> bool:
+    """Take the purge lock until this transaction ends (PostgreSQL: an advisory lock and the
+    record's row lock; SQLite: BEGIN IMMEDIATE), then read the record as committed now."""
+    lock_for_transaction(session, "purge")
+    current = session.exec(
+        select(PurgeRecord)
+        .where(PurgeRecord.id == record.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).first()
+    return current is not None and current.state == "deleting"
+
+
 def _sweep_derivatives(vault: Vault, session: Session) -> None:
     """Derivatives of originals purged by a job that was killed before it got to them."""
     query = (
@@ -251,5 +275,6 @@ def _sweep_derivatives(vault: Vault, session: Session) -> None:
         .distinct()
     )
     for evidence_id in list(session.exec(query)):
+        lock_for_transaction(session, "purge")  # another job may be sweeping the same
         purge_derivatives(vault, session, evidence_id, vault.clock.now())
         session.commit()

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
+from vault.db.engine import lock_for_transaction
 from vault.db.models import AuditEvent
 from vault.timeutil import iso
 
@@ -47,7 +48,10 @@ def append(
     subject: str | None = None,
     detail: dict[str, object] | None = None,
 ) -> AuditEvent:
-    """Add an event to the chain inside the caller's transaction."""
+    """Add an event to the chain inside the caller's transaction. Appenders take turns until
+    they commit (on PostgreSQL two stations would otherwise read the same head, and the
+    unique prev_hash would fail the second's whole transaction instead of forking the chain)."""
+    lock_for_transaction(session, "audit_chain")
     last = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(1)).first()
     prev = last.hash if last else GENESIS
     event = AuditEvent(

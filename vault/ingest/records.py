@@ -6,24 +6,43 @@ transaction that marks it sealed; so no row ever claims an object that is not th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, select
 
 from vault.db import audit
 from vault.db.audit import Actor
 from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
 
+T = TypeVar("T", Officer, Device)
+
+
+def _insert_once(session: Session, row: T, again: Callable[[], T | None]) -> T:
+    """Insert ROW in a savepoint; when another station inserted the same unique key since we
+    looked (PostgreSQL: nothing serialises two stations' transactions), take theirs."""
+    try:
+        with session.begin_nested():
+            session.add(row)
+    except IntegrityError:
+        found = again()
+        if found is None:
+            raise
+        return found
+    return row
+
 
 def upsert_officer(session: Session, officer_id: str, unit: str | None = None) -> Officer:
-    officer = session.exec(select(Officer).where(Officer.officer_id == officer_id)).first()
+    def find() -> Officer | None:
+        return session.exec(select(Officer).where(Officer.officer_id == officer_id)).first()
+
+    officer = find()
     if officer is None:
-        officer = Officer(officer_id=officer_id, unit=unit)
-        session.add(officer)
-        session.flush()
-    elif unit and not officer.unit:
+        officer = _insert_once(session, Officer(officer_id=officer_id, unit=unit), find)
+    if unit and not officer.unit:
         officer.unit = unit
     return officer
 
@@ -38,10 +57,13 @@ def upsert_device(
     vendor: str | None,
     firmware: str | None,
 ) -> Device:
-    device = session.exec(select(Device).where(Device.device_id == device_id)).first()
+    def find() -> Device | None:
+        return session.exec(select(Device).where(Device.device_id == device_id)).first()
+
+    device = find()
     if device is None:
-        device = Device(device_id=device_id, profile=profile, first_seen_at=now, last_seen_at=now)
-        session.add(device)
+        new = Device(device_id=device_id, profile=profile, first_seen_at=now, last_seen_at=now)
+        device = _insert_once(session, new, find)
     device.last_seen_at = now
     device.model = model or device.model
     device.vendor = vendor or device.vendor
@@ -157,16 +179,32 @@ def commit_sealed(
     actor: Actor,
     seen_this_run: bool,
 ) -> tuple[Evidence, str]:
-    """record_sealed in its own transaction; a row inserted meanwhile by another station wins."""
-    try:
-        result = record_sealed(session, dock, clip, now, actor, seen_this_run)
-        session.commit()
-        return result
-    except IntegrityError:
-        session.rollback()
-        result = record_sealed(session, dock, clip, now, actor, seen_this_run)
-        session.commit()
-        return result
+    """record_sealed in its own transaction. When another station recorded the same bytes
+    between our look and our insert, the unique sha256 refuses our row (PostgreSQL makes us
+    wait for their commit first); we roll back and link to theirs: "already_sealed", or
+    "duplicate" when this run saw the bytes before (IN-6). One evidence row, never an error."""
+    for attempt in range(SEAL_ATTEMPTS):
+        try:
+            result = record_sealed(session, dock, clip, now, actor, seen_this_run)
+            session.commit()
+            return result
+        except (IntegrityError, OperationalError) as exc:
+            # OperationalError: PostgreSQL broke a deadlock by failing us; the same retry.
+            session.rollback()
+            if attempt == SEAL_ATTEMPTS - 1 or not _retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+SEAL_ATTEMPTS = 3
+# SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure, 55P03 lock_not_available
+RETRYABLE_STATES = ("40P01", "40001", "55P03")
+
+
+def _retryable(exc: IntegrityError | OperationalError) -> bool:
+    if isinstance(exc, IntegrityError):
+        return True
+    return getattr(exc.orig, "sqlstate", None) in RETRYABLE_STATES
 
 
 def record_verification(

@@ -2,10 +2,13 @@
 work; jobs survive restarts, are retried with backoff, and a failure never touches the
 original (IN-3).
 
-Claiming is a compare-and-set UPDATE, so two workers never take one job (PostgreSQL's
-FOR UPDATE SKIP LOCKED can replace it later). A job left "running" by a worker that died
-is taken back: at once when that worker was on this host and its process is gone,
-otherwise when its heartbeat is older than media.stale_after_s.
+Claiming locks the candidate rows with SELECT ... FOR UPDATE SKIP LOCKED (PostgreSQL: a
+worker on another station passes over the rows one is taking instead of queueing behind
+it; SQLite ignores the clause, its BEGIN IMMEDIATE already lets one writer in at a time)
+and then takes one with a compare-and-set UPDATE, so two workers never take one job. A
+job left "running" by a worker that died is taken back: at once when that worker was on
+this host and its process is gone, otherwise when its heartbeat is older than
+media.stale_after_s.
 """
 
 from __future__ import annotations
@@ -111,7 +114,9 @@ def claim(
             col(MediaJob.kind).in_(kinds),
         )
         .order_by(probes_first, col(MediaJob.id))
-        .limit(20)
+        .limit(1)  # the one we take: a row locked here is passed over by the others
+        .with_for_update(skip_locked=True)
+        .execution_options(populate_existing=True)  # the row as locked, not a stale copy
     ).all()
     for job in candidates:
         taken = session.connection().execute(
