@@ -112,6 +112,8 @@ class Loop:
         subprocess.run(["blockdev", "--setrw", self.devname], check=True)
 
     def detach(self) -> None:
+        # Writable again before it goes back to the pool: other tests reuse loop devices.
+        subprocess.run(["blockdev", "--setrw", self.devname], check=False, capture_output=True)
         subprocess.run(["losetup", "-d", self.devname], check=False, capture_output=True)
 
 
