@@ -429,7 +429,7 @@ def test_a_camera_the_desktop_mounts_in_a_watched_folder_is_taken(
             time.sleep(0.1)
         (bay,) = dock.board.bays()
         assert bay.state == "done", bay.reason
-        assert bay.profile == "zfy-ref" and bay.key == f"dir:{target}"
+        assert bay.profile == "zfy-ref" and bay.key == "dir:ZFY3100001"
     finally:
         watcher.stop()
         dock.close()

@@ -282,7 +282,7 @@ class DockDaemon:
 
     def take_folder(self, path: Path) -> None:
         """A camera the desktop mounted (dock.watch_dirs): taken as it is, not remounted."""
-        key = f"dir:{path}"
+        key = f"dir:{path.name}"[:64]  # like a port: short, and the same for the same camera
         if self.stopping.is_set():
             return
         with self._lock:
