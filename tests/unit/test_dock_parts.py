@@ -126,6 +126,18 @@ def test_board_summary_for_systemd_status() -> None:
     assert [b.key for b in board.active()] == ["usb-0:1.1"]
 
 
+def dock_once(vault: Vault, tmp_path: Path, event: UdevEvent) -> DockDaemon:
+    """A daemon that handles one event and stops once its work is done."""
+    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
+    dock.start(serve_status=False)
+    try:
+        dock.handle(event)
+        assert dock.wait_idle(30)
+    finally:
+        dock.close()
+    return dock
+
+
 def test_the_dock_drives_a_camera_that_must_be_told_to_show_its_storage(
     home: Path, clock: FixedClock, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -158,13 +170,7 @@ def test_the_dock_drives_a_camera_that_must_be_told_to_show_its_storage(
         return real_open(name, **{**kwargs, "transport": transport})
 
     monkeypatch.setattr(drivers, "open_driver", open_with_script)
-    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
-    dock.start(serve_status=False)
-    try:
-        dock.handle(recorded("ambarella-usb-device.json"))
-        assert dock.wait_idle(30)
-    finally:
-        dock.close()
+    dock = dock_once(vault, tmp_path, recorded("ambarella-usb-device.json"))
     transport.finish()
     assert transport.closed
     assert (opened[0]["bus"], opened[0]["address"]) == (1, 7)
@@ -181,11 +187,5 @@ def test_the_dock_drives_a_camera_that_must_be_told_to_show_its_storage(
 def test_a_driver_camera_without_a_password_is_refused_and_logged(
     vault: Vault, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
-    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
-    dock.start(serve_status=False)
-    try:
-        dock.handle(recorded("ambarella-usb-device.json"))
-        assert dock.wait_idle(30)
-    finally:
-        dock.close()
+    dock_once(vault, tmp_path, recorded("ambarella-usb-device.json"))
     assert "no driver password for profile ambarella-generic" in caplog.text
