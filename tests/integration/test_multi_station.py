@@ -22,6 +22,7 @@ from sqlmodel import Session, col, func, select
 from tests.conftest import TEST_DATABASE, database_url_for, make_settings
 from tests.integration.test_retention_purge import old_camera
 from vault.access import register, signing
+from vault.cases import retention
 from vault.cases.purge import purge
 from vault.context import Vault
 from vault.db import audit
@@ -282,3 +283,31 @@ def test_two_stations_purging_at_once_delete_each_original_once(
     assert sum(e.action == "evidence.purged" for e in events) == len(ids)
     assert audit.check_chain(events) == []
     assert list(a.store.keys()) == []
+
+
+def test_a_retention_change_waits_for_another_stations_change_to_the_same_clip(
+    tmp_path: Path, shared: dict[str, object], camera: Path
+) -> None:
+    """RT-4 across stations: a change that recomputes retention locks the clip's row, so a
+    second station's change waits and then builds on the first instead of overwriting it."""
+    clock = FixedClock(NOW)
+    a, b = station(tmp_path, shared, "st-a", clock), station(tmp_path, shared, "st-b", clock)
+    evidence_id = ingest_volume(a, camera).clips[0].evidence_id
+    classified = threading.Event()
+
+    def classify_on_b() -> None:
+        retention.classify(b, evidence_id, "long_term", "dispute", "party disputes the record")
+        classified.set()
+
+    with a.session() as session:
+        retention.get_evidence(session, evidence_id, lock=True)  # station A is changing it
+        worker = threading.Thread(target=classify_on_b)
+        worker.start()
+        assert not classified.wait(1.5)  # B waits for A's transaction
+        session.commit()
+    worker.join(30)
+    assert classified.is_set()
+    hold = retention.place_hold(a, evidence_id, "complaint under review")
+    with a.session() as session:
+        row = session.get_one(Evidence, evidence_id)
+    assert row.retention_class == "long_term" and row.legal_hold and hold.id is not None

@@ -112,8 +112,8 @@ def link(vault: Vault, number: str, evidence_ids: list[int], dock_ids: list[int]
                 raise NotFound(f"no evidence was seen at docking {dock_id}")
             ids.extend(found)
         linked = []
-        for evidence_id in dict.fromkeys(ids):
-            evidence = get_evidence(session, evidence_id)
+        for evidence_id in sorted(dict.fromkeys(ids)):  # rows locked in id order
+            evidence = get_evidence(session, evidence_id, lock=True)
             if active_link(session, case, evidence_id):
                 continue
             session.add(
@@ -148,7 +148,7 @@ def unlink(vault: Vault, number: str, evidence_ids: list[int], reason: str) -> N
             row.unlink_reason = reason
             session.add(row)
             session.flush()
-            reapply(vault, session, get_evidence(session, evidence_id))
+            reapply(vault, session, get_evidence(session, evidence_id, lock=True))
         record_event(
             vault, session, "case.unlinked", f"case:{number}", evidence=evidence_ids, reason=reason
         )

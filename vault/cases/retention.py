@@ -30,8 +30,13 @@ from vault.media.derivatives import follow_retention
 from vault.timeutil import iso
 
 
-def get_evidence(session: Session, evidence_id: int) -> Evidence:
-    evidence = session.get(Evidence, evidence_id)
+def get_evidence(session: Session, evidence_id: int, *, lock: bool = False) -> Evidence:
+    """lock: hold the row until the transaction ends (SELECT ... FOR UPDATE), for every
+    change that recomputes retention. On PostgreSQL two stations changing one clip at once
+    then go one after the other, the second reading what the first committed, so neither
+    overwrites the other's longer retention (RT-4). SQLite's BEGIN IMMEDIATE already
+    serialises them, and its dialect leaves FOR UPDATE out."""
+    evidence = session.get(Evidence, evidence_id, with_for_update=lock or None)
     if evidence is None:
         raise NotFound(f"no evidence {evidence_id}")
     if evidence.purged_at is not None:
@@ -155,7 +160,7 @@ def classify(
     if not reason.strip():
         raise Conflict("a reason is required")
     with vault.session() as session:
-        evidence = get_evidence(session, evidence_id)
+        evidence = get_evidence(session, evidence_id, lock=True)
         if retention_class == "case" and not linked_cases(session, evidence_id):
             raise Conflict(f"evidence {evidence_id} is linked to no case; link it first")
         before = (evidence.retention_class, evidence.long_term_category)
@@ -181,7 +186,7 @@ def place_hold(vault: Vault, evidence_id: int, reason: str) -> Hold:
     if not reason.strip():
         raise Conflict("a reason is required")
     with vault.session() as session:
-        evidence = get_evidence(session, evidence_id)
+        evidence = get_evidence(session, evidence_id, lock=True)
         hold = Hold(
             kind="legal",
             evidence_id=evidence_id,
@@ -211,7 +216,7 @@ def release_hold(vault: Vault, hold_id: int, reason: str) -> Hold:
         hold.release_reason = reason
         session.add(hold)
         session.flush()
-        reapply(vault, session, get_evidence(session, hold.evidence_id))
+        reapply(vault, session, get_evidence(session, hold.evidence_id, lock=True))
         record_event(
             vault,
             session,
@@ -224,8 +229,9 @@ def release_hold(vault: Vault, hold_id: int, reason: str) -> Hold:
     return hold
 
 
-def case_evidence(session: Session, case: Case) -> list[Evidence]:
-    """The evidence linked to a case now (links not undone, records not purged), by id."""
+def case_evidence(session: Session, case: Case, *, lock: bool = False) -> list[Evidence]:
+    """The evidence linked to a case now (links not undone, records not purged), by id;
+    lock: their rows held until the transaction ends, in id order (see get_evidence)."""
     query = (
         select(Evidence)
         .join(CaseLink, col(CaseLink.evidence_id) == Evidence.id)
@@ -236,12 +242,14 @@ def case_evidence(session: Session, case: Case) -> list[Evidence]:
         )
         .order_by(col(Evidence.id))
     )
+    if lock:
+        query = query.with_for_update(of=Evidence)
     return list(session.exec(query))
 
 
 def reapply_case(vault: Vault, session: Session, case: Case) -> int:
     """Recompute every piece of evidence linked to a case; returns how many."""
-    linked = case_evidence(session, case)
+    linked = case_evidence(session, case, lock=True)
     for evidence in linked:
         reapply(vault, session, evidence)
     return len(linked)
