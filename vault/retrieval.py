@@ -11,7 +11,19 @@ from sqlmodel import Session, col, select
 
 from vault.cases.retention import active_holds, linked_cases
 from vault.context import Vault
-from vault.db.models import Case, CaseLink, Device, DockSession, Evidence, Officer, Sighting
+from vault.db.models import (
+    AccessDocument,
+    Case,
+    CaseLink,
+    Derivative,
+    Device,
+    DockSession,
+    Evidence,
+    Officer,
+    PurgeRecord,
+    Sighting,
+    StopRecord,
+)
 from vault.errors import Conflict, NotFound
 from vault.ingest import records
 from vault.media.derivatives import derivatives_json, media_json
@@ -152,9 +164,11 @@ class VerifyReport:
     checked: int = 0
     ok: int = 0
     failed: list[dict[str, Any]] = field(default_factory=list)
+    orphans: list[str] | None = None  # None: not looked for (--orphans)
 
     def to_json(self) -> dict[str, Any]:
-        return {"checked": self.checked, "ok": self.ok, "failed": self.failed}
+        found = {"checked": self.checked, "ok": self.ok, "failed": self.failed}
+        return found if self.orphans is None else {**found, "orphans": self.orphans}
 
 
 def verify_evidence(vault: Vault, evidence_ids: list[int] | None) -> VerifyReport:
@@ -189,3 +203,28 @@ def verify_evidence(vault: Vault, evidence_ids: list[int] | None) -> VerifyRepor
                 vault.actor("verify"),
             )
     return report
+
+
+def referenced_keys(session: Session) -> set[str]:
+    """Every storage key a record points at: live originals, their derivatives, access
+    documents, stop-record statements, and originals whose purge is claimed but not done."""
+    keys: set[str] = set()
+    keys.update(session.exec(select(Evidence.storage_key).where(col(Evidence.purged_at).is_(None))))
+    keys.update(
+        session.exec(select(Derivative.storage_key).where(col(Derivative.purged_at).is_(None)))
+    )
+    keys.update(session.exec(select(AccessDocument.storage_key)))
+    keys.update(key for key in session.exec(select(StopRecord.statement_key)) if key is not None)
+    keys.update(session.exec(select(PurgeRecord.storage_key).where(PurgeRecord.state != "deleted")))
+    return keys
+
+
+def find_orphans(vault: Vault) -> list[str]:
+    """Objects in the store that no record points at (a crash between sealing and recording,
+    a spooled copy left after its upload, bytes put there by hand). Reported, never deleted:
+    only the purge job deletes, and only what a record says may go. The store is listed
+    before the records are read, so a clip sealed and recorded meanwhile is not reported."""
+    stored = list(vault.store.keys())
+    with vault.session() as session:
+        referenced = referenced_keys(session)
+    return [key for key in stored if key not in referenced]

@@ -21,7 +21,13 @@ from vault.cases.retention import place_hold, release_hold
 from vault.cli.common import console, print_fields, print_json, vault_of
 from vault.errors import VaultError
 from vault.media.derivatives import write_out as write_derivative
-from vault.retrieval import Filters, list_evidence, show_evidence, verify_evidence
+from vault.retrieval import (
+    Filters,
+    find_orphans,
+    list_evidence,
+    show_evidence,
+    verify_evidence,
+)
 from vault.timeutil import iso
 
 app = typer.Typer(help="Find evidence and check it against the store.", no_args_is_help=True)
@@ -132,19 +138,35 @@ def verify(
     evidence_id: Annotated[int | None, typer.Argument(help="Evidence id (or --all).")] = None,
     all_: Annotated[bool, typer.Option("--all", help="Verify every record.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    orphans: Annotated[
+        bool,
+        typer.Option(
+            "--orphans",
+            help="With --all: also list objects in the store that no record points at "
+            "(reported, never deleted; exit 1 if any).",
+        ),
+    ] = False,
 ) -> None:
     """Re-read sealed objects and re-hash them; exits 1 if any does not match its record."""
     if (evidence_id is None) == (not all_):
         raise VaultError("give one evidence id or --all")
+    if orphans and not all_:
+        raise VaultError("--orphans needs --all (every record must be known)")
     vault = vault_of(ctx)
     report = verify_evidence(vault, None if all_ else [evidence_id] if evidence_id else None)
+    if orphans:
+        report.orphans = find_orphans(vault)
     if as_json:
         print_json(report.to_json())
     else:
         console.print(f"checked {report.checked}, ok {report.ok}, failed {len(report.failed)}")
         for failure in report.failed:
             console.print(f"  [red]evidence {failure['evidence_id']}:[/] {failure['reason']}")
-    if report.failed:
+        if report.orphans is not None:
+            console.print(f"orphans (objects no record points at): {len(report.orphans)}")
+            for key in report.orphans:
+                console.print(f"  [red]orphan:[/] {key}", soft_wrap=True)
+    if report.failed or report.orphans:
         raise typer.Exit(1)
 
 

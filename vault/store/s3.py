@@ -31,6 +31,7 @@ from vault.store.base import ObjectInfo, VerifyResult
 from vault.store.s3_bucket import (
     OBJECT_LOCK_HOWTO,
     Lock,
+    StoreUnavailable,
     clamp,
     error_code,
     lock_of,
@@ -169,8 +170,16 @@ class S3WormStore:
             except (BotoCoreError, ClientError) as exc:
                 if error_code(exc) != "ObjectLockConfigurationNotFoundError":
                     raise self.fail(exc, "reading the bucket's Object Lock settings") from None
-                config = {}
-            lock = config.get("ObjectLockConfiguration", {})
+                config = {"ObjectLockConfiguration": {"ObjectLockEnabled": "Disabled"}}
+            if "ObjectLockEnabled" not in config.get("ObjectLockConfiguration", {}):
+                # A connection dropped after the status line parses as an empty 200 answer:
+                # an outage, not a bucket without Object Lock (nor remembered as one).
+                raise StoreUnavailable(
+                    f"the answer of the S3 service was cut short while reading the bucket's "
+                    f"Object Lock settings ({where(self.settings)}); check the network and "
+                    "the gateway, then dock again"
+                )
+            lock = config["ObjectLockConfiguration"]
             rule = lock.get("Rule", {}).get("DefaultRetention", {})
             self._default_lock = (lock.get("ObjectLockEnabled") == "Enabled", rule.get("Mode"))
         return self._default_lock
