@@ -93,3 +93,22 @@ def test_drain_while_the_service_is_still_down_keeps_everything_spooled(
     assert result.uploaded == [] and result.left == 5
     with down.session() as session:
         assert {r.storage_backend for r in session.exec(select(Evidence))} == {"spool"}
+
+
+def test_bytes_already_in_s3_spooled_again_during_an_outage_leave_no_orphan(
+    home: Path, clock: FixedClock, s3_service: S3Service, s3_bucket: str, camera: Path
+) -> None:
+    """Found by scripts/faults (s3_down): a clip sealed in S3, then the same bytes read again
+    while S3 is down (the camera's IMP copy, or a re-dock) were written to the spool, recorded
+    as a duplicate, and the spool copy was left with no record pointing at it."""
+    up = s3_vault(home, clock, s3_service, s3_bucket)
+    first = ingest_volume(up, camera)
+    assert first.failed == [] and not any(c.spooled for c in first.clips)
+    down = s3_vault(home, clock, s3_service, s3_bucket, endpoint_url=closed_port())
+    again = ingest_volume(down, camera)
+    assert again.failed == []
+    assert {c.status for c in again.clips} <= {"already_sealed", "duplicate"}
+    with down.session() as session:
+        rows = list(session.exec(select(Evidence)))
+    assert all(not r.storage_key.startswith(SPOOL) for r in rows)
+    assert list(down.store.spool.keys()) == []  # type: ignore[attr-defined]

@@ -31,6 +31,7 @@ from vault.ingest.stream import Streamer
 from vault.ingest.volume import Volume
 from vault.media import jobs as media_jobs
 from vault.store.base import VerifyResult
+from vault.store.spool import SpoolingStore
 from vault.timeutil import local_to_utc
 
 
@@ -332,6 +333,10 @@ def _ingest_one(
     )
     assert evidence.id is not None
     checkpoint("ingest.recorded")
+    if put.created and put.key != evidence.storage_key and isinstance(vault.store, SpoolingStore):
+        # Spooled during an outage, but these bytes were already sealed under another key:
+        # no record points at the copy, so it goes (else it would stay an orphan for ever).
+        vault.store.release_unrecorded(put.key)
     if outcome in ("sealed", "unclassified"):
         run.newly_sealed.add(sha)
         media_jobs.enqueue_new_evidence(session, evidence, vault.clock.now())  # never waits

@@ -87,6 +87,14 @@ class SpoolingStore:
             )
         return _SpoolWriter(self.spool.begin_put())
 
+    def release_unrecorded(self, key: str) -> None:
+        """Drop a spool copy that no record points at: bytes spooled during an outage that
+        turned out to be already sealed (the same clip twice on a camera, or one docked
+        before). Only spool keys; the evidence's own object is never touched."""
+        if not key.startswith(SPOOL):
+            raise ValueError(f"{key} is not in the spool")
+        self.spool.release(key.removeprefix(SPOOL))
+
     def _route(self, key: str) -> tuple[LocalWormStore | S3WormStore, str]:
         if key.startswith(SPOOL):
             return self.spool, key.removeprefix(SPOOL)
