@@ -23,8 +23,6 @@ import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +32,7 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.models import DockSession
 from vault.dock.bays import Bay, Board
+from vault.dock.control import DriverReport, drive
 from vault.dock.events import UdevEvent
 from vault.dock.match import decide
 from vault.dock.mount import Mounted, Mounter
@@ -46,16 +45,6 @@ from vault.ingest.volume import Volume
 from vault.timeutil import iso
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class DriverReport:
-    """What a camera's control driver told the dock before the camera showed its storage."""
-
-    info: dict[str, str]
-    device_id: str | None
-    officer_id: str | None
-    device_time: datetime | None
 
 
 def recover_unfinished(vault: Vault) -> list[str]:
@@ -322,61 +311,9 @@ class DockDaemon:
 
     # -- a camera that must be told to show its storage -------------------------------------
     def _drive(self, event: UdevEvent, profile: Profile) -> None:
-        from vault.dock.drivers import open_driver
-
-        assert profile.driver is not None
-        secret = self.vault.settings.devices.driver_passwords.get(profile.name)
-        if secret is None:
-            log.error(
-                "bay %s: no driver password for profile %s in [devices.driver_passwords]",
-                event.bay,
-                profile.name,
-            )
-            return
-        try:
-            driver = open_driver(
-                profile.driver,
-                password=secret.get_secret_value(),
-                timezone=self.vault.settings.timezone,
-                bus=event.busnum,
-                address=event.devnum,
-            )
-            try:
-                self._drive_camera(event, profile, driver)
-            finally:
-                driver.close()
-        except VaultError as exc:
-            log.error("bay %s: camera driver %s: %s", event.bay, profile.driver, exc)
-            self._audit(
-                "device.driver_failed", event.bay, {"driver": profile.driver, "error": str(exc)}
-            )
-
-    def _drive_camera(self, event: UdevEvent, profile: Profile, driver: Any) -> None:
-        info: dict[str, str] = {}
-        device_id = officer_id = None
-        if "info" in driver.supports:
-            camera = driver.read_info()
-            info = dict(camera.raw)
-            device_id, officer_id = camera.device_id, camera.officer_id
-        else:
-            device_id = driver.identify()
-        device_time = driver.read_clock() if "read_clock" in driver.supports else None
-        if self.settings.sync_clock and "sync_clock" in driver.supports:
-            now = self.vault.clock.now()
-            driver.sync_clock(now)  # DV-2: the camera's clock set from the station's
-            self._audit(
-                "device.clock_synced",
-                event.bay,
-                {
-                    "device_id": device_id,
-                    "driver": driver.name,
-                    "station_time": iso(now),
-                    "camera_time_before": iso(device_time),
-                },
-            )
-        self._drivers[event.bay] = DriverReport(info, device_id, officer_id, device_time)
-        driver.enter_mass_storage()
-        log.info("bay %s: camera %s switched to mass storage", event.bay, device_id or "?")
+        report = drive(self.vault, event, profile, self._audit)
+        if report is not None:
+            self._drivers[event.bay] = report  # until its storage appears on this port
 
     # -- a camera's storage ------------------------------------------------------------------
     def _dock(self, bay: Bay, event: UdevEvent, profile: Profile, stop: threading.Event) -> None:
