@@ -18,6 +18,7 @@ Nothing is lost whatever happens to the camera or the daemon:
 from __future__ import annotations
 
 import logging
+import os
 import re
 import threading
 import time
@@ -169,8 +170,6 @@ class DockDaemon:
         return False
 
     def snapshot(self) -> dict[str, Any]:
-        import os
-
         return {
             "station_id": self.vault.settings.station_id,
             "pid": os.getpid(),
