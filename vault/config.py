@@ -212,6 +212,8 @@ class Settings(Section):
         default_factory=socket.gethostname
     )
     timezone: str = "Asia/Shanghai"  # the zone camera clocks and displays use
+    # Where `evault serve` listens (clients: --socket, $EVAULT_SOCKET, else the default).
+    socket: Path | None = None
     database: DatabaseSettings = DatabaseSettings()
     store: StoreSettings = StoreSettings()
     ingest: IngestSettings = IngestSettings()

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import getpass
+import os
+import pwd
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -17,11 +18,19 @@ from vault.store import WormStore, open_store
 from vault.timeutil import Clock, SystemClock
 
 
+def kernel_user() -> str:
+    """This process's OS user as the kernel knows it (never $USER or $LOGNAME)."""
+    try:
+        return pwd.getpwuid(os.getuid()).pw_name
+    except KeyError:
+        return f"uid:{os.getuid()}"
+
+
 @dataclass
 class Vault:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
-    user: str = field(default_factory=getpass.getuser)
+    user: str = field(default_factory=kernel_user)
 
     @cached_property
     def engine(self) -> Engine:
@@ -40,3 +49,12 @@ class Vault:
 
     def actor(self, role: str) -> Actor:
         return Actor(self.settings.station_id, f"{role}:{self.user}")
+
+    def for_user(self, user: str) -> Vault:
+        """The same opened vault (engine, store, profiles) acting for another OS user: the
+        service's view of one caller."""
+        other = Vault(self.settings, clock=self.clock, user=user)
+        for name in ("engine", "store", "profiles"):
+            if name in self.__dict__:
+                other.__dict__[name] = self.__dict__[name]
+        return other

@@ -61,3 +61,23 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: str | None, tz: str) -> datetime | None:
+    """ISO 8601 from a person; a time without a zone is the station's local time."""
+    from vault.errors import VaultError
+
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise VaultError(f"not an ISO 8601 time: {value!r} (e.g. 2026-11-23T09:00)") from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
+
+
+def local_display(value: str | None, tz: str) -> str:
+    """A UTC ISO time from the records, shown in the station's zone to the second."""
+    if value is None:
+        return "?"
+    return datetime.fromisoformat(value).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")

@@ -25,7 +25,7 @@ from vault.access.principals import current
 from vault.access.statement import write_statement
 from vault.cases.retention import get_evidence
 from vault.context import Vault
-from vault.db.models import AccessGrant, AccessRequest, Evidence, Principal
+from vault.db.models import AccessGrant, AccessRequest, Derivative, Evidence, Principal
 from vault.errors import Conflict, StoreError
 
 CHUNK = 8 * 1024 * 1024
@@ -62,48 +62,89 @@ def copy_from_store(vault: Vault, key: str, sha256: str, target: Path) -> int:
     return size
 
 
-def view(vault: Vault, evidence_id: int, target_dir: Path | None = None) -> Path:
-    """A viewing copy (or the original when none was made) for this principal to watch:
-    the case handler's own case (AC-2), else a valid view grant (AC-3)."""
+def authorise_view(
+    vault: Vault, session: Session, evidence: Evidence, keep: bool = False
+) -> tuple[Principal, dict[str, Any]]:
+    """Who views and on whose approval: the case handler's own case (AC-2), else a valid
+    view grant of the caller's own (AC-3); a copy that stays needs a copy grant."""
+    caller = current(vault, session)
+    grant = None
+    now = vault.clock.now()
+    if keep:
+        grant = policy.find_grant(session, caller, [evidence], ("copy", "export"), now)
+    elif not policy.handles(session, caller, evidence.id or 0):
+        grant = policy.find_grant(session, caller, [evidence], ("view",), now)
+    return caller, _basis(session, grant)
+
+
+def register_view(
+    vault: Vault, caller: Principal, what: str, basis: dict[str, Any], **detail: Any
+) -> None:
+    with vault.session() as session:
+        register.append(
+            vault,
+            session,
+            "copy" if detail.get("kept") else "view",
+            who=caller.name,
+            unit=caller.unit,
+            what=what,
+            handled_by=caller.name,
+            detail=detail,
+            **basis,
+        )
+        session.commit()
+
+
+def view(vault: Vault, evidence_id: int, target_dir: Path, keep: bool = False) -> Path:
+    """A viewing copy (or the original when none was made) for this principal to watch,
+    written into TARGET_DIR; KEEP: the caller keeps it (a copy, needing a copy grant)."""
     what = f"view evidence:{evidence_id}"
     with register.refusals_registered(vault, "view", what=what), vault.session() as session:
-        caller = current(vault, session)
         evidence = get_evidence(session, evidence_id)
-        grant = None
-        if not policy.handles(session, caller, evidence_id):
-            now = vault.clock.now()
-            grant = policy.find_grant(session, caller, [evidence], ("view",), now)
-        basis = _basis(session, grant)
+        caller, basis = authorise_view(vault, session, evidence, keep)
         copy = viewing_copy(session, evidence_id)
     key, sha256 = (
         (copy.storage_key, copy.sha256) if copy else (evidence.storage_key, evidence.sha256)
     )
-    folder = target_dir or Path(tempfile.mkdtemp(prefix="evault-view-"))
-    folder.mkdir(parents=True, exist_ok=True)
+    target_dir.mkdir(parents=True, exist_ok=True)
     suffix = SUFFIXES.get(copy.media_type, ".bin") if copy else Path(evidence.file_name).suffix
-    target = folder / f"evidence-{evidence_id}{suffix}"
+    target = target_dir / f"evidence-{evidence_id}{suffix}"
     if target.exists():
         raise Conflict(f"{target} already exists: remove it or choose another --out")
     copy_from_store(vault, key, sha256, target)
     target.chmod(0o400)
     try:
-        with vault.session() as session:
-            register.append(
-                vault,
-                session,
-                "view",
-                who=caller.name,
-                unit=caller.unit,
-                what=what,
-                handled_by=caller.name,
-                detail={"file": "viewing" if copy else "original", "sha256": sha256},
-                **basis,
-            )
-            session.commit()
+        register_view(
+            vault,
+            caller,
+            what,
+            basis,
+            file="viewing" if copy else "original",
+            sha256=sha256,
+            **({"kept": True} if keep else {}),
+        )
     except BaseException:
         target.unlink(missing_ok=True)  # AC-7: no viewing copy without its register entry
         raise
     return target
+
+
+def view_derivative(vault: Vault, evidence_id: int, kind: str, out: Path) -> Derivative:
+    """A poster or contact sheet: footage too, so viewed under the same rule and
+    registered like a view (AC-2, AC-3, AC-7)."""
+    from vault.media.derivatives import write_out
+
+    what = f"view evidence:{evidence_id} {kind}"
+    with register.refusals_registered(vault, "view", what=what), vault.session() as session:
+        evidence = get_evidence(session, evidence_id)
+        caller, basis = authorise_view(vault, session, evidence)
+    row = write_out(vault, evidence_id, kind, out)
+    try:
+        register_view(vault, caller, what, basis, file=kind, sha256=row.sha256)
+    except BaseException:
+        out.unlink(missing_ok=True)
+        raise
+    return row
 
 
 @dataclass
@@ -144,9 +185,11 @@ def export(
     grant_id: int | None = None,
     discs: bool = False,
     place: str | None = None,
+    shown_out: Path | None = None,
 ) -> ExportResult:
     """Write an evidence package under a grant to copy or export; refused (nothing written,
-    the attempt registered) without one."""
+    the attempt registered) without one. SHOWN_OUT is where the caller receives it (the
+    service builds it in its own place): what the register and the answer name."""
     scope = policy.parse_scope(scope_text)
     _check_out(out)
     with (
@@ -162,14 +205,15 @@ def export(
         facts["place"] = place
         sources = _sources(session, evidence)
     assert grant.id is not None
-    result = ExportResult(out, grant.action, grant.id)
+    shown = shown_out or out
+    result = ExportResult(shown, grant.action, grant.id)
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
     try:
         _write_package(vault, work, facts, sources, result)
         if discs:
             images = _write_discs(work, facts, grant.id)
-            result.images = [out / image.relative_to(work) for image in images]
+            result.images = [shown / image.relative_to(work) for image in images]
         # AC-7: registered before the package is in place; a crash in between leaves only
         # the hidden partial folder, never an unregistered package.
         with vault.session() as session:
@@ -183,7 +227,7 @@ def export(
                 what=f"{grant.action} {scope}",
                 handled_by=caller.name,
                 detail={
-                    "out": str(out),
+                    "out": str(shown),
                     "place": place,
                     "sha256sums": _sha256_file(work / "SHA256SUMS"),
                     "evidence": [e.id for e in evidence],

@@ -53,7 +53,8 @@ def approve(vault: Vault, request_id: int, reason: str, days: int | None = None)
         request, requester = _pending(session, request_id)
         if requester.id == caller.id:
             raise AccessRefused("an approver cannot approve their own request")
-        for record in policy.scope_evidence(session, policy.parse_scope(request.scope)):
+        covered = policy.scope_evidence(session, policy.parse_scope(request.scope))
+        for record in covered:
             if refusal := policy.marking_refusal(record, requester, request.action):
                 raise AccessRefused(f"{refusal}; deny it: evault access deny {request_id}")
         now = vault.clock.now()
@@ -68,6 +69,7 @@ def approve(vault: Vault, request_id: int, reason: str, days: int | None = None)
             granted_by_id=caller.id,
             granted_at=now,
             expires_at=now + timedelta(days=days),
+            evidence_ids=sorted(e.id for e in covered if e.id is not None),
         )
         session.add_all([request, grant])
         session.flush()

@@ -112,7 +112,11 @@ def scope_evidence(session: Session, scope: Scope) -> list[Evidence]:
     return found
 
 
-def _scope_covers(session: Session, scope: Scope, evidence_ids: set[int]) -> bool:
+def _scope_covers(session: Session, grant: AccessGrant, evidence_ids: set[int]) -> bool:
+    """A grant covers what its scope held when it was approved (frozen), never more."""
+    if grant.evidence_ids is not None:
+        return evidence_ids <= set(grant.evidence_ids)
+    scope = Scope(*grant.scope.split(":", 1))
     try:
         covered = {e.id for e in scope_evidence(session, scope)}
     except NotFound:
@@ -167,7 +171,10 @@ def find_grant(
             raise AccessRefused(f"no grant {grant_id}")
         candidates = [grant]
     else:
-        query = select(AccessGrant).where(col(AccessGrant.action).in_(actions))
+        # Never a grant picked silently: without --grant only the caller's own (issue 13).
+        query = select(AccessGrant).where(
+            col(AccessGrant.action).in_(actions), AccessGrant.grantee_id == caller.id
+        )
         candidates = list(session.exec(query.order_by(col(AccessGrant.id).desc())))
     reasons: list[str] = []
     for grant in candidates:
@@ -176,8 +183,11 @@ def find_grant(
             mismatch = f"grant {grant.id} is for {grant.action}, not {actions[0]}"
         elif not may_use(grant, caller, grantee):
             mismatch = f"grant {grant.id} is {grantee.name}'s, not {caller.name}'s"
-        elif not _scope_covers(session, Scope(*grant.scope.split(":", 1)), ids):
-            mismatch = f"grant {grant.id} ({grant.scope}) does not cover this"
+        elif not _scope_covers(session, grant, ids):
+            mismatch = (
+                f"grant {grant.id} ({grant.scope}) does not cover this: it covers what the "
+                "scope held when it was approved; a record linked later needs a new request"
+            )
         else:
             # The caller's grant for this very evidence: say exactly what stops it.
             problem = grant_problem(grant, now)
@@ -187,8 +197,7 @@ def find_grant(
                 return grant
             reasons.append(problem)
             continue
-        if grant_id is not None:  # the grant asked for by id: say why it does not fit
-            reasons.append(mismatch)
+        reasons.append(mismatch)
     scope = f"evidence:{evidence[0].id}" if len(evidence) == 1 else "case:NUMBER"
     because = f" ({'; '.join(reasons[:3])})" if reasons else ""
     raise AccessRefused(

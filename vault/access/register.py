@@ -160,6 +160,7 @@ def refusals_registered(vault: Vault, attempt: str, **fields: Any) -> Iterator[N
                 fields["handled_by"] = session.exec(mapped).first()
             append(vault, session, "refused", detail=detail, **fields)
             session.commit()
+        exc.registered = True  # type: ignore[attr-defined]  # the service API: not twice
         raise
 
 

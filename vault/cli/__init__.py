@@ -21,6 +21,7 @@ from vault.cli import (
     principal,
     purge,
     review,
+    serve,
     session,
     store,
 )
@@ -49,6 +50,8 @@ app.add_typer(session.stop_app, name="stop-record")
 app.add_typer(review.app, name="review")
 app.add_typer(dock.app, name="dock")
 app.add_typer(device.app, name="device")
+app.command("serve")(serve.serve)
+app.command("policy")(serve.policy)
 
 
 def _version(value: bool) -> None:
@@ -69,11 +72,19 @@ def main_options(
             "else $EVAULT_HOME/vault.toml, else embedded defaults).",
         ),
     ] = None,
+    socket: Annotated[
+        str | None,
+        typer.Option(
+            "--socket",
+            help="The vault service's socket (else $EVAULT_SOCKET, else "
+            "/run/evidence-vault/evault.sock; the vault's own account works in-process).",
+        ),
+    ] = None,
     version: Annotated[
         bool, typer.Option("--version", callback=_version, is_eager=True, help="Print version.")
     ] = False,
 ) -> None:
-    ctx.obj = State(config)
+    ctx.obj = State(config, socket)
 
 
 def main() -> None:

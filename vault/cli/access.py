@@ -11,7 +11,7 @@ from rich.table import Table
 from vault.access import grants, printable, register, requests
 from vault.access.principals import current
 from vault.cli.common import console, err_console, print_json, vault_of
-from vault.cli.evidence import local_display, parse_time
+from vault.timeutil import local_display, parse_time
 from vault.errors import RegisterTampered
 
 app = typer.Typer(help="Access requests, approvals, grants and the register.", no_args_is_help=True)

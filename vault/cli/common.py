@@ -1,9 +1,24 @@
-"""What every command shares: the vault it acts on and the consoles it prints to."""
+"""What every command shares: the way to the vault's API and the consoles it prints to.
+
+The CLI never opens the database or the store itself. Each command calls one operation of
+the service API (`call`): over the Unix socket of `evault serve`, where the service learns
+the caller's uid from the kernel; or, for the vault's own account (the owner of
+$EVAULT_HOME) and root, in-process for bootstrap and maintenance, through the very same
+dispatcher and policy. Root acting on a vault owned by its service account runs the call in
+a child that has dropped to that account, so no file of the vault becomes root's.
+
+This module and every `vault/cli/*` module import nothing of the vault's domain, so a call
+over the socket costs an interpreter start and one round trip.
+"""
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+import os
+import shutil
+import tempfile
+import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,29 +26,138 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vault.config import load_settings
-from vault.context import Vault
+from vault import client
+from vault.errors import VaultError
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
 
 
+class ServiceRefused(VaultError):
+    """An operation answered with an error; its exit code is the service's."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+def local_home(config: Path | None) -> Path:
+    """The vault home an in-process call would open (as vault.config finds it)."""
+    env_home = os.environ.get("EVAULT_HOME")
+    home = Path(env_home) if env_home else Path.home() / ".local/share/evidence-vault"
+    path = config or (
+        Path(os.environ["EVAULT_CONFIG"]) if os.environ.get("EVAULT_CONFIG") else None
+    )
+    path = path or home / "vault.toml"
+    try:
+        with path.open("rb") as stream:
+            named = tomllib.load(stream).get("home")
+    except (OSError, tomllib.TOMLDecodeError):
+        named = None
+    return Path(named) if isinstance(named, str) else home
+
+
 @dataclass
 class State:
     config: Path | None
-    _vault: Vault | None = field(default=None, init=False)
+    socket: str | None = None
+    timezone: str = "UTC"
 
-    @property
-    def vault(self) -> Vault:
-        if self._vault is None:
-            self._vault = Vault(load_settings(self.config))
-        return self._vault
+    def route(self) -> tuple[str, str | None]:
+        """('socket', path), ('local', None) or ('forked', None): see the module's doc."""
+        explicit = client.explicit_socket(self.socket)
+        if explicit:
+            return "socket", explicit
+        home = local_home(self.config)
+        try:
+            owner = home.stat().st_uid
+        except OSError:
+            owner = None
+        me = os.geteuid()
+        if me == 0:
+            return ("forked", None) if owner not in (None, 0) else ("local", None)
+        if owner == me or (owner is None and not os.path.exists(client.DEFAULT_SOCKET)):
+            return "local", None
+        return "socket", client.DEFAULT_SOCKET
+
+    def call(
+        self,
+        op: str,
+        params: dict[str, Any],
+        inputs: dict[str, bytes] | None = None,
+        into: Path | None = None,
+    ) -> client.Answer:
+        how, path = self.route()
+        try:
+            if how == "socket":
+                assert path is not None
+                answer = client.call(path, op, params, inputs, into)
+            else:
+                from vault.service.local import run_local
+
+                answer = run_local(self.config, op, params, inputs, into, forked=how == "forked")
+        except client.ClientError as exc:
+            raise ServiceRefused(str(exc), 1) from None
+        self.timezone = answer.timezone
+        if not answer.ok:
+            raise ServiceRefused(answer.error or f"{op} failed", answer.exit_code)
+        return answer
 
 
-def vault_of(ctx: typer.Context) -> Vault:
+def state_of(ctx: typer.Context) -> State:
     state = ctx.find_root().obj
     assert isinstance(state, State)
-    return state.vault
+    return state
+
+
+def call(ctx: typer.Context, op: str, **params: Any) -> Any:
+    """Run one operation of the service API and return its result."""
+    return state_of(ctx).call(op, params).result
+
+
+def call_with_files(
+    ctx: typer.Context,
+    op: str,
+    inputs: dict[str, Path] | None = None,
+    **params: Any,
+) -> Any:
+    """An operation that reads files the caller names (sent as bytes: the service never
+    opens a path of the caller's)."""
+    data = {}
+    for name, path in (inputs or {}).items():
+        try:
+            data[name] = path.read_bytes()
+        except OSError as exc:
+            raise VaultError(f"cannot read {path}: {exc.strerror}") from None
+    return state_of(ctx).call(op, params, inputs=data).result
+
+
+def call_receiving(
+    ctx: typer.Context, op: str, targets: dict[str, Path], **params: Any
+) -> tuple[Any, dict[str, Path]]:
+    """An operation that hands files back: each name the service sends is moved to its
+    target (a new file or folder, written by this process, as the caller's own user)."""
+    for target in targets.values():
+        if target.exists() or target.is_symlink():
+            raise VaultError(f"{target} already exists: remove it or choose another name")
+    first = next(iter(targets.values()))
+    staging = Path(tempfile.mkdtemp(prefix=".evault-", dir=first.resolve().parent))
+    try:
+        answer = state_of(ctx).call(op, params, into=staging)
+        placed = {}
+        for name, target in targets.items():
+            source = staging / name
+            if source.exists():
+                shutil.move(str(source), str(target))
+                placed[name] = target
+        return answer.result, placed
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def timezone_of(ctx: typer.Context) -> str:
+    """The station's zone, as the last answer named it."""
+    return state_of(ctx).timezone
 
 
 def print_json(data: Any) -> None:
@@ -48,3 +172,10 @@ def print_fields(detail: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
         if isinstance(value, dict | list):
             value = json.dumps(value, ensure_ascii=False, default=str)
         console.print(f"[bold]{key:>22}[/]  {escape(str(value))}", soft_wrap=True)
+
+
+def vault_of(ctx: typer.Context) -> Any:  # TRANSITIONAL: removed once every group calls the API
+    from vault.config import load_settings
+    from vault.context import Vault
+
+    return Vault(load_settings(state_of(ctx).config))

@@ -11,7 +11,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from vault.cli.common import console, print_json, vault_of
-from vault.cli.evidence import parse_time
+from vault.timeutil import parse_time
 from vault.compliance import deadline
 from vault.compliance.printable import write_html
 from vault.compliance.reasons import add_late_reason, late_reason_json

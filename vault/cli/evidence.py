@@ -1,54 +1,30 @@
-"""`evault evidence list|show|verify`: find records and check them against the store."""
+"""`evault evidence ...`: find records, check them against the store, set their retention
+and markings, view and export them. Each command is one call of the service API."""
 
 from __future__ import annotations
 
-import contextlib
+import shlex
 import shutil
 import subprocess
-from datetime import datetime
+import tempfile
 from pathlib import Path
 from typing import Annotated
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 
-from vault.access.export import export as export_package
-from vault.access.export import view as view_evidence
-from vault.access.grants import mark as mark_evidence
-from vault.cases.retention import classify as classify_evidence
-from vault.cases.retention import place_hold, release_hold
-from vault.cli.common import console, print_fields, print_json, vault_of
-from vault.errors import VaultError
-from vault.media.derivatives import write_out as write_derivative
-from vault.retrieval import (
-    Filters,
-    find_orphans,
-    list_evidence,
-    show_evidence,
-    verify_evidence,
+from vault.cli.common import (
+    call,
+    call_receiving,
+    console,
+    print_fields,
+    print_json,
+    timezone_of,
 )
-from vault.timeutil import iso
+from vault.errors import VaultError
+from vault.timeutil import local_display
 
 app = typer.Typer(help="Find evidence and check it against the store.", no_args_is_help=True)
-
-
-def parse_time(value: str | None, tz: str) -> datetime | None:
-    """ISO 8601; a time without a zone is the station's local time."""
-    if value is None:
-        return None
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError:
-        raise VaultError(f"not an ISO 8601 time: {value!r} (e.g. 2026-11-23T09:00)") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
-
-
-def local_display(value: str | None, tz: str) -> str:
-    """A UTC ISO time from the records, shown in the station's zone to the second."""
-    if value is None:
-        return "?"
-    return datetime.fromisoformat(value).astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @app.command("list")
@@ -68,22 +44,21 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List evidence by camera, officer and recording time."""
-    vault = vault_of(ctx)
-    tz = vault.settings.timezone
-    filters = Filters(
-        device_id=device,
-        officer_id=officer,
-        recorded_from=parse_time(from_, tz),
-        recorded_to=parse_time(to, tz),
-        case_number=case,
+    rows = call(
+        ctx,
+        "evidence.list",
+        device=device,
+        officer=officer,
+        from_=from_,
+        to=to,
+        case=case,
         retention_class=retention_class,
         limit=limit,
     )
-    with vault.session() as session:
-        rows = list_evidence(session, filters)
     if as_json:
         print_json(rows)
         return
+    tz = timezone_of(ctx)
     table = Table(
         "id",
         f"recorded ({tz})",
@@ -117,9 +92,7 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Everything recorded about one piece of evidence, with every docking it was seen at."""
-    vault = vault_of(ctx)
-    with vault.session() as session:
-        detail = show_evidence(session, evidence_id)
+    detail = call(ctx, "evidence.show", evidence_id=evidence_id)
     if as_json:
         print_json(detail)
         return
@@ -152,21 +125,22 @@ def verify(
         raise VaultError("give one evidence id or --all")
     if orphans and not all_:
         raise VaultError("--orphans needs --all (every record must be known)")
-    vault = vault_of(ctx)
-    report = verify_evidence(vault, None if all_ else [evidence_id] if evidence_id else None)
-    if orphans:
-        report.orphans = find_orphans(vault)
+    report = call(
+        ctx, "evidence.verify", evidence_id=None if all_ else evidence_id, orphans=orphans
+    )
     if as_json:
-        print_json(report.to_json())
+        print_json(report)
     else:
-        console.print(f"checked {report.checked}, ok {report.ok}, failed {len(report.failed)}")
-        for failure in report.failed:
+        console.print(
+            f"checked {report['checked']}, ok {report['ok']}, failed {len(report['failed'])}"
+        )
+        for failure in report["failed"]:
             console.print(f"  [red]evidence {failure['evidence_id']}:[/] {failure['reason']}")
-        if report.orphans is not None:
-            console.print(f"orphans (objects no record points at): {len(report.orphans)}")
-            for key in report.orphans:
+        if report.get("orphans") is not None:
+            console.print(f"orphans (objects no record points at): {len(report['orphans'])}")
+            for key in report["orphans"]:
                 console.print(f"  [red]orphan:[/] {key}", soft_wrap=True)
-    if report.failed or report.orphans:
+    if report["failed"] or report.get("orphans"):
         raise typer.Exit(1)
 
 
@@ -185,10 +159,17 @@ def classify(
     ] = None,
 ) -> None:
     """Set the retention class; a change that would shorten retention is refused (RT-4)."""
-    decision = classify_evidence(vault_of(ctx), evidence_id, retention_class, category, reason)
-    until = iso(decision.retain_until) or "permanently"
+    decision = call(
+        ctx,
+        "evidence.classify",
+        evidence_id=evidence_id,
+        retention_class=retention_class,
+        category=category,
+        reason=reason,
+    )
+    until = decision["retain_until"] or "permanently"
     console.print(
-        f"evidence {evidence_id}: {retention_class}, kept until {until} ({decision.rule})"
+        f"evidence {evidence_id}: {retention_class}, kept until {until} ({decision['rule']})"
     )
 
 
@@ -199,8 +180,8 @@ def hold(
     reason: Annotated[str, typer.Option(help="Why (recorded).")],
 ) -> None:
     """Place a legal hold: nothing deletes the evidence until the hold is released."""
-    placed = place_hold(vault_of(ctx), evidence_id, reason)
-    console.print(f"hold {placed.id} placed on evidence {evidence_id}")
+    placed = call(ctx, "evidence.hold", evidence_id=evidence_id, reason=reason)
+    console.print(f"hold {placed['hold_id']} placed on evidence {evidence_id}")
 
 
 @app.command()
@@ -210,8 +191,8 @@ def release(
     reason: Annotated[str, typer.Option(help="Why (recorded).")],
 ) -> None:
     """Release a legal hold; the evidence's dated retention stays as it was."""
-    released = release_hold(vault_of(ctx), hold_id, reason)
-    console.print(f"hold {hold_id} on evidence {released.evidence_id} released")
+    released = call(ctx, "evidence.release", hold_id=hold_id, reason=reason)
+    console.print(f"hold {hold_id} on evidence {released['evidence_id']} released")
 
 
 @app.command()
@@ -219,26 +200,39 @@ def view(
     ctx: typer.Context,
     evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
     out: Annotated[
-        Path | None, typer.Option(help="Folder for the viewing copy (default: a new temp one).")
+        Path | None,
+        typer.Option(help="Keep a copy in this new folder: a copy, needing a copy grant."),
     ] = None,
-    play: Annotated[bool, typer.Option("--play", help="Play it with ffplay.")] = False,
+    play: Annotated[bool, typer.Option("--play", help="Play it (the default).")] = True,
+    player: Annotated[
+        str, typer.Option(help="Command that plays the file (its path is appended).")
+    ] = "ffplay -autoexit -loglevel error",
 ) -> None:
-    """Write a viewing copy to watch: a handler's own case, else a view grant (AC-2, AC-3);
-    registered (AC-7)."""
-    path = view_evidence(vault_of(ctx), evidence_id, out)
-    if not play:
-        console.print(f"viewing copy of evidence {evidence_id}: {path}")
+    """Watch a viewing copy: a handler's own case, else a view grant (AC-2, AC-3); it plays
+    from a private place that is removed afterwards. Registered (AC-7)."""
+    if out is not None:
+        _, placed = call_receiving(
+            ctx, "evidence.view", {"view": out}, evidence_id=evidence_id, keep=True
+        )
+        kept = sorted(p for p in placed["view"].iterdir())
+        console.print(f"copy of evidence {evidence_id} kept: {kept[0] if kept else out}")
         return
-    if shutil.which("ffplay") is None:
-        console.print(f"ffplay is not installed; viewing copy of evidence {evidence_id}: {path}")
-        return
+    command = shlex.split(player)
+    if not command or shutil.which(command[0]) is None:
+        raise VaultError(
+            f"no player {command[0] if command else player!r}: install ffmpeg's ffplay or "
+            "give --player; nothing was fetched"
+        )
+    private = Path(tempfile.mkdtemp(prefix="evault-view-"))  # 0700, the caller's own
     try:
-        subprocess.run(["ffplay", "-autoexit", "-loglevel", "error", str(path)], check=False)
+        answer, _ = call_receiving(
+            ctx, "evidence.view", {"view": private / "view"}, evidence_id=evidence_id
+        )
+        path = private / answer["file"]
+        subprocess.run([*command, str(path)], check=False)
+        console.print(f"viewed evidence {evidence_id}; the copy is removed")
     finally:
-        if out is None:  # AC-2: a copy made only to be played does not stay behind
-            path.unlink(missing_ok=True)
-            with contextlib.suppress(OSError):
-                path.parent.rmdir()
+        shutil.rmtree(private, ignore_errors=True)  # AC-2: nothing stays behind
 
 
 @app.command("export")
@@ -247,7 +241,13 @@ def export_(
     out: Annotated[Path, typer.Option(help="New folder for the package.")],
     evidence_id: Annotated[int | None, typer.Argument(help="Evidence id (or --case).")] = None,
     case: Annotated[str | None, typer.Option(help="Every record linked to this case.")] = None,
-    grant: Annotated[int | None, typer.Option(help="Grant id (default: a matching one).")] = None,
+    grant: Annotated[
+        int | None,
+        typer.Option(
+            help="Grant id: yours (the default), or an outside requester's that a "
+            "records keeper hands over."
+        ),
+    ] = None,
     iso: Annotated[
         bool, typer.Option("--iso", help="Also write two labelled disc images (EV-2).")
     ] = False,
@@ -260,16 +260,31 @@ def export_(
     written statement) under a copy or export grant (AC-8, EV-1..EV-3); registered."""
     if (evidence_id is None) == (case is None):
         raise VaultError("give one evidence id or --case NUMBER")
-    scope = f"case:{case}" if case is not None else f"evidence:{evidence_id}"
-    result = export_package(vault_of(ctx), scope, out, grant, iso, place)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise VaultError(f"{out} exists and is not an empty folder: choose a new --out")
+    if out.exists():
+        out.rmdir()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result, _ = call_receiving(
+        ctx,
+        "evidence.export",
+        {"package": out},
+        out=str(out.absolute()),
+        evidence_id=evidence_id,
+        case=case,
+        grant=grant,
+        iso=iso,
+        place=place,
+    )
     if as_json:
-        print_json(result.to_json())
+        print_json(result)
         return
     console.print(
-        f"{result.action} under grant {result.grant_id}: {len(result.files)} files in {out}"
+        f"{result['action']} under grant {result['grant_id']}: {len(result['files'])} files "
+        f"in {out}"
     )
     console.print(f"check on any machine: cd {out} && sha256sum -c SHA256SUMS")
-    for image in result.images:
+    for image in result["images"]:
         console.print(f"disc image: {image}")
 
 
@@ -286,7 +301,9 @@ def mark(
     """Set confidentiality markings that narrow who may be granted access (AC-9)."""
     if not reason.strip():
         raise VaultError("a --reason is required to mark evidence")
-    found = mark_evidence(vault_of(ctx), evidence_id, markings or [], reason)
+    found = call(
+        ctx, "evidence.mark", evidence_id=evidence_id, markings=markings or [], reason=reason
+    )
     console.print(f"evidence {evidence_id}: {', '.join(found) or 'no marking'}")
 
 
@@ -297,8 +314,8 @@ def thumbnail(
     out: Annotated[Path, typer.Argument(help="JPEG file to write.")],
 ) -> None:
     """Write the poster frame of a clip (or a photo's preview) to OUT."""
-    row = write_derivative(vault_of(ctx), evidence_id, "poster", out)
-    console.print(f"poster of evidence {evidence_id} ({row.size:,} bytes) written to {out}")
+    row, _ = call_receiving(ctx, "evidence.thumbnail", {"poster.jpg": out}, evidence_id=evidence_id)
+    console.print(f"poster of evidence {evidence_id} ({row['size']:,} bytes) written to {out}")
 
 
 @app.command("contact-sheet")
@@ -308,6 +325,8 @@ def contact_sheet(
     out: Annotated[Path, typer.Argument(help="JPEG file to write.")],
 ) -> None:
     """Write the contact sheet of a clip (a grid of frames with their times) to OUT."""
-    row = write_derivative(vault_of(ctx), evidence_id, "contact_sheet", out)
-    frames = row.params.get("frames")
+    row, _ = call_receiving(
+        ctx, "evidence.contact-sheet", {"contact_sheet.jpg": out}, evidence_id=evidence_id
+    )
+    frames = row["frames"]
     console.print(f"contact sheet of evidence {evidence_id} ({frames} frames) written to {out}")

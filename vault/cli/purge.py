@@ -8,7 +8,7 @@ import typer
 
 from vault.cases.purge import purge as run_purge
 from vault.cli.common import console, print_json, vault_of
-from vault.cli.evidence import parse_time
+from vault.timeutil import parse_time
 
 
 def purge(

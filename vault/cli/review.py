@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from vault.cli.common import console, print_json, vault_of
-from vault.cli.evidence import parse_time
+from vault.timeutil import parse_time
 from vault.compliance.review import draw_json, draw_sample, record_review, review_json
 
 app = typer.Typer(help="Spot checks: random samples for playback review.", no_args_is_help=True)

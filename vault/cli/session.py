@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from vault.cli.common import console, print_json, vault_of
-from vault.cli.evidence import parse_time
+from vault.timeutil import parse_time
 from vault.compliance.reasons import GAP_REASONS, annotate_gap
 from vault.compliance.stops import STOP_REASONS, add_stop, all_stops, approve_stop, stop_json
 from vault.errors import VaultError

@@ -80,6 +80,9 @@ class AccessGrant(SQLModel, table=True):
     revoked_by_id: int | None = Field(default=None, foreign_key="principal.id")
     revoked_at: datetime | None = Field(default=None, sa_column=utc_column())
     revoke_reason: str | None = None
+    # The evidence the scope covered when approved (a case's links then): later links need
+    # a new request (issue 13). None only for grants approved before this was kept.
+    evidence_ids: list[int] | None = Field(default=None, sa_column=Column(JSON))
 
 
 class RegisterEntry(SQLModel, table=True):

@@ -1,0 +1,72 @@
+"""`evault serve`: run the vault as a service on its Unix socket; `evault policy`: the
+table of who may do what."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from vault.cli.common import call, print_json, state_of
+from vault.client import DEFAULT_SOCKET, explicit_socket
+from vault.errors import VaultError
+
+
+def serve(
+    ctx: typer.Context,
+    as_root: Annotated[
+        bool,
+        typer.Option(
+            "--as-root",
+            help="Allow running as root (files would be root's: for a test machine only).",
+        ),
+    ] = False,
+) -> None:
+    """Serve the vault on its socket (--socket, $EVAULT_SOCKET, the `socket` setting, else
+    /run/evidence-vault/evault.sock) until SIGTERM; systemd: evault.service (Type=notify)."""
+    import logging
+
+    from vault.config import load_settings
+    from vault.context import Vault
+    from vault.service.server import serve as run_server
+
+    if os.geteuid() == 0 and not as_root:
+        raise VaultError(
+            "run the service as the vault's own account (systemd: User=evault), not root: "
+            "every file it makes would be root's (--as-root on a test machine)"
+        )
+    state = state_of(ctx)
+    settings = load_settings(state.config)
+    home = settings.home
+    if home.exists() and home.stat().st_uid != os.geteuid():
+        raise VaultError(f"{home} belongs to uid {home.stat().st_uid}: serve it as that user")
+    home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    home.chmod(0o700)
+    path = Path(explicit_socket(state.socket) or settings.socket or DEFAULT_SOCKET)
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+
+    def ready(path: Path) -> None:
+        import sdnotify
+
+        sdnotify.SystemdNotifier().notify(f"READY=1\nSTATUS=listening on {path}")
+        typer.echo(f"evault: serving {home} on {path}", err=True)
+
+    import vault.service.ops  # noqa: F401  (registers every operation)
+
+    run_server(Vault(settings), path, ready)
+
+
+def policy(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the one policy: which role may do which action, on what scope."""
+    rows = call(ctx, "policy.show")
+    if as_json:
+        print_json(rows)
+        return
+    from vault.service.policy import table_markdown
+
+    typer.echo(table_markdown())

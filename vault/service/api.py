@@ -1,0 +1,240 @@
+"""The vault's one API: named operations, each deciding its action in the one policy
+(`vault.service.policy`) before it touches a record. The socket server, the in-process CLI
+of the service account and (later) the web console all come through `run`.
+
+An operation is a function `handler(call, **params)` returning JSON-able data. It reads the
+caller's principal and scope from `call`, acts through the domain packages with
+`call.vault` (whose `user` is the caller's real OS user, from the kernel), writes any file
+it hands back into `call.work` (`call.output(name)`), and reads files the caller sent from
+`call.inputs`. Refusals are registered (AC-7) with the caller's real OS user.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from vault.access import register
+from vault.context import Vault
+from vault.db.models import CaseHandler, Officer, Principal
+from vault.errors import AccessRefused, VaultError
+from vault.service import policy
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[..., Any]
+OPERATIONS: dict[str, tuple[str, Handler]] = {}
+# Operations that run only in the caller's own process (daemons and jobs of the service
+# account: the dock, the media worker, one-shot ingest of a local volume, the spool drain).
+LOCAL_ONLY: set[str] = set()
+
+
+def operation(
+    name: str, action: str | None = None, local_only: bool = False
+) -> Callable[[Handler], Handler]:
+    """Register an operation under NAME, decided by the policy's ACTION (default: NAME);
+    LOCAL_ONLY: refused over the socket (it runs where it is started)."""
+    action = action or name
+    if action not in policy.RULES:
+        raise AssertionError(f"operation {name}: action {action!r} is not in the policy table")
+
+    def register_it(handler: Handler) -> Handler:
+        assert name not in OPERATIONS, name
+        OPERATIONS[name] = (action, handler)
+        if local_only:
+            LOCAL_ONLY.add(name)
+        return handler
+
+    return register_it
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is asking: the uid the kernel gave (SO_PEERCRED, or getuid in-process)."""
+
+    uid: int
+    os_user: str
+    system: bool  # root, or the vault's own service account
+
+
+@dataclass
+class Call:
+    vault: Vault
+    caller: Caller
+    principal: Principal | None
+    roles: list[str]
+    scope: str
+    action: str
+    work: Path
+    inputs: dict[str, Path] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+
+    def output(self, name: str) -> Path:
+        """A file (or folder) handed back to the caller under NAME, relative."""
+        path = self.work / "out" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if name.split("/", 1)[0] not in self.outputs:
+            self.outputs.append(name.split("/", 1)[0])
+        return path
+
+    @property
+    def name(self) -> str:
+        return self.principal.name if self.principal else f"OS user {self.caller.os_user}"
+
+    def badge(self) -> str | None:
+        """The caller's own officer badge (for `own` scopes), or None."""
+        if self.principal is None or self.principal.officer_pk is None:
+            return None
+        with self.vault.session() as session:
+            officer = session.get(Officer, self.principal.officer_pk)
+            return officer.officer_id if officer else None
+
+    def handled_case_ids(self) -> set[int]:
+        if self.principal is None or self.principal.officer_pk is None:
+            return set()
+        with self.vault.session() as session:
+            query = select(CaseHandler.case_id).where(
+                CaseHandler.officer_pk == self.principal.officer_pk
+            )
+            return set(session.exec(query))
+
+    def refuse(self, reason: str) -> AccessRefused:
+        """A refusal inside the operation's scope (registered by `run`)."""
+        return AccessRefused(reason)
+
+
+@dataclass
+class Reply:
+    ok: bool
+    exit_code: int = 0
+    result: Any = None
+    error: str | None = None
+    timezone: str = "UTC"
+    files: list[tuple[str, Path]] = field(default_factory=list)  # name, path in work
+    work: Path | None = None
+
+    def header(self) -> dict[str, Any]:
+        files = []
+        for name, path in self.files:
+            for part in sorted([path, *path.rglob("*")] if path.is_dir() else [path]):
+                relative = Path(name) / part.relative_to(path)
+                if part.is_dir():
+                    files.append({"name": str(relative), "dir": True})
+                elif part.is_file():
+                    files.append({"name": str(relative), "size": part.stat().st_size})
+        return {
+            "ok": self.ok,
+            "exit_code": self.exit_code,
+            "result": self.result,
+            "error": self.error,
+            "timezone": self.timezone,
+            "files": files,
+        }
+
+    def cleanup(self) -> None:
+        if self.work is not None:
+            shutil.rmtree(self.work, ignore_errors=True)
+
+
+def _principal(vault: Vault, caller: Caller) -> tuple[Principal | None, bool]:
+    """The caller's enabled principal (by the kernel's OS user), and whether none exists."""
+    with vault.session() as session:
+        found = session.exec(select(Principal).where(Principal.os_user == caller.os_user)).first()
+        empty = session.exec(select(Principal.id).limit(1)).first() is None
+    if found is not None and found.disabled_at is not None:
+        found = None
+    return found, empty
+
+
+def _register_refusal(vault: Vault, op: str, principal: Principal | None, reason: str) -> None:
+    with vault.session() as session:
+        register.append(
+            vault,
+            session,
+            "refused",
+            who=principal.name if principal else None,
+            unit=principal.unit if principal else None,
+            handled_by=principal.name if principal else None,
+            what=op,
+            detail={"attempt": op, "refusal": reason},
+        )
+        session.commit()
+
+
+def work_root(vault: Vault) -> Path:
+    root = vault.settings.home / "tmp" / "service"
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return root
+
+
+def run(
+    base: Vault,
+    caller: Caller,
+    op: str,
+    params: dict[str, Any],
+    inputs: dict[str, bytes] | None = None,
+    remote: bool = False,
+) -> Reply:
+    """Decide, run and answer one operation. Never raises for a VaultError."""
+    tz = base.settings.timezone
+    entry = OPERATIONS.get(op)
+    if entry is None:
+        return Reply(False, 1, error=f"unknown operation {op!r}", timezone=tz)
+    if remote and op in LOCAL_ONLY:
+        return Reply(
+            False,
+            1,
+            error=f"{op} runs only on the station itself, as the vault's service account "
+            "(its systemd unit), not through the service",
+            timezone=tz,
+        )
+    action, handler = entry
+    vault = base.for_user(caller.os_user)
+    work = Path(tempfile.mkdtemp(prefix="call-", dir=work_root(base)))
+    principal: Principal | None = None
+    try:
+        principal, empty = _principal(vault, caller)
+        roles = list(principal.roles) if principal else []
+        decision = policy.decide(action, roles, caller.system, empty)
+        if not decision.allowed:
+            who = principal.name if principal else f"OS user {caller.os_user!r}"
+            mapped = "" if principal else " (not mapped to a principal: a records keeper maps it)"
+            reason = f"{who}{mapped}: {decision.reason}"
+            _register_refusal(vault, op, principal, reason)
+            shutil.rmtree(work, ignore_errors=True)
+            return Reply(False, AccessRefused.exit_code, error=reason, timezone=tz)
+        call = Call(vault, caller, principal, roles, decision.scope or "all", action, work)
+        for name, data in (inputs or {}).items():
+            path = work / "in" / Path(name).name
+            path.parent.mkdir(exist_ok=True)
+            path.write_bytes(data)
+            call.inputs[name] = path
+        result = handler(call, **params)
+        json.dumps(result, default=str)  # fail here, not on the wire
+        files = [(name, work / "out" / name) for name in call.outputs]
+        return Reply(True, 0, result=result, timezone=tz, files=files, work=work)
+    except AccessRefused as exc:
+        if not getattr(exc, "registered", False):
+            _register_refusal(vault, op, principal, str(exc))
+        shutil.rmtree(work, ignore_errors=True)
+        return Reply(False, exc.exit_code, error=str(exc), timezone=tz)
+    except VaultError as exc:
+        shutil.rmtree(work, ignore_errors=True)
+        return Reply(False, exc.exit_code, error=str(exc), timezone=tz)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+
+
+def known_operations() -> list[str]:
+    import vault.service.ops  # noqa: F401  (registers every operation)
+
+    return sorted(OPERATIONS)

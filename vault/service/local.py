@@ -1,0 +1,106 @@
+"""In-process calls, for the vault's own account and root (bootstrap, migrations,
+maintenance, the systemd units' jobs): the same dispatcher and policy as the socket.
+
+The caller is the process's real uid; `system` when it is root or owns $EVAULT_HOME. Root
+acting on a home that belongs to the service account runs the call in a forked child that
+has dropped to that account (so every file it makes is the service's) and answers the
+parent over a socket pair in the socket's own wire format.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from pathlib import Path
+from typing import Any
+
+from vault import client
+from vault.config import Settings, load_settings
+from vault.context import Vault, kernel_user
+from vault.service import api
+
+_opened: dict[Path | None, Vault] = {}
+
+
+def _vault(config: Path | None) -> Vault:
+    if config not in _opened:
+        _opened[config] = Vault(load_settings(config))
+    return _opened[config]
+
+
+def _caller(settings: Settings, uid: int, user: str) -> api.Caller:
+    try:
+        owner = settings.home.stat().st_uid
+    except OSError:
+        owner = uid  # a new vault: whoever makes it owns it
+    return api.Caller(uid, user, uid in (0, owner))
+
+
+def run_local(
+    config: Path | None,
+    op: str,
+    params: dict[str, Any],
+    inputs: dict[str, bytes] | None,
+    into: Path | None,
+    forked: bool = False,
+) -> client.Answer:
+    import vault.service.ops
+
+    if forked:
+        return _run_forked(config, op, params, inputs, into)
+    os.umask(0o077)
+    vault = _vault(config)
+    caller = _caller(vault.settings, os.getuid(), kernel_user())
+    reply = api.run(vault, caller, op, params, inputs)
+    try:
+        names = []
+        for name, path in reply.files:
+            if into is None:
+                raise AssertionError(f"{op} sent files but nobody asked for them")
+            shutil.move(str(path), str(into / name))
+            names.append(name)
+        return client.Answer(
+            reply.ok, reply.exit_code, reply.result, reply.error, reply.timezone, names
+        )
+    finally:
+        reply.cleanup()
+
+
+def _run_forked(
+    config: Path | None,
+    op: str,
+    params: dict[str, Any],
+    inputs: dict[str, bytes] | None,
+    into: Path | None,
+) -> client.Answer:
+    settings = load_settings(config)
+    home = settings.home.stat()
+    parent, child = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    pid = os.fork()
+    if pid == 0:  # the child: the service account's own hands
+        parent.close()
+        code = 0
+        try:
+            os.setgroups([])
+            os.setgid(home.st_gid)
+            os.setuid(home.st_uid)
+            os.umask(0o077)
+            from vault.service.server import answer_connection
+
+            vault = Vault(settings)
+            with child.makefile("rwb") as stream:
+                answer_connection(vault, api.Caller(0, "root", True), stream, stream, remote=False)
+        except BaseException:
+            import traceback
+
+            traceback.print_exc()
+            code = 1
+        finally:
+            os._exit(code)
+    child.close()
+    try:
+        return client.call_on(parent, op, params, inputs, into)
+    finally:
+        parent.close()
+        os.waitpid(pid, 0)

@@ -1,0 +1,1 @@
+"""Operations: access (being moved behind the service API)."""

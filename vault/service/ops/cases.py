@@ -1,0 +1,1 @@
+"""Operations: cases (being moved behind the service API)."""

@@ -1,0 +1,1 @@
+"""Operations: compliance (being moved behind the service API)."""

@@ -1,0 +1,1 @@
+"""Operations: principal (being moved behind the service API)."""

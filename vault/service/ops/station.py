@@ -1,0 +1,1 @@
+"""Operations: station (being moved behind the service API)."""

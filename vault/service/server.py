@@ -1,0 +1,168 @@
+"""`evault serve`: the vault as a service on a Unix socket.
+
+The service alone opens $EVAULT_HOME (0700; files 0600), the database, the store and the
+signing key. Anyone may connect (the socket is 0666 in a 0755 runtime directory); who they
+are comes from the kernel (SO_PEERCRED), and the one policy decides what they may do. Each
+connection carries one request and one answer, in a thread of its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import json
+import logging
+import os
+import signal
+import socket
+import socketserver
+import stat
+import struct
+import threading
+import time
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from vault.client import CHUNK, MAX_HEADER
+from vault.context import Vault
+from vault.service import api
+
+log = logging.getLogger(__name__)
+
+
+def peer_uid(sock: socket.socket) -> int:
+    """The connecting process's uid, as the kernel recorded it at connect()."""
+    creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
+    _pid, uid, _gid = struct.unpack("3i", creds)
+    return uid
+
+
+def user_name(uid: int) -> str:
+    import pwd
+
+    try:
+        return pwd.getpwuid(uid).pw_name
+    except KeyError:
+        return f"uid:{uid}"
+
+
+def answer_connection(
+    vault: Vault, caller: api.Caller, rfile: BinaryIO, wfile: BinaryIO, remote: bool = True
+) -> None:
+    """Read one request, run it for CALLER, write the answer and its files."""
+    started = time.monotonic()
+    op = "?"
+    try:
+        request = json.loads(rfile.readline(MAX_HEADER))
+        op = str(request["op"])
+        params = request.get("params") or {}
+        if not isinstance(params, dict):
+            raise ValueError("params is not an object")
+        inputs = {
+            str(k): base64.b64decode(v, validate=True)
+            for k, v in (request.get("inputs") or {}).items()
+        }
+    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        _answer(wfile, api.Reply(False, 1, error=f"malformed request: {exc}"))
+        return
+    try:
+        reply = api.run(vault, caller, op, params, inputs, remote=remote)
+    except TypeError as exc:  # parameters the operation does not take
+        reply = api.Reply(False, 1, error=f"bad parameters for {op}: {exc}")
+    except Exception:
+        log.exception("call failed op=%s user=%s", op, caller.os_user)
+        reply = api.Reply(False, 1, error=f"internal error in {op}; see the service's log")
+    try:
+        _answer(wfile, reply)
+    finally:
+        reply.cleanup()
+        log.info(
+            "call op=%s user=%s uid=%d exit=%d ms=%.1f",
+            op,
+            caller.os_user,
+            caller.uid,
+            reply.exit_code,
+            (time.monotonic() - started) * 1000,
+        )
+
+
+def _answer(wfile: BinaryIO, reply: api.Reply) -> None:
+    header = reply.header()
+    data = json.dumps(header, ensure_ascii=False, default=str).encode() + b"\n"
+    with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+        wfile.write(data)
+        for name, path in reply.files:
+            for item in header["files"]:
+                if item.get("dir") or not Path(item["name"]).is_relative_to(name):
+                    continue
+                with (path.parent / item["name"]).open("rb") as stream:
+                    while chunk := stream.read(CHUNK):
+                        wfile.write(chunk)
+        wfile.flush()
+
+
+class _Handler(socketserver.StreamRequestHandler):
+    server: VaultServer
+
+    def handle(self) -> None:
+        uid = peer_uid(self.request)
+        caller = api.Caller(uid, user_name(uid), uid in (0, os.getuid()))
+        answer_connection(self.server.vault, caller, self.rfile, self.wfile)
+
+
+class VaultServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
+    daemon_threads = True
+    allow_reuse_address = False
+
+    def __init__(self, path: Path, vault: Vault) -> None:
+        self.vault = vault
+        super().__init__(str(path), _Handler)
+
+
+def _clear_stale(path: Path) -> None:
+    """Remove a socket left by a killed service; refuse to steal a live one."""
+    try:
+        mode = path.lstat().st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise OSError(f"{path} exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(str(path))
+    except OSError:
+        path.unlink()
+        return
+    finally:
+        probe.close()
+    raise OSError(f"another vault service already listens on {path}")
+
+
+def serve(vault: Vault, path: Path, ready: Any = None) -> None:
+    """Listen on PATH until SIGTERM/SIGINT; READY=1 to systemd once listening."""
+    os.umask(0o077)
+    # Open everything once, before the first caller: each call shares it.
+    _ = vault.engine, vault.store, vault.profiles
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _clear_stale(path)
+    server = VaultServer(path, vault)
+    os.chmod(path, 0o666)  # anyone may ask; the kernel says who asked  # noqa: S103
+    stop = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("stopping on signal %d", signum)
+        stop.set()
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("listening socket=%s home=%s", path, vault.settings.home)
+    if ready is not None:
+        ready(path)
+    try:
+        server.serve_forever(poll_interval=0.5)
+    finally:
+        server.server_close()
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
