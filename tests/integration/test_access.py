@@ -4,6 +4,7 @@ register (AC-7)."""
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -11,19 +12,26 @@ import pytest
 from sqlmodel import col, select
 
 from tests.access_office import ALL_DOCUMENTS, CASE, Office, open_office
+from vault.access import export as access_export
 from vault.access import grants, register
-from vault.access.export import export, view
+from vault.access.export import export
 from vault.access.principals import AGENCIES, add_principal, disable, map_user
 from vault.access.requests import file_request
 from vault.context import Vault
-from vault.db.models import AccessDocument, Derivative, RegisterEntry
+from vault.db.models import AccessDocument, Derivative, Principal, RegisterEntry
 from vault.errors import AccessRefused, Conflict
+from vault.service import api
 from vault.timeutil import FixedClock
 
 
 @pytest.fixture
 def office(vault: Vault, camera: Path, tmp_path: Path) -> Office:
     return open_office(vault, camera, tmp_path / "papers")
+
+
+def view(vault: Vault, evidence_id: int) -> Path:
+    """A viewing copy written into a fresh private folder (as the service does per call)."""
+    return access_export.view(vault, evidence_id, Path(tempfile.mkdtemp(prefix="view-")))
 
 
 def last_entry(vault: Vault) -> RegisterEntry:
@@ -199,10 +207,10 @@ def test_a_marking_set_after_the_grant_still_stops_its_use(office: Office, tmp_p
         office.keeper, f"evidence:{target}", "copy", "申辩", party, office.documents("applicant_id")
     )
     assert request.id is not None
-    grants.approve(office.boss, request.id, "同意")
+    grant = grants.approve(office.boss, request.id, "同意")
     grants.mark(office.keeper, target, ["privacy"], "第三人隐私")
-    with pytest.raises(AccessRefused, match="privacy"):
-        export(office.keeper, f"evidence:{target}", tmp_path / "out")
+    with pytest.raises(AccessRefused, match="privacy"):  # the party's grant, named
+        export(office.keeper, f"evidence:{target}", tmp_path / "out", grant.id)
 
 
 def test_an_unmapped_os_user_is_refused_and_registered(office: Office) -> None:
@@ -266,13 +274,13 @@ def test_a_disabled_principal_can_neither_act_nor_have_a_grant_used(
         office.documents("unit_letter", "applicant_id"),
     )  # fmt: skip
     assert request.id is not None
-    grants.approve(office.boss, request.id, "同意")
+    grant = grants.approve(office.boss, request.id, "同意")
     with pytest.raises(AccessRefused, match="records_keeper"):
         disable(office.other, court, "x")
     disable(office.keeper, court, "案件已审结")
     disable(office.keeper, "钱其他", "调离")
-    with pytest.raises(AccessRefused, match="no valid grant"):
-        export(office.keeper, f"evidence:{office.evidence[4]}", tmp_path / "out")
+    with pytest.raises(AccessRefused, match="no valid grant"):  # the court's grant, named
+        export(office.keeper, f"evidence:{office.evidence[4]}", tmp_path / "out", grant.id)
     with pytest.raises(AccessRefused, match="not mapped"):
         view(office.other, office.evidence[4])
 
@@ -301,3 +309,123 @@ def test_a_supervisory_body_is_refused_only_on_a_statutory_ground(office: Office
     )
     assert asked.id is not None
     assert grants.deny(office.boss, asked.id, "无正当理由").status == "denied"
+
+
+# The same acts through the service API (issue 13): the policy decides, the operation
+# applies its scope.
+
+KEEPER = api.Caller(1000, "keeper", system=False)
+BOSS = api.Caller(1001, "boss", system=False)
+HANDLER = api.Caller(1002, "handler", system=False)
+OTHER = api.Caller(1003, "other", system=False)
+
+
+def call(office: Office, caller: api.Caller, op: str, **params: object) -> api.Reply:
+    api.known_operations()  # registers the operations
+    reply = api.run(office.vault, caller, op, params, remote=True)
+    reply.cleanup()
+    return reply
+
+
+def test_an_officer_lists_only_his_own_requests_and_grants(office: Office) -> None:
+    """Scope own (policy.py): the requests he filed or asked for, the grants he holds."""
+    court = office.outsider("法院丁", "court")
+    papers = {"unit_letter", "applicant_id"}
+    theirs = file_request(
+        office.keeper, f"evidence:{office.evidence[3]}", "copy", "审判", court,
+        office.documents(*papers),
+    )  # fmt: skip
+    mine = file_request(office.handler, f"evidence:{office.evidence[3]}", "view", "核对", None, [])
+    others = file_request(office.other, f"evidence:{office.evidence[4]}", "view", "培训", None, [])
+    for filed in (theirs, mine, others):
+        assert filed.id is not None
+        grants.approve(office.boss, filed.id, "同意")
+
+    listed = call(office, HANDLER, "access.requests")
+    assert listed.ok and [r["request_id"] for r in listed.result] == [mine.id]
+    assert [g["grantee"] for g in call(office, HANDLER, "access.grants").result] == ["赵办案"]
+    assert call(office, HANDLER, "access.grants", mine=True).result == (
+        call(office, HANDLER, "access.grants").result
+    )
+    everything = call(office, KEEPER, "access.requests", status="approved")
+    assert [r["request_id"] for r in everything.result] == [theirs.id, mine.id, others.id]
+    assert len(call(office, KEEPER, "access.grants").result) == 3
+    assert call(office, KEEPER, "access.grants", mine=True).result == []  # he holds none
+    refused = call(office, HANDLER, "access.log")  # the register is not an officer's
+    assert refused.exit_code == 3 and "access.log" in (refused.error or "")
+    assert last_entry(office.vault).detail["attempt"] == "access.log"
+
+
+def test_a_request_through_the_service_seals_the_documents_under_their_own_names(
+    office: Office,
+) -> None:
+    court = office.outsider("法院戊", "court")
+    documents = [
+        {"text": "unit_letter=/scans/介绍信.pdf", "input": "document-0", "file_name": "介绍信.pdf"},
+        {"text": "applicant_id=/scans/id.pdf", "input": "document-1", "file_name": "id.pdf"},
+    ]
+    api.known_operations()
+    params = {
+        "scope": f"evidence:{office.evidence[0]}",
+        "action": "copy",
+        "reason": "审判",
+        "requester": court,
+        "documents": documents,
+    }
+    inputs = {"document-0": b"%PDF letter", "document-1": b"%PDF id"}
+    filed = api.run(office.vault, KEEPER, "access.request", params, inputs, remote=True)
+    assert filed.ok, filed.error
+    with office.vault.session() as session:
+        sealed = {d.kind: d for d in session.exec(select(AccessDocument))}
+    assert {k: d.file_name for k, d in sealed.items()} == {
+        "unit_letter": "介绍信.pdf",
+        "applicant_id": "id.pdf",
+    }
+    assert sealed["unit_letter"].sha256 == hashlib.sha256(b"%PDF letter").hexdigest()
+    bad = dict(params, documents=[{"text": "letter=/scans/x.pdf", "input": None}])
+    refused = api.run(office.vault, KEEPER, "access.request", bad, remote=True)
+    assert refused.exit_code == 1 and "give KIND=FILE" in (refused.error or "")
+    absent = dict(params, documents=[{"text": "unit_letter=/scans/none.pdf", "input": None}])
+    missing = api.run(office.vault, KEEPER, "access.request", absent, remote=True)
+    assert missing.exit_code == 1 and "/scans/none.pdf does not exist" in (missing.error or "")
+
+
+def test_principals_map_only_os_users_of_this_machine(office: Office) -> None:
+    added = call(office, KEEPER, "principal.add", name="孙新", roles=["officer"], user="nobody")
+    assert added.ok and added.result["os_user"] == "nobody"
+    unknown = "no-such-user-evault"
+    refused = call(office, KEEPER, "principal.add", name="周无", user=unknown)
+    assert refused.exit_code == 1 and refused.error == (
+        f"no OS user {unknown!r} on this machine: create the account first, then map it"
+    )
+    remapped = call(office, KEEPER, "principal.map", os_user=unknown, name="孙新")
+    assert remapped.exit_code == 1 and "no OS user" in (remapped.error or "")
+    with office.vault.session() as session:
+        names = set(session.exec(select(Principal.name)))
+        assert "周无" not in names
+        assert session.exec(select(Principal).where(Principal.name == "孙新")).one().os_user == (
+            "nobody"
+        )
+    not_keeper = call(office, OTHER, "principal.add", name="吴某", user="nobody")
+    assert not_keeper.exit_code == 3 and "records_keeper" in (not_keeper.error or "")
+    assert call(office, OTHER, "access.sign").exit_code == 3  # the service account's only
+
+
+def test_only_the_vaults_own_account_bootstraps_an_empty_vault(vault: Vault) -> None:
+    """Scope empty: a user over the socket cannot make himself the first records keeper."""
+    api.known_operations()
+    params = {"name": "甲", "roles": ["records_keeper"]}
+    intruder = api.Caller(1000, "intruder", system=False)
+    refused = api.run(vault, intruder, "principal.add", params, remote=True)
+    assert refused.exit_code == 3 and "records_keeper" in (refused.error or "")
+    with vault.session() as session:
+        assert session.exec(select(Principal)).first() is None
+        (entry,) = register.entries(session)
+    assert (entry.event, entry.os_user, entry.what) == ("refused", "intruder", "principal.add")
+    system = api.Caller(0, "root", system=True)
+    first = api.run(vault, system, "principal.add", params)
+    assert first.ok and first.result["os_user"] == "root", first.error
+    again = api.run(vault, system, "principal.add", {"name": "乙", "roles": ["records_keeper"]})
+    assert again.ok, again.error  # root is now 甲, the records keeper
+    with vault.session() as session:
+        assert session.exec(select(Principal).where(Principal.name == "乙")).one().os_user is None

@@ -380,6 +380,8 @@ def test_device_keeper_and_ledger(home: Path, daemon: DockDaemon, cameras: Camer
     assert daemon.wait_idle(120)
     # The CLI reads the same vault (home) the in-process daemon wrote.
     evault_env(home)
+    keeper = run_evault(home, "principal", "add", "王档案", "--role", "records_keeper")
+    assert keeper.returncode == 0, keeper.stderr  # root, mapped as the records keeper
     assert run_evault(home, "device", "assign", "3100001", "010203").returncode == 0
     moved = run_evault(home, "device", "assign", "3100001", "020304", "--note", "hand-over")
     assert moved.returncode == 0, moved.stderr

@@ -15,6 +15,8 @@ import pytest
 from sqlmodel import col, select
 
 from tests.conftest import EVAULT, evault_env, make_settings, run_evault, store_derivative
+from vault.access import register
+from vault.access.principals import add_principal
 from vault.cases import cases
 from vault.cases.purge import purge
 from vault.cases.retention import classify, place_hold, release_hold
@@ -23,6 +25,7 @@ from vault.db.models import AuditEvent, Derivative, Evidence, PurgeRecord
 from vault.errors import Conflict, RetentionRefused, VaultError
 from vault.ingest.pipeline import ingest_volume
 from vault.retrieval import Filters, list_evidence, show_evidence, verify_evidence
+from vault.service import api
 from vault.timeutil import FixedClock, add_months
 
 DOCKED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -317,6 +320,8 @@ def test_cli_cases_classification_and_purge_dry_run(
     expired: tuple[Vault, list[int]], home: Path
 ) -> None:
     _, ids = expired
+    keeper = run_evault(home, "principal", "add", "王档案", "--role", "records_keeper")
+    assert keeper.returncode == 0, keeper.stderr  # root, mapped as the records keeper
     created = run_evault(
         home,
         "case",
@@ -369,6 +374,59 @@ def test_cli_cases_classification_and_purge_dry_run(
     refused_as_of = run_evault(home, "purge", "--as-of", "2030-01-01")
     assert refused_as_of.returncode == 1 and "--dry-run" in refused_as_of.stderr
     assert run_evault(home, "case", "list", "--json").returncode == 0
+
+
+def test_a_records_keeper_may_not_name_himself_a_case_handler(
+    expired: tuple[Vault, list[int]], home: Path
+) -> None:
+    """AC-2: a case's handler is named by a records keeper, never by the handler."""
+    vault, _ = expired
+    added = run_evault(
+        home,
+        "principal",
+        "add",
+        "李兼职",
+        "--role",
+        "records_keeper",
+        "--role",
+        "officer",
+        "--officer",
+        "010203",
+    )
+    assert added.returncode == 0, added.stderr
+    args = ("case", "create", "环罚〔2026〕7号", "--name", "噪声", "--type", "行政处罚")
+    refused = run_evault(home, *args, "--unit", "一大队", "--handler", "010203")
+    assert refused.returncode == 3, refused.stderr
+    assert "010203" in refused.stderr
+    with vault.session() as session:
+        (entry,) = [e for e in register.entries(session) if e.event == "refused"]
+    assert entry.what == "case.create" and entry.who == "李兼职"
+    listed = run_evault(home, "case", "list", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout) == []  # nothing was filed
+    other = run_evault(home, *args, "--unit", "一大队", "--handler", "020304")
+    assert other.returncode == 0, other.stderr  # another officer's case: his to name
+
+
+def test_an_officer_sees_only_the_cases_he_handles(vault: Vault) -> None:
+    """case.list / case.show in scope `own`: the cases whose handler the officer is."""
+    api.known_operations()  # registers the operations
+    add_principal(vault, "王档案", "staff", ["records_keeper"])  # mapped to "tester"
+    add_principal(vault, "张警官", "staff", ["officer"], officer="010203", os_user="zhang")
+    cases.create_case(vault, "C-1", "扬尘", "行政处罚", "一大队", ["010203"], [])
+    cases.create_case(vault, "C-2", "噪声", "行政处罚", "一大队", ["020304"], [])
+    officer = api.Caller(1001, "zhang", system=False)
+
+    listed = api.run(vault, officer, "case.list", {})
+    assert listed.ok and [row["number"] for row in listed.result] == ["C-1"]
+    assert api.run(vault, officer, "case.show", {"number": "C-1"}).ok
+    refused = api.run(vault, officer, "case.show", {"number": "C-2"})
+    assert refused.exit_code == 3 and "not a handler" in (refused.error or "")
+    keeper = api.Caller(1000, "tester", system=False)
+    everything = api.run(vault, keeper, "case.list", {})
+    assert [row["number"] for row in everything.result] == ["C-1", "C-2"]
+    with vault.session() as session:
+        refusals = [e for e in register.entries(session) if e.event == "refused"]
+    assert [(e.what, e.who) for e in refusals] == [("case.show", "张警官")]
 
 
 def test_derivatives_go_with_their_original_but_shared_bytes_stay(

@@ -38,7 +38,7 @@ def test_object_is_content_addressed_read_only_and_verifies(store: LocalWormStor
     assert result.created and result.key == f"sha256/{sha[:2]}/{sha[2:4]}/{sha}"
     path = store.path_for(result.key)
     assert path.read_bytes() == b"clip bytes"
-    assert path.stat().st_mode & 0o777 == 0o444
+    assert path.stat().st_mode & 0o777 == 0o400  # the vault alone reads it (issue 13)
     assert store.verify(result.key, sha, 10).ok
     assert not list((store.root / "tmp").iterdir()), "no temporary file left behind"
 

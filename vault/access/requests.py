@@ -25,6 +25,7 @@ CHUNK = 1024 * 1024
 class Presented:
     kind: str
     path: Path
+    name: str | None = None  # the caller's file name, when PATH is the service's copy
 
 
 def parse_document(text: str) -> Presented:
@@ -57,7 +58,7 @@ def seal_document(vault: Vault, request_id: int, presented: Presented) -> Access
     return AccessDocument(
         request_id=request_id,
         kind=presented.kind,
-        file_name=presented.path.name[:255],
+        file_name=(presented.name or presented.path.name)[:255],
         sha256=digest.hexdigest(),
         size=size,
         storage_key=result.key,

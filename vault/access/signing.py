@@ -74,7 +74,7 @@ def load_private_key(path: Path, create: bool) -> Ed25519PrivateKey | None:
         public = key.public_key().public_bytes(
             serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
         )
-        _write_new(public_path(path), public, 0o644)
+        _write_new(public_path(path), public, 0o600)  # inside the closed home; copy it out
         return key
     try:
         data = path.read_bytes()

@@ -1,4 +1,5 @@
-"""`evault access ...`: requests, approvals, grants and the access register (AC-1..AC-9)."""
+"""`evault access ...`: requests, approvals, grants and the access register (AC-1..AC-9).
+Each command is one call of the service API."""
 
 from __future__ import annotations
 
@@ -8,11 +9,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vault.access import grants, printable, register, requests
-from vault.access.principals import current
-from vault.cli.common import console, err_console, print_json, vault_of
-from vault.timeutil import local_display, parse_time
+from vault.cli.common import (
+    call,
+    call_receiving,
+    call_with_files,
+    console,
+    err_console,
+    print_json,
+    timezone_of,
+)
 from vault.errors import RegisterTampered
+from vault.timeutil import local_display
 
 app = typer.Typer(help="Access requests, approvals, grants and the register.", no_args_is_help=True)
 
@@ -39,9 +46,30 @@ def request(
     ] = None,
 ) -> None:
     """File an access request; refused with the list of missing documents (AC-4..AC-6)."""
-    presented = [requests.parse_document(d) for d in document or []]
-    filed = requests.file_request(vault_of(ctx), scope, action, reason, requester, presented)
-    console.print(f"request {filed.id} filed: {filed.action} {filed.scope} (pending approval)")
+    documents, files = [], {}
+    for n, text in enumerate(document or []):
+        _, sep, name = text.partition("=")
+        path = Path(name)
+        sent = bool(sep) and path.is_file()
+        if sent:
+            files[f"document-{n}"] = path
+        documents.append(
+            {"text": text, "input": f"document-{n}" if sent else None, "file_name": path.name}
+        )
+    filed = call_with_files(
+        ctx,
+        "access.request",
+        files,
+        scope=scope,
+        action=action,
+        reason=reason,
+        requester=requester,
+        documents=documents,
+    )
+    console.print(
+        f"request {filed['request_id']} filed: {filed['action']} {filed['scope']} "
+        "(pending approval)"
+    )
 
 
 @app.command()
@@ -54,9 +82,9 @@ def approve(
     ] = None,
 ) -> None:
     """Approve a request (approvers only): a grant for its scope and action."""
-    grant = grants.approve(vault_of(ctx), request_id, reason, days)
+    grant = call(ctx, "access.approve", request_id=request_id, reason=reason, days=days)
     console.print(
-        f"grant {grant.id}: {grant.action} {grant.scope} until {grant.expires_at.isoformat()}"
+        f"grant {grant['grant_id']}: {grant['action']} {grant['scope']} until {grant['expires_at']}"
     )
 
 
@@ -74,7 +102,13 @@ def deny(
     ] = None,
 ) -> None:
     """Deny a request (approvers only)."""
-    grants.deny(vault_of(ctx), request_id, reason, statutory_ground)
+    call(
+        ctx,
+        "access.deny",
+        request_id=request_id,
+        reason=reason,
+        statutory_ground=statutory_ground,
+    )
     console.print(f"request {request_id} denied")
 
 
@@ -85,7 +119,7 @@ def revoke(
     reason: Reason,
 ) -> None:
     """Revoke a grant before it expires."""
-    grants.revoke(vault_of(ctx), grant_id, reason)
+    call(ctx, "access.revoke", grant_id=grant_id, reason=reason)
     console.print(f"grant {grant_id} revoked")
 
 
@@ -95,11 +129,8 @@ def list_requests(
     status: Annotated[str | None, typer.Option(help="pending, approved or denied.")] = None,
     as_json: Json = False,
 ) -> None:
-    """List access requests."""
-    vault = vault_of(ctx)
-    with register.refusals_registered(vault, "requests"), vault.session() as session:
-        printable.may_read(current(vault, session))
-        rows = requests.list_requests(session, status)
+    """List access requests (an officer: those he filed or asked for)."""
+    rows = call(ctx, "access.requests", status=status)
     if as_json:
         print_json(rows)
         return
@@ -119,12 +150,15 @@ def list_requests(
 
 
 @app.command("grants")
-def list_grants(ctx: typer.Context, as_json: Json = False) -> None:
+def list_grants(
+    ctx: typer.Context,
+    mine: Annotated[
+        bool, typer.Option("--mine", help="Only your own grants (an officer sees no others).")
+    ] = False,
+    as_json: Json = False,
+) -> None:
     """List grants with their expiry and revocation."""
-    vault = vault_of(ctx)
-    with register.refusals_registered(vault, "grants"), vault.session() as session:
-        printable.may_read(current(vault, session))
-        rows = grants.list_grants(session)
+    rows = call(ctx, "access.grants", mine=mine)
     if as_json:
         print_json(rows)
         return
@@ -155,49 +189,56 @@ def log(
     as_json: Json = False,
 ) -> None:
     """Print the access register (查阅登记簿), check it, or write it for printing (AC-7)."""
-    vault = vault_of(ctx)
-    tz = vault.settings.timezone
-    with register.refusals_registered(vault, "log"), vault.session() as session:
-        printable.may_read(current(vault, session))
-        entries = register.entries(session, parse_time(from_, tz), parse_time(to, tz))
     if verify:
-        report = register.verify(vault)
+        report = call(ctx, "access.log", from_=from_, to=to, verify=True)
         if as_json:
-            print_json(report.to_json())
-        elif report.ok:
+            print_json(report)
+        elif report["ok"]:
             console.print(
-                f"register intact: {report.entries} entries, signed through "
-                f"{report.signed_seq}, key {report.key_id}"
+                f"register intact: {report['entries']} entries, signed through "
+                f"{report['signed_through']}, key {report['key_id']}"
             )
-        if not report.ok:
-            first = report.problems[0]
+        if not report["ok"]:
+            first = report["problems"][0]
             err_console.print(f"register tampered: entry {first['seq']}: {first['reason']}")
-            for problem in report.problems[1:]:
+            for problem in report["problems"][1:]:
                 err_console.print(f"  also entry {problem['seq']}: {problem['reason']}")
             raise typer.Exit(RegisterTampered.exit_code)
         return
-    if csv_out:
-        printable.write_csv(entries, tz, csv_out)
-        console.print(f"wrote {csv_out} ({len(entries)} entries)")
-    if pdf_out:
-        printable.write_pdf(vault.settings, entries, pdf_out)
-        console.print(f"wrote {pdf_out} ({len(entries)} entries)")
     if csv_out or pdf_out:
+        targets = {
+            name: target
+            for name, target in (("register.csv", csv_out), ("register.pdf", pdf_out))
+            if target is not None
+        }
+        written, _ = call_receiving(
+            ctx,
+            "access.log",
+            targets,
+            from_=from_,
+            to=to,
+            csv=csv_out is not None,
+            pdf=pdf_out is not None,
+        )
+        for target in targets.values():
+            console.print(f"wrote {target} ({written['entries']} entries)")
         return
+    entries = call(ctx, "access.log", from_=from_, to=to)
     if as_json:
-        print_json([register.entry_json(e) for e in entries])
+        print_json(entries)
         return
+    tz = timezone_of(ctx)
     table = Table("#", f"time ({tz})", "event", "who", "what", "reason", "approver", "by")
     for e in entries:
         table.add_row(
-            str(e.seq),
-            local_display(e.at.isoformat(), tz),
-            e.event,
-            e.who or "",
-            e.what or "",
-            e.reason or "",
-            e.approver or "",
-            e.handled_by or f"({e.os_user})",
+            str(e["seq"]),
+            local_display(e["at"], tz),
+            e["event"],
+            e["who"] or "",
+            e["what"] or "",
+            e["reason"] or "",
+            e["approver"] or "",
+            e["handled_by"] or f"({e['os_user']})",
         )
     console.print(table)
 
@@ -205,5 +246,5 @@ def log(
 @app.command()
 def sign(ctx: typer.Context) -> None:
     """Sign the register's head now (as the service account that can read the key)."""
-    seq = register.sign_now(vault_of(ctx))
+    seq = call(ctx, "access.sign")["signed_through"]
     console.print(f"signed the register through entry {seq}" if seq else "register is empty")

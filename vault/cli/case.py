@@ -1,4 +1,5 @@
-"""`evault case ...`: case files, their evidence, closure and litigation hold (RT-3, IN-4)."""
+"""`evault case ...`: case files, their evidence, closure and litigation hold (RT-3, IN-4).
+Each command is one call of the service API."""
 
 from __future__ import annotations
 
@@ -7,8 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vault.cases import cases
-from vault.cli.common import console, print_fields, print_json, vault_of
+from vault.cli.common import call, console, print_fields, print_json
 from vault.errors import VaultError
 
 app = typer.Typer(help="Case files and the evidence linked to them.", no_args_is_help=True)
@@ -33,13 +33,20 @@ def create(
         list[str] | None, typer.Option(help="Must-record activity (RC-5), e.g. 查封 (repeat).")
     ] = None,
 ) -> None:
-    """Open a case file."""
-    case = cases.create_case(
-        vault_of(ctx), number, name, case_type, unit, handler or [], activity or []
+    """Open a case file; its handlers are named by a records keeper, never by themselves."""
+    case = call(
+        ctx,
+        "case.create",
+        number=number,
+        name=name,
+        case_type=case_type,
+        unit=unit,
+        handlers=handler or [],
+        activities=activity or [],
     )
-    years = case.file_retention_years
+    years = case["file_retention_years"]
     kept = f"{years} years after closure" if years else "permanently"
-    console.print(f"case {case.number} opened ({case.case_type}; file kept {kept})")
+    console.print(f"case {case['number']} opened ({case['type']}; file kept {kept})")
 
 
 @app.command("link")
@@ -55,7 +62,9 @@ def link_(
     """Link evidence to a case: it is then kept as long as the case file (RT-3)."""
     if not evidence_ids and not session:
         raise VaultError("name evidence ids or --session DOCK_ID")
-    linked = cases.link(vault_of(ctx), number, evidence_ids or [], session or [])
+    linked = call(
+        ctx, "case.link", number=number, evidence_ids=evidence_ids or [], sessions=session or []
+    )
     console.print(f"linked to case {number}: {', '.join(map(str, linked)) or 'nothing new'}")
 
 
@@ -67,16 +76,14 @@ def unlink(
     reason: Annotated[str, typer.Option(help="Why the link was wrong (recorded).")],
 ) -> None:
     """Unlink evidence from a case: recorded, and refused if retention would shrink (RT-4)."""
-    cases.unlink(vault_of(ctx), number, evidence_ids, reason)
+    call(ctx, "case.unlink", number=number, evidence_ids=evidence_ids, reason=reason)
     console.print(f"unlinked from case {number}: {', '.join(map(str, evidence_ids))}")
 
 
 @app.command()
 def show(ctx: typer.Context, number: Number, as_json: Json = False) -> None:
     """A case with every link ever made to it."""
-    vault = vault_of(ctx)
-    with vault.session() as session:
-        detail = cases.show_case(session, number)
+    detail = call(ctx, "case.show", number=number)
     if as_json:
         print_json(detail)
         return
@@ -102,9 +109,7 @@ def list_(
     as_json: Json = False,
 ) -> None:
     """All case files."""
-    vault = vault_of(ctx)
-    with vault.session() as session:
-        rows = cases.list_cases(session, status)
+    rows = call(ctx, "case.list", status=status)
     if as_json:
         print_json(rows)
         return
@@ -125,7 +130,7 @@ def list_(
 @app.command()
 def close(ctx: typer.Context, number: Number) -> None:
     """Close a case: its evidence is then kept for the case file's retention from today."""
-    count = cases.close(vault_of(ctx), number)
+    count = call(ctx, "case.close", number=number)
     console.print(f"case {number} closed; retention recomputed for {count} records")
 
 
@@ -144,6 +149,6 @@ def litigation(
     """Start or end the litigation hold on a case's evidence (RT-3)."""
     if start == end:
         raise VaultError("give exactly one of --start or --end")
-    count = cases.litigation(vault_of(ctx), number, start, reason)
+    count = call(ctx, "case.litigation", number=number, start=start, reason=reason)
     state = "under litigation hold" if start else "released from litigation hold"
     console.print(f"case {number} {state}; {count} records updated")

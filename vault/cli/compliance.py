@@ -1,8 +1,10 @@
 """`evault compliance scan|late-reason|calendar` and `evault report compliance`: recording
-compliance checks and the oversight report (DV-2, RC-1..RC-5, IN-1, OV-1, OV-3)."""
+compliance checks and the oversight report (DV-2, RC-1..RC-5, IN-1, OV-1, OV-3). Each command
+is one call of the service API."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -10,13 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vault.cli.common import console, print_json, vault_of
-from vault.timeutil import parse_time
-from vault.compliance import deadline
-from vault.compliance.printable import write_html
-from vault.compliance.reasons import add_late_reason, late_reason_json
-from vault.compliance.report import ReportFilters, build_report
-from vault.compliance.scan import scan as run_scan
+from vault.cli.common import call, call_receiving, console, print_json
 from vault.errors import VaultError
 
 app = typer.Typer(help="Recording compliance: sessions, narration, clocks, deadlines.")
@@ -35,17 +31,16 @@ def scan(
     as_json: Json = False,
 ) -> None:
     """Group clips into sessions, find gaps, listen for narration (idempotent; timer-safe)."""
-    vault = vault_of(ctx)
-    report = run_scan(vault, parse_time(since, vault.settings.timezone))
+    report = call(ctx, "compliance.scan", since=since)
     if as_json:
-        print_json(report.to_json())
+        print_json(report)
     else:
         console.print(
-            f"{report.sessions} sessions ({report.new_sessions} new), {report.gaps} "
-            f"interruptions ({report.new_gaps} new); narration checked on "
-            f"{len(report.checked)} clips, {report.up_to_date} already up to date"
+            f"{report['sessions']} sessions ({report['new_sessions']} new), {report['gaps']} "
+            f"interruptions ({report['new_gaps']} new); narration checked on "
+            f"{len(report['checked'])} clips, {report['up_to_date']} already up to date"
         )
-        for entry in report.checked:
+        for entry in report["checked"]:
             verdict = "narrated" if entry["narrated"] else "[red]NOT narrated[/]"
             if not entry["has_audio"]:
                 verdict = "[red]no audio track[/]"
@@ -53,16 +48,16 @@ def scan(
                 f"  {entry['rule']}  {escape(entry['file_name'])}: {verdict} "
                 f"({entry['speech_s']} s of speech)"
             )
-        for entry in report.failed:
+        for entry in report["failed"]:
             console.print(
                 f"  [red]failed[/] {escape(entry['file_name'])}: {escape(entry['error'])}"
             )
-        if report.waiting_for_probe:
+        if report["waiting_for_probe"]:
             console.print(
-                f"{report.waiting_for_probe} clips wait for their media probe "
+                f"{report['waiting_for_probe']} clips wait for their media probe "
                 "(evault media run); the next scan takes them"
             )
-    if not report.ok:
+    if not report["ok"]:
         raise typer.Exit(1)
 
 
@@ -74,21 +69,21 @@ def late_reason(
     as_json: Json = False,
 ) -> None:
     """Attach the officer's reason to a clip sealed after the upload deadline (IN-1)."""
-    row = add_late_reason(vault_of(ctx), evidence_id, note)
+    row = call(ctx, "compliance.late-reason", evidence_id=evidence_id, note=note)
     if as_json:
-        print_json(late_reason_json(row))
+        print_json(row)
     else:
         console.print(f"reason recorded for evidence {evidence_id}")
 
 
 @app.command()
-def calendar(as_json: Json = False) -> None:
+def calendar(ctx: typer.Context, as_json: Json = False) -> None:
     """Which years the installed PRC holiday calendar covers (for "2 working days", IN-1)."""
-    info = deadline.calendar_info()
+    info = call(ctx, "compliance.calendar")
     if as_json:
         print_json(info)
         return
-    first, last = deadline.covered_years()
+    first, last = info["years"]
     console.print(
         f"chinese-calendar {info['version']}: PRC holidays and adjusted working days "
         f"{first}-{last}; later years need an update (pip install -U chinese-calendar)"
@@ -112,24 +107,43 @@ def compliance_report(
 ) -> None:
     """Per officer and camera: recordings, sessions, interruptions, narration, clocks,
     late uploads, must-record cases without footage, and every finding (OV-1, OV-3)."""
-    vault = vault_of(ctx)
-    tz = vault.settings.timezone
-    filters = ReportFilters(
-        range_from=parse_time(from_, tz),
-        range_to=parse_time(to, tz),
-        unit=unit,
-        officer_id=officer,
-        device_id=device,
-    )
-    if filters.range_from and filters.range_to and filters.range_to <= filters.range_from:
-        raise VaultError("--to must be after --from")
-    report = build_report(vault, filters)
-    if html is not None:
-        write_html(report, html, tz)
+    params: dict[str, Any] = {
+        "from_": from_,
+        "to": to,
+        "unit": unit,
+        "officer": officer,
+        "device": device,
+    }
+    if html is None:
+        report = call(ctx, "report.compliance", **params)
+    else:
+        report = _report_with_html(ctx, params, html)
     if as_json:
         print_json(report)
         return
     _print_report(report, html)
+
+
+def _report_with_html(ctx: typer.Context, params: dict[str, Any], html: Path) -> Any:
+    """The report, its printable copy written to HTML (replacing a file of that name, as
+    the report is rewritten each time): received beside it, then moved into place."""
+    if not html.parent.is_dir():
+        raise VaultError(f"cannot write {html}: No such file or directory")
+    if html.is_dir():
+        raise VaultError(f"cannot write {html}: Is a directory")
+    received = html.with_name(f".{html.name}.{os.getpid()}.new")
+    try:
+        report, placed = call_receiving(
+            ctx, "report.compliance", {"report.html": received}, html=True, **params
+        )
+        if "report.html" not in placed:
+            raise VaultError(f"the service sent no printable report for {html}")
+        os.replace(received, html)
+    except OSError as exc:
+        raise VaultError(f"cannot write {html}: {exc.strerror or exc}") from exc
+    finally:
+        received.unlink(missing_ok=True)
+    return report
 
 
 def _print_report(report: dict[str, Any], html: Path | None) -> None:

@@ -1,4 +1,5 @@
-"""`evault device ...`: the cameras' keepers and their usage ledger (DV-1, DV-3)."""
+"""`evault device ...`: the cameras' keepers and their usage ledger (DV-1, DV-3).
+Each command is one call of the service API."""
 
 from __future__ import annotations
 
@@ -8,8 +9,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from vault.cli.common import console, print_json, vault_of
-from vault.dock import ledger as ledgers
+from vault.cli.common import call, console, print_json
 
 app = typer.Typer(help="Body cameras: keepers and the usage ledger.", no_args_is_help=True)
 
@@ -25,7 +25,7 @@ def assign(
     ] = None,
 ) -> None:
     """Make an officer the one responsible keeper of a camera (DV-1)."""
-    ledgers.assign(vault_of(ctx), device_id, keeper, note, profile)
+    call(ctx, "device.assign", device_id=device_id, keeper=keeper, note=note, profile=profile)
     console.print(f"camera {escape(device_id)} is kept by {escape(keeper)} from now on")
 
 
@@ -36,7 +36,7 @@ def ledger(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The usage ledger: keepers, and every docking with battery, space, clock and times."""
-    devices = ledgers.ledger(vault_of(ctx), device_id)
+    devices = call(ctx, "device.ledger", device_id=device_id)
     if as_json:
         print_json(devices)
         return

@@ -1,13 +1,10 @@
-"""`evault dock`: run the docking-station daemon; `evault dock status`: watch its bays."""
+"""`evault dock`: run the docking-station daemon; `evault dock status`: watch its bays.
+Each is one call of the service API (the daemon's, `dock.run`, runs in this process)."""
 
 from __future__ import annotations
 
-import logging
-import signal
-import sys
 import time
 from pathlib import Path
-from types import FrameType
 from typing import Annotated, Any
 
 import typer
@@ -17,11 +14,7 @@ from rich.markup import escape
 from rich.progress_bar import ProgressBar
 from rich.table import Column, Table
 
-from vault.cli.common import console, print_json, vault_of
-from vault.dock.daemon import DockDaemon, replay_events
-from vault.dock.events import UdevEvent, load_recorded, monitor_events
-from vault.dock.status import read_status
-from vault.dock.udev_rules import udev_rules
+from vault.cli.common import call, console, print_json
 
 app = typer.Typer(
     help="The docking-station daemon and its bays.",
@@ -49,38 +42,13 @@ def dock(
     """Run the dock: take every camera plugged in, seal its clips, erase only what verified."""
     if ctx.invoked_subcommand is not None:
         return
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(threadName)s %(message)s",
-        stream=sys.stderr,
+    call(
+        ctx,
+        "dock.run",  # runs here, in this process, until SIGTERM/SIGINT (or idle, replaying)
+        replay=str(replay) if replay is not None else None,
+        exit_when_idle=exit_when_idle,
+        verbose=verbose,
     )
-    vault = vault_of(ctx)
-    daemon = DockDaemon(vault)
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        daemon.stop()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    daemon.start()
-    poll_s = min(1.0, vault.settings.dock.watchdog_s / 2)
-    events: Any
-    if replay is not None:
-        events = replay_events(load_recorded(replay), daemon, poll_s, exit_when_idle)
-    else:
-        events = monitor_events(poll_s)
-    watcher = None
-    if vault.settings.dock.watch_dirs:
-        from vault.dock.watch import DirWatcher
-
-        watcher = DirWatcher(daemon, vault.settings.dock.watch_dirs)
-        watcher.start()
-    try:
-        daemon.run(events)
-    finally:
-        if watcher is not None:
-            watcher.stop()
-        daemon.close()
 
 
 def _size(n: float) -> str:
@@ -132,8 +100,7 @@ def status(
     ] = False,
 ) -> None:
     """Every bay of the running dock: state, progress, rate, ETA and what went wrong."""
-    path = vault_of(ctx).settings.home / "dock.sock"
-    state = read_status(path)
+    state = call(ctx, "dock.status")  # the service reads the dock's socket
     if as_json:
         print_json(state)
         return
@@ -144,7 +111,7 @@ def status(
         try:
             while True:
                 time.sleep(0.5)
-                live.update(_table(read_status(path)))
+                live.update(_table(call(ctx, "dock.status")))
         except KeyboardInterrupt:
             pass
 
@@ -152,8 +119,4 @@ def status(
 @app.command("udev-rules")
 def udev_rules_(ctx: typer.Context) -> None:
     """Print udev rules that tag the cameras of the installed profiles (install notes: README)."""
-    typer.echo(udev_rules(vault_of(ctx).profiles), nl=False)
-
-
-def _unused(_: UdevEvent) -> None:  # keeps the import for type checkers of replay files
-    pass
+    typer.echo(call(ctx, "dock.udev-rules"), nl=False)

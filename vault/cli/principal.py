@@ -1,8 +1,9 @@
 """`evault principal add|map|disable|list`: who may ask for, approve and see records (AC-1).
 
-The CLI acts as the principal the OS user is mapped to. On a new vault the first
-`principal add NAME --role records_keeper` makes NAME the records keeper, mapped to the
-OS user running it; from then on only a records keeper adds principals and maps users.
+The CLI acts as the principal the OS user is mapped to. On a new vault the vault's own
+account (its owner, or root) runs the first `principal add NAME --role records_keeper`,
+which makes NAME the records keeper mapped to that account; from then on only a records
+keeper adds principals and maps users. Each command is one call of the service API.
 """
 
 from __future__ import annotations
@@ -12,8 +13,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from vault.access import principals
-from vault.cli.common import console, print_json, vault_of
+from vault.cli.common import call, console, print_json
 
 app = typer.Typer(help="Principals (staff and outside requesters) and roles.", no_args_is_help=True)
 
@@ -45,16 +45,26 @@ def add(
     id_number: Annotated[
         str | None, typer.Option("--id-number", help="ID card or licence number.")
     ] = None,
-    user: Annotated[str | None, typer.Option("--user", help="Map to this OS user.")] = None,
+    user: Annotated[
+        str | None, typer.Option("--user", help="Map to this OS user (one of this machine's).")
+    ] = None,
 ) -> None:
-    """Add a principal (the first one: a records keeper mapped to you)."""
-    added = principals.add_principal(
-        vault_of(ctx), name, kind, role or [], unit, officer, id_number, user
+    """Add a principal (the first one, by the vault's own account: a records keeper mapped
+    to it)."""
+    added = call(
+        ctx,
+        "principal.add",
+        name=name,
+        kind=kind,
+        roles=role or [],
+        unit=unit,
+        officer=officer,
+        id_number=id_number,
+        user=user,
     )
-    mapped = f", OS user {added.os_user}" if added.os_user else ""
-    console.print(
-        f"principal {added.name} added ({added.kind}; {', '.join(added.roles) or '-'}{mapped})"
-    )
+    mapped = f", OS user {added['os_user']}" if added["os_user"] else ""
+    roles = ", ".join(added["roles"]) or "-"
+    console.print(f"principal {added['name']} added ({added['kind']}; {roles}{mapped})")
 
 
 @app.command("map")
@@ -64,8 +74,8 @@ def map_(
     name: Annotated[str, typer.Argument(help="Principal name.")],
 ) -> None:
     """Map an OS user to a staff principal: the CLI then acts as that principal."""
-    principal = principals.map_user(vault_of(ctx), os_user, name)
-    console.print(f"OS user {os_user} acts as {principal.name}")
+    principal = call(ctx, "principal.map", os_user=os_user, name=name)
+    console.print(f"OS user {os_user} acts as {principal['name']}")
 
 
 @app.command()
@@ -75,7 +85,7 @@ def disable(
     reason: Annotated[str, typer.Option(help="Why (registered).")],
 ) -> None:
     """Disable a principal: no more CLI use, no use of their grants; the records stay."""
-    principals.disable(vault_of(ctx), name, reason)
+    call(ctx, "principal.disable", name=name, reason=reason)
     console.print(f"principal {name} disabled")
 
 
@@ -85,9 +95,7 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """List principals with their roles and OS users."""
-    vault = vault_of(ctx)
-    with vault.session() as session:
-        rows = principals.list_principals(session)
+    rows = call(ctx, "principal.list")
     if as_json:
         print_json(rows)
         return

@@ -1,4 +1,5 @@
-"""`evault purge`: delete what retention no longer requires, and record each deletion."""
+"""`evault purge`: delete what retention no longer requires, and record each deletion.
+One call of the service API: `purge.plan` with --dry-run, else `purge.run`."""
 
 from __future__ import annotations
 
@@ -6,9 +7,8 @@ from typing import Annotated
 
 import typer
 
-from vault.cases.purge import purge as run_purge
-from vault.cli.common import console, print_json, vault_of
-from vault.timeutil import parse_time
+from vault.cli.common import call, console, print_json
+from vault.errors import VaultError
 
 
 def purge(
@@ -22,18 +22,23 @@ def purge(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Delete originals whose retention has passed and that nothing holds (RT-1..RT-5)."""
-    vault = vault_of(ctx)
-    report = run_purge(vault, dry_run=dry_run, as_of=parse_time(as_of, vault.settings.timezone))
+    if dry_run:
+        report = call(ctx, "purge.plan", as_of=as_of)
+    elif as_of is not None:
+        raise VaultError("--as-of is only allowed with --dry-run: a purge deletes as of now")
+    else:
+        report = call(ctx, "purge.run")
     if as_json:
-        print_json(report.to_json())
+        print_json(report)
         return
     verb = "would delete" if dry_run else "deleted"
-    for entry in report.deleted:
+    deleted = report["would_delete" if dry_run else "deleted"]
+    for entry in deleted:
         console.print(
             f"{verb} evidence {entry['evidence_id']} ({entry['rule']}, retained "
             f"until {entry['retain_until']})"
         )
-    for entry in report.kept:
+    for entry in report["kept"]:
         console.print(f"kept evidence {entry['evidence_id']}: {entry['reason']}")
-    job = f" (purge job {report.job_id})" if report.job_id else ""
-    console.print(f"{verb} {len(report.deleted)}, kept {len(report.kept)}{job}")
+    job = f" (purge job {report['job_id']})" if report["job_id"] else ""
+    console.print(f"{verb} {len(deleted)}, kept {len(report['kept'])}{job}")

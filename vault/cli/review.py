@@ -1,4 +1,5 @@
-"""`evault review sample|record`: spot checks of recording sessions (OV-2, OV-3)."""
+"""`evault review sample|record`: spot checks of recording sessions (OV-2, OV-3). Each command
+is one call of the service API."""
 
 from __future__ import annotations
 
@@ -6,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vault.cli.common import console, print_json, vault_of
-from vault.timeutil import parse_time
-from vault.compliance.review import draw_json, draw_sample, record_review, review_json
+from vault.cli.common import call, console, print_json
 
 app = typer.Typer(help="Spot checks: random samples for playback review.", no_args_is_help=True)
 
@@ -29,15 +28,14 @@ def sample(
     as_json: Json = False,
 ) -> None:
     """Draw a reproducible random sample of sessions; the draw is recorded (OV-2)."""
-    vault = vault_of(ctx)
-    tz = vault.settings.timezone
-    draw = draw_sample(vault, count, seed, parse_time(from_, tz), parse_time(to, tz))
+    draw = call(ctx, "review.sample", count=count, seed=seed, from_=from_, to=to)
     if as_json:
-        print_json(draw_json(draw))
+        print_json(draw)
         return
-    sessions = ", ".join(map(str, draw.session_ids))
+    sessions = ", ".join(map(str, draw["sessions"]))
     console.print(
-        f"draw {draw.id} (seed {draw.seed}, {draw.population} sessions in range): {sessions}"
+        f"draw {draw['draw_id']} (seed {draw['seed']}, {draw['population']} sessions in range): "
+        f"{sessions}"
     )
 
 
@@ -50,8 +48,8 @@ def record(
     as_json: Json = False,
 ) -> None:
     """Record the reviewer's result for a session; findings go into the report (OV-3)."""
-    row = record_review(vault_of(ctx), session_id, result, note)
+    row = call(ctx, "review.record", session_id=session_id, result=result, note=note)
     if as_json:
-        print_json(review_json(row))
+        print_json(row)
         return
-    console.print(f"review {row.id} of session {session_id}: {result}")
+    console.print(f"review {row['review_id']} of session {session_id}: {result}")

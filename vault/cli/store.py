@@ -1,51 +1,40 @@
 """`evault store check|init|drain`: is the configured store fit to hold evidence, making
-it so, and emptying the local spool into S3 after an outage."""
+it so, and emptying the local spool into S3 after an outage. Each is one call of the
+service API (the drain, `store.drain`, runs in this process)."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from vault.cli.common import console, print_json, vault_of
-from vault.config import Settings
-from vault.errors import VaultError
-from vault.store.s3_bucket import BucketReport
+from vault.cli.common import call, console, print_json
 
 app = typer.Typer(help="Check or prepare the WORM store.", no_args_is_help=True)
 
 
-def _s3_only(settings: Settings) -> None:
-    if settings.store.backend != "s3":
-        raise VaultError(
-            f'store.backend is "{settings.store.backend}"; `evault store init` prepares an S3 '
-            f"bucket (the local store at {settings.store_path} is made when first used)"
-        )
-
-
-def _print(report: BucketReport, as_json: bool, created: bool | None = None) -> None:
+def _print(report: dict[str, Any], as_json: bool, created: bool | None = None) -> None:
+    """A bucket's report (`--json`: as the op returned it, with `created` for init)."""
     if as_json:
-        data = report.to_json()
-        if created is not None:
-            data["created"] = created
-        print_json(data)
+        print_json(report)
         return
     if created is not None:
-        console.print(f"bucket {report.bucket}: {'created' if created else 'already there'}")
-    if report.versioning is None:  # no bucket: only the problem says anything
-        console.print(f"[red]problem:[/] {report.problems[0]}", soft_wrap=True)
+        console.print(f"bucket {report['bucket']}: {'created' if created else 'already there'}")
+    if report["versioning"] is None:  # no bucket: only the problem says anything
+        console.print(f"[red]problem:[/] {report['problems'][0]}", soft_wrap=True)
         raise typer.Exit(1)
     console.print(
-        f"bucket {report.bucket} at {report.endpoint}: versioning {report.versioning}, "
-        f"Object Lock {'on' if report.object_lock else 'OFF'}, default retention "
-        f"{report.default_retention or 'none (the vault locks every object itself)'}",
+        f"bucket {report['bucket']} at {report['endpoint']}: versioning "
+        f"{report['versioning']}, Object Lock {'on' if report['object_lock'] else 'OFF'}, "
+        "default retention "
+        f"{report['default_retention'] or 'none (the vault locks every object itself)'}",
         soft_wrap=True,
     )
-    for note in report.notes:
+    for note in report["notes"]:
         console.print(f"  [yellow]note:[/] {note}", soft_wrap=True)
-    for problem in report.problems:
+    for problem in report["problems"]:
         console.print(f"  [red]problem:[/] {problem}", soft_wrap=True)
-    console.print("[green]ok[/]" if report.ok else "[red]not fit to hold evidence[/]")
+    console.print("[green]ok[/]" if report["ok"] else "[red]not fit to hold evidence[/]")
 
 
 @app.command()
@@ -55,20 +44,15 @@ def check(
 ) -> None:
     """Verify the store: for S3, the bucket exists with versioning and Object Lock on, and
     the default retention is what store.default_retention_days says. Exits 1 if not."""
-    vault = vault_of(ctx)
-    settings = vault.settings
-    if settings.store.backend == "local":
-        store = vault.store  # opening it creates and checks its folders
+    report = call(ctx, "store.check")
+    if report.get("backend") == "local":
         if as_json:
-            print_json({"backend": "local", "path": str(settings.store_path), "ok": True})
+            print_json(report)
         else:
-            console.print(f"local store at {settings.store_path}: ok ({store.backend})")
+            console.print(f"local store at {report['path']}: ok (local)")
         return
-    from vault.store.s3_bucket import check_bucket, make_client
-
-    report = check_bucket(make_client(settings.store), settings.store)
     _print(report, as_json)
-    if not report.ok:
+    if not report["ok"]:
         raise typer.Exit(1)
 
 
@@ -79,13 +63,9 @@ def init(
 ) -> None:
     """Create the S3 bucket with Object Lock (and the configured default retention) where
     the credentials allow it, then check it. An existing bucket is checked, not replaced."""
-    vault = vault_of(ctx)
-    _s3_only(vault.settings)
-    from vault.store.s3_bucket import init_bucket, make_client
-
-    created, report = init_bucket(make_client(vault.settings.store), vault.settings.store)
-    _print(report, as_json, created)
-    if not report.ok:
+    report = call(ctx, "store.init")
+    _print(report, as_json, report["created"])
+    if not report["ok"]:
         raise typer.Exit(1)
 
 
@@ -102,14 +82,15 @@ def drain(
 ) -> None:
     """Upload originals sealed in the local spool during an S3 outage, verify them in S3,
     point their records there and drop the spooled copies. Exits 1 if any is left."""
-    from vault.store.uploader import drain as drain_spool
-
-    report = drain_spool(vault_of(ctx), until_empty=until_empty, max_wait_s=max_wait)
+    report = call(ctx, "store.drain", until_empty=until_empty, max_wait=max_wait)
     if as_json:
-        print_json(report.to_json())
+        print_json(report)
     else:
-        console.print(f"uploaded {len(report.uploaded)}, still spooled {report.left}")
-        for evidence_id, reason in report.failed:
-            console.print(f"  [red]evidence {evidence_id}:[/] {reason}", soft_wrap=True)
-    if report.left:
+        console.print(f"uploaded {len(report['uploaded'])}, still spooled {report['left']}")
+        for failure in report["failed"]:
+            console.print(
+                f"  [red]evidence {failure['evidence_id']}:[/] {failure['reason']}",
+                soft_wrap=True,
+            )
+    if report["left"]:
         raise typer.Exit(1)

@@ -17,6 +17,7 @@ from sqlmodel import Session, col, select
 
 from vault.compliance import clock, deadline, stops
 from vault.compliance.figures import summarise
+from vault.compliance.reasons import histories
 from vault.compliance.review import review_json
 from vault.context import Vault
 from vault.db.models import (
@@ -56,6 +57,7 @@ class _Context:
         self.officers = {o.id: o for o in session.exec(select(Officer))}
         self.checks = {c.evidence_id: c for c in session.exec(select(NarrationCheck))}
         self.stops = stops.all_stops(session)
+        self.gap_history, self.late_history = histories(session)
         self.findings: list[dict[str, Any]] = []
 
     def device_id(self, pk: int | None) -> str | None:
@@ -239,6 +241,7 @@ def _gap_json(
         "reason": reason,
         "note": gap.note if gap.reason else (stop.basis if reason and stop else None),
         "stop_record_id": stop.id if stop else None,
+        "reason_history": ctx.gap_history.get(gap.id or 0, []),
     }
 
 
@@ -307,6 +310,7 @@ def _late(ctx: _Context) -> tuple[list[dict[str, Any]], list[Evidence]]:
             "approximate": result.deadline.approximate,
             "calendar_note": result.deadline.note,
             "reason": reason.note if reason else None,
+            "reason_history": ctx.late_history.get(evidence.id or 0, []),
         }
         late.append(entry)
         detail = f"sealed {result.hours:.1f} h after recording, deadline {rule}"

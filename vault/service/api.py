@@ -188,14 +188,6 @@ def run(
     entry = OPERATIONS.get(op)
     if entry is None:
         return Reply(False, 1, error=f"unknown operation {op!r}", timezone=tz)
-    if remote and op in LOCAL_ONLY:
-        return Reply(
-            False,
-            1,
-            error=f"{op} runs only on the station itself, as the vault's service account "
-            "(its systemd unit), not through the service",
-            timezone=tz,
-        )
     action, handler = entry
     vault = base.for_user(caller.os_user)
     work = Path(tempfile.mkdtemp(prefix="call-", dir=work_root(base)))
@@ -211,6 +203,15 @@ def run(
             _register_refusal(vault, op, principal, reason)
             shutil.rmtree(work, ignore_errors=True)
             return Reply(False, AccessRefused.exit_code, error=reason, timezone=tz)
+        if remote and op in LOCAL_ONLY:
+            shutil.rmtree(work, ignore_errors=True)
+            return Reply(
+                False,
+                1,
+                error=f"{op} runs only on the station itself, as the vault's service account "
+                "(its systemd unit or a root shell), not through the service",
+                timezone=tz,
+            )
         call = Call(vault, caller, principal, roles, decision.scope or "all", action, work)
         for name, data in (inputs or {}).items():
             path = work / "in" / Path(name).name

@@ -32,14 +32,14 @@ def make_dirs(path: Path) -> None:
         path = path.parent
     for directory in reversed(missing):
         with contextlib.suppress(FileExistsError):
-            directory.mkdir(mode=0o755)
+            directory.mkdir(mode=0o700)
         fsync_dir(directory.parent)
 
 
 def write_durably(path: Path, data: bytes) -> None:
     """Write to a temporary name, fsync, rename over, fsync the directory."""
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o644)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
     try:
         os.write(fd, data)
         os.fsync(fd)

@@ -67,7 +67,7 @@ class LocalWriter:
         try:
             checkpoint("store.written")
             os.fsync(self._fd)
-            os.fchmod(self._fd, 0o444)
+            os.fchmod(self._fd, 0o400)  # sealed: readable by the vault alone
             store.record_retention(sha256, retain_until)
             make_dirs(final.parent)
             # Atomic, and never replaces an existing object; False: IN-6, already sealed.

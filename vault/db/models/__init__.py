@@ -16,6 +16,7 @@ from vault.db.models.access import (
 )
 from vault.db.models.cases import Case, CaseHandler, CaseLink, Hold, PurgeJob, PurgeRecord
 from vault.db.models.compliance import (
+    AnnotationVersion,
     LateReason,
     NarrationCheck,
     RecordingGap,
@@ -41,6 +42,7 @@ __all__ = [
     "AccessDocument",
     "AccessGrant",
     "AccessRequest",
+    "AnnotationVersion",
     "AuditEvent",
     "Case",
     "CaseHandler",

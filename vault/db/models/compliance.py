@@ -67,6 +67,23 @@ class RecordingGap(SQLModel, table=True):
     annotated_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
+class AnnotationVersion(SQLModel, table=True):
+    """Every written reason ever given, one attributed version each (RC-3, RC-6, IN-1): an
+    interruption's reason (gap_id) or a late clip's (evidence_id). A changed reason is a new
+    version, never a replacement; the gap's or late reason's own columns hold the newest."""
+
+    __tablename__ = "annotation_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    gap_id: int | None = Field(default=None, foreign_key="recording_gap.id", index=True)
+    evidence_id: int | None = Field(default=None, foreign_key="evidence.id", index=True)
+    version: int  # 1, 2, ... per gap or late clip
+    reason: str | None = Field(default=None, max_length=32)  # a gap's reason code
+    note: str
+    given_by: str = Field(max_length=128)
+    given_at: datetime = Field(sa_column=utc_column(nullable=False))
+
+
 class NarrationCheck(SQLModel, table=True):
     """Speech found at the start of a clip (RC-1 for an opening, RC-3 for a resume)."""
 

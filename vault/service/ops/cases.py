@@ -1,1 +1,124 @@
-"""Operations: cases (being moved behind the service API)."""
+"""Operations on cases (RT-3, IN-4), the purge (RT-1..RT-5) and the cameras' keepers and
+usage ledger (DV-1, DV-3).
+
+A case's handler is named by a records keeper, never by the handler himself (AC-2): a
+records keeper who is also an officer may not name his own badge. An officer (scope `own`)
+sees only the cases whose handler he is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from vault.cases import cases
+from vault.cases.purge import purge as run_purge
+from vault.dock import ledger as ledgers
+from vault.errors import AccessRefused, VaultError
+from vault.service.api import Call, operation
+from vault.service.ops.scopes import handles_case, own_badge
+from vault.timeutil import parse_time
+
+
+@operation("case.create")
+def create(
+    call: Call,
+    number: str,
+    name: str,
+    case_type: str,
+    unit: str,
+    handlers: list[str] | None = None,
+    activities: list[str] | None = None,
+) -> dict[str, Any]:
+    handlers = list(handlers or [])
+    badge = call.badge()
+    if badge is not None and badge in handlers:
+        raise AccessRefused(
+            f"{call.name}: a case's handler is named by a records keeper, never by the "
+            f"handler; {badge} is your own badge (another records keeper names you)"
+        )
+    case = cases.create_case(
+        call.vault, number, name, case_type, unit, handlers, list(activities or [])
+    )
+    return {
+        "number": case.number,
+        "type": case.case_type,
+        "file_retention_years": case.file_retention_years,
+    }
+
+
+@operation("case.link")
+def link(
+    call: Call,
+    number: str,
+    evidence_ids: list[int] | None = None,
+    sessions: list[int] | None = None,
+) -> list[int]:
+    if not evidence_ids and not sessions:
+        raise VaultError("name evidence ids or --session DOCK_ID")
+    return cases.link(call.vault, number, list(evidence_ids or []), list(sessions or []))
+
+
+@operation("case.unlink")
+def unlink(call: Call, number: str, evidence_ids: list[int], reason: str) -> list[int]:
+    cases.unlink(call.vault, number, list(evidence_ids), reason)
+    return list(evidence_ids)
+
+
+@operation("case.close")
+def close(call: Call, number: str) -> int:
+    return cases.close(call.vault, number)
+
+
+@operation("case.litigation")
+def litigation(call: Call, number: str, start: bool, reason: str = "") -> int:
+    return cases.litigation(call.vault, number, start, reason)
+
+
+@operation("case.list")
+def list_(call: Call, status: str | None = None) -> list[dict[str, Any]]:
+    badge = own_badge(call) if call.scope == "own" else None
+    with call.vault.session() as session:
+        rows = cases.list_cases(session, status)
+    if badge is not None:
+        rows = [row for row in rows if badge in row["handlers"]]
+    return rows
+
+
+@operation("case.show")
+def show(call: Call, number: str) -> dict[str, Any]:
+    if call.scope == "own":
+        badge = own_badge(call)
+        if not handles_case(call, number):
+            raise AccessRefused(f"{call.name}: officer {badge} is not a handler of case {number!r}")
+    with call.vault.session() as session:
+        return cases.show_case(session, number)
+
+
+@operation("purge.plan")
+def plan(call: Call, as_of: str | None = None) -> dict[str, Any]:
+    """What a purge would delete now (or as of a given time: planning only)."""
+    when = parse_time(as_of, call.vault.settings.timezone)
+    return run_purge(call.vault, dry_run=True, as_of=when).to_json()
+
+
+@operation("purge.run")
+def purge(call: Call) -> dict[str, Any]:
+    """Delete, as of now, what retention no longer requires (no --as-of: RT-5)."""
+    return run_purge(call.vault, dry_run=False).to_json()
+
+
+@operation("device.assign")
+def assign(
+    call: Call,
+    device_id: str,
+    keeper: str,
+    note: str | None = None,
+    profile: str | None = None,
+) -> dict[str, Any]:
+    ledgers.assign(call.vault, device_id, keeper, note, profile)
+    return {"device_id": device_id, "keeper": keeper}
+
+
+@operation("device.ledger")
+def ledger(call: Call, device_id: str | None = None) -> list[dict[str, Any]]:
+    return ledgers.ledger(call.vault, device_id)

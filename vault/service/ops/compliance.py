@@ -1,1 +1,197 @@
-"""Operations: compliance (being moved behind the service API)."""
+"""Operations on recording compliance: the scan, written reasons (RC-3, RC-6, IN-1), stop
+records (RC-4), spot checks (OV-2) and the report (OV-1, OV-3).
+
+An interruption's reason comes from the officer concerned or a records keeper (RC-6): an
+officer (scope `own`) annotates only gaps of his own recording, explains only his own late
+clips and files stop records only for himself.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import col, select
+
+from vault.compliance import deadline
+from vault.compliance.printable import write_html
+from vault.compliance.reasons import GAP_REASONS, add_late_reason, annotate_gap, late_reason_json
+from vault.compliance.report import ReportFilters, build_report
+from vault.compliance.review import draw_json, draw_sample, record_review, review_json
+from vault.compliance.scan import scan as run_scan
+from vault.compliance.stops import add_stop, all_stops, approve_stop, stop_json
+from vault.db.models import Evidence, Officer, RecordingGap, RecordingSession, StopRecord
+from vault.errors import AccessRefused, NotFound, VaultError
+from vault.service.api import Call, operation
+from vault.service.ops.scopes import own_badge
+from vault.timeutil import parse_time
+
+
+def _officer_id(call: Call, officer_pk: int | None) -> str | None:
+    if officer_pk is None:
+        return None
+    with call.vault.session() as session:
+        officer = session.get(Officer, officer_pk)
+        return officer.officer_id if officer else None
+
+
+@operation("compliance.scan")
+def scan(call: Call, since: str | None = None) -> dict[str, Any]:
+    report = run_scan(call.vault, parse_time(since, call.vault.settings.timezone))
+    return report.to_json()
+
+
+@operation("compliance.late-reason")
+def late_reason(call: Call, evidence_id: int, note: str) -> dict[str, Any]:
+    if call.scope == "own":
+        badge = own_badge(call)
+        with call.vault.session() as session:
+            evidence = session.get(Evidence, evidence_id)
+            if evidence is None:
+                raise NotFound(f"no evidence {evidence_id}")
+            officer_pk = evidence.officer_pk
+        if _officer_id(call, officer_pk) != badge:
+            raise AccessRefused(
+                f"{call.name}: evidence {evidence_id} was not recorded by officer {badge}; "
+                "its late upload is explained by its officer or a records keeper"
+            )
+    return late_reason_json(add_late_reason(call.vault, evidence_id, note))
+
+
+@operation("compliance.calendar")
+def calendar(call: Call) -> dict[str, object]:
+    return deadline.calendar_info()
+
+
+@operation("report.compliance")
+def report(
+    call: Call,
+    from_: str | None = None,
+    to: str | None = None,
+    unit: str | None = None,
+    officer: str | None = None,
+    device: str | None = None,
+    html: bool = False,
+) -> dict[str, Any]:
+    tz = call.vault.settings.timezone
+    filters = ReportFilters(
+        range_from=parse_time(from_, tz),
+        range_to=parse_time(to, tz),
+        unit=unit,
+        officer_id=officer,
+        device_id=device,
+    )
+    if filters.range_from and filters.range_to and filters.range_to <= filters.range_from:
+        raise VaultError("--to must be after --from")
+    found = build_report(call.vault, filters)
+    if html:
+        write_html(found, call.output("report.html"), tz)
+    return found
+
+
+@operation("session.annotate")
+def annotate(call: Call, gap_id: int, reason: str, note: str) -> dict[str, Any]:
+    if call.scope == "own":
+        badge = own_badge(call)
+        with call.vault.session() as session:
+            gap = session.get(RecordingGap, gap_id)
+            if gap is None:
+                raise NotFound(f"no gap {gap_id} (see `evault report compliance --json`)")
+            recording = session.get(RecordingSession, gap.session_id)
+            officer_pk = recording.officer_pk if recording else None
+        if _officer_id(call, officer_pk) != badge:
+            raise AccessRefused(
+                f"{call.name}: gap {gap_id} is not in a session recorded by officer {badge}; "
+                "its reason is given by its officer or a records keeper (RC-6)"
+            )
+    gap = annotate_gap(call.vault, gap_id, reason, note)
+    return {
+        "gap_id": gap.id,
+        "session_id": gap.session_id,
+        "reason": gap.reason,
+        "reason_label": GAP_REASONS[reason],
+        "note": gap.note,
+        "annotated_by": gap.annotated_by,
+    }
+
+
+@operation("stop-record.add")
+def stop_add(
+    call: Call,
+    device: str,
+    officer: str,
+    from_: str,
+    to: str,
+    reason: str,
+    basis: str,
+    statement: str | None = None,
+) -> dict[str, Any]:
+    """STATEMENT: the name of the sent file (the requester's signed statement)."""
+    if call.scope == "own":
+        badge = own_badge(call)
+        if officer != badge:
+            raise AccessRefused(
+                f"{call.name} files stop records only for officer {badge} (their own), "
+                f"not for {officer}; a records keeper files them for others"
+            )
+    tz = call.vault.settings.timezone
+    start, end = parse_time(from_, tz), parse_time(to, tz)
+    if start is None or end is None:
+        raise VaultError("--from and --to are required")
+    path = None
+    if statement is not None:
+        if statement not in call.inputs:
+            raise VaultError(f"the statement file {statement} was not sent")
+        path = call.inputs[statement]
+    row = add_stop(
+        call.vault,
+        device_id=device,
+        officer_id=officer,
+        stop_from=start,
+        stop_to=end,
+        reason=reason,
+        basis=basis,
+        statement=path,
+    )
+    with call.vault.session() as session:
+        return stop_json(session, row)
+
+
+@operation("stop-record.approve")
+def stop_approve(call: Call, stop_id: int) -> dict[str, Any]:
+    row = approve_stop(call.vault, stop_id)
+    return {"stop_id": row.id, "approved_by": row.approved_by}
+
+
+@operation("stop-record.list")
+def stop_list(call: Call) -> list[dict[str, Any]]:
+    with call.vault.session() as session:
+        if call.scope == "own":
+            badge = own_badge(call)
+            query = (
+                select(StopRecord)
+                .join(Officer, col(Officer.id) == StopRecord.officer_pk)
+                .where(Officer.officer_id == badge)
+                .order_by(col(StopRecord.id))
+            )
+            rows = list(session.exec(query))
+        else:
+            rows = all_stops(session)
+        return [stop_json(session, row) for row in rows]
+
+
+@operation("review.sample")
+def sample(
+    call: Call,
+    count: int,
+    seed: str | None = None,
+    from_: str | None = None,
+    to: str | None = None,
+) -> dict[str, Any]:
+    tz = call.vault.settings.timezone
+    draw = draw_sample(call.vault, count, seed, parse_time(from_, tz), parse_time(to, tz))
+    return draw_json(draw)
+
+
+@operation("review.record")
+def record(call: Call, session_id: int, result: str, note: str) -> dict[str, Any]:
+    return review_json(record_review(call.vault, session_id, result, note))
