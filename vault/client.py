@@ -16,7 +16,8 @@ import os
 import socket
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, BinaryIO
+from io import BufferedIOBase
+from typing import Any
 
 DEFAULT_SOCKET = "/run/evidence-vault/evault.sock"
 MAX_HEADER = 64 * 1024 * 1024
@@ -49,14 +50,16 @@ def safe_relative(name: str) -> PurePosixPath:
     return path
 
 
-def read_line(stream: BinaryIO) -> bytes:
+def read_line(stream: BufferedIOBase) -> bytes:
     line = stream.readline(MAX_HEADER)
     if not line.endswith(b"\n"):
         raise ClientError("the vault service closed the connection without an answer")
     return line
 
 
-def receive_files(stream: BinaryIO, files: list[dict[str, Any]], into: Path | None) -> list[str]:
+def receive_files(
+    stream: BufferedIOBase, files: list[dict[str, Any]], into: Path | None
+) -> list[str]:
     """Write the answer's files under INTO (made 0700 by the caller), in the order sent."""
     names = []
     for item in files:

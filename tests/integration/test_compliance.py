@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
+import vault.service.ops  # noqa: F401  (registers the operations)
 from tests.compliance_footage import CameraSpec, ClipSpec, base_clips, local, make_camera
 from tests.conftest import make_settings, run_evault
 from vault.access.principals import add_principal
@@ -29,12 +30,21 @@ from vault.compliance.reasons import add_late_reason, annotate_gap
 from vault.compliance.report import ReportFilters, build_report
 from vault.compliance.review import draw_sample, record_review
 from vault.compliance.scan import scan
-from vault.context import Vault
-from vault.db.models import AuditEvent, Evidence, MediaJob, NarrationCheck, RecordingGap
+from vault.context import Vault, kernel_user
+from vault.db.models import (
+    AuditEvent,
+    Evidence,
+    MediaJob,
+    NarrationCheck,
+    Principal,
+    RecordingGap,
+    RegisterEntry,
+)
 from vault.errors import AccessRefused, Conflict
 from vault.ingest.pipeline import ingest_volume
 from vault.media.worker import run_worker
-from vault.timeutil import FixedClock
+from vault.service import api
+from vault.timeutil import FixedClock, iso
 
 pytestmark = pytest.mark.skipif(
     shutil.which("ffmpeg") is None or shutil.which("espeak-ng") is None,
@@ -437,6 +447,8 @@ def test_cli_report_json_html_and_one_line_errors(station: Station, tmp_path: Pa
     text = page.read_text("utf-8")
     assert "执法记录仪使用合规情况报告" in text and "<svg" in text
     assert "<script" not in text and "http://" not in text.replace("http://www.w3.org", "")
+    # A person's act (RC-6): the OS user running the CLI is mapped as a records keeper.
+    _staff(station, "赵记录", ["records_keeper"], kernel_user())
     bad = run_evault(
         station.home, "session", "annotate", "999999", "--reason", "battery", "--note", "x"
     )
@@ -449,3 +461,224 @@ def test_cli_report_json_html_and_one_line_errors(station: Station, tmp_path: Pa
     assert json.loads(scanned.stdout)["checked"] == []  # idempotent
     with station.vault.session() as session:
         assert session.exec(select(Evidence.id).order_by(col(Evidence.id))).first() is not None
+
+
+def _staff(
+    station: Station, name: str, roles: list[str], os_user: str, officer: str | None = None
+) -> Principal:
+    """A principal of the station (bootstrapping its records keeper 王档案 if none yet)."""
+    with station.vault.session() as session:
+        empty = session.exec(select(Principal.id)).first() is None
+    if empty:
+        add_principal(station.vault, "王档案", "staff", ["records_keeper"])
+    with station.vault.session() as session:
+        found = session.exec(select(Principal).where(Principal.name == name)).first()
+    if found is not None:
+        return found
+    return add_principal(station.vault, name, "staff", roles, officer=officer, os_user=os_user)
+
+
+def _as(station: Station, os_user: str, op: str, **params: Any) -> api.Reply:
+    """One call of the service API by OS user OS_USER (a person, not the vault's account)."""
+    reply = api.run(station.vault, api.Caller(60000, os_user, False), op, params)
+    reply.cleanup()
+    return reply
+
+
+def _last_refusal(station: Station) -> RegisterEntry:
+    with station.vault.session() as session:
+        entry = session.exec(
+            select(RegisterEntry)
+            .where(RegisterEntry.event == "refused")
+            .order_by(col(RegisterEntry.seq).desc())
+        ).first()
+    assert entry is not None
+    return entry
+
+
+def test_an_officer_gives_reasons_only_for_his_own_recording(station: Station) -> None:
+    """RC-6 (issue 13): an officer annotates only gaps of his own recording, explains only
+    his own late clips and files stop records only for himself; each refusal exits 3 and is
+    registered (AC-7)."""
+    _staff(station, "张警官", ["officer"], "zhang", officer="010203")
+    _staff(station, "李警官", ["officer"], "li", officer="010204")
+    gap = _gap_before(station.report(device_id="3100001"), station.names["good"][2])
+    refused = _as(
+        station, "li", "session.annotate", gap_id=gap["gap_id"], reason="battery", note="没电"
+    )
+    assert refused.exit_code == 3 and not refused.ok
+    assert "not in a session recorded by officer 010204" in (refused.error or "")
+    entry = _last_refusal(station)
+    assert entry.who == "李警官" and entry.what == "session.annotate"
+    assert entry.os_user == "li" and entry.detail["attempt"] == "session.annotate"
+    after = _gap_before(station.report(device_id="3100001"), station.names["good"][2])
+    assert after["reason"] == gap["reason"] and after["reason_history"] == gap["reason_history"]
+
+    eve = station.evidence_id(station.names["eve"][0])  # camera 3100004, officer 010206
+    refused = _as(station, "zhang", "compliance.late-reason", evidence_id=eve, note="路远")
+    assert refused.exit_code == 3
+    assert (_last_refusal(station).who, _last_refusal(station).what) == (
+        "张警官",
+        "compliance.late-reason",
+    )
+    stop = {
+        "device": "3100001",
+        "from_": "2026-11-23 14:00:00",
+        "to": "2026-11-23 14:05:00",
+        "reason": "public_transport",
+        "basis": "乘坐公共交通工具",
+    }
+    refused = _as(station, "zhang", "stop-record.add", officer="010204", **stop)
+    assert refused.exit_code == 3 and _last_refusal(station).what == "stop-record.add"
+    own = _as(station, "zhang", "stop-record.add", officer="010203", **stop)
+    assert own.ok, own.error
+    assert own.result["officer_id"] == "010203" and own.result["filed_by"] == "张警官"
+    mine = _as(station, "zhang", "stop-record.list")
+    assert mine.ok and own.result["stop_id"] in [r["stop_id"] for r in mine.result]
+    assert {r["officer_id"] for r in mine.result} == {"010203"}
+    theirs = _as(station, "li", "stop-record.list")
+    assert theirs.ok and theirs.result == []
+
+
+def test_a_changed_reason_is_a_new_version_with_who_and_when(station: Station) -> None:
+    """RC-6: a second annotation keeps the first as history (who gave it and when); the
+    reason shown is the newest. The same for a late clip's reason (IN-1)."""
+    _staff(station, "张警官", ["officer"], "zhang", officer="010203")
+    names = station.names["good"]
+    gap = _gap_before(station.report(device_id="3100001"), names[2])
+    first_at = datetime(2026, 11, 24, 1, 0, tzinfo=UTC)
+    station.clock.at = first_at
+    own = _as(
+        station,
+        "zhang",
+        "session.annotate",
+        gap_id=gap["gap_id"],
+        reason="device_fault",
+        note="记录仪死机，重启后恢复",
+    )
+    assert own.ok, own.error
+    assert own.result["annotated_by"] == "张警官"
+    second_at = first_at + timedelta(hours=2)
+    station.clock.at = second_at
+    keeper = _as(
+        station, "keeper", "session.annotate", gap_id=gap["gap_id"], reason="other", note="补录"
+    )
+    assert keeper.ok, keeper.error
+    after = _gap_before(station.report(device_id="3100001"), names[2])
+    assert (after["reason"], after["note"]) == ("other", "补录")
+    assert after["reason_history"] == [
+        {
+            "version": 1,
+            "reason": "device_fault",
+            "note": "记录仪死机，重启后恢复",
+            "given_by": "张警官",
+            "given_at": iso(first_at),
+        },
+        {
+            "version": 2,
+            "reason": "other",
+            "note": "补录",
+            "given_by": "王档案",
+            "given_at": iso(second_at),
+        },
+    ]
+    with station.vault.session() as session:
+        events = session.exec(
+            select(AuditEvent)
+            .where(AuditEvent.subject == f"gap:{gap['gap_id']}")
+            .order_by(col(AuditEvent.id))
+        ).all()
+    assert [e.detail["version"] for e in events] == [1, 2]
+    assert events[1].detail["previous"] == {
+        "reason": "device_fault",
+        "note": "记录仪死机，重启后恢复",
+    }
+
+    eve = station.evidence_id(station.names["eve"][0])
+    add_late_reason(station.vault, eve, "节后入库")
+    station.clock.at = second_at + timedelta(hours=1)
+    add_late_reason(station.vault, eve, "国庆假期后首个工作日入库")
+    (late,) = [r for r in station.report(device_id="3100004")["late"] if r["evidence_id"] == eve]
+    assert late["reason"] == "国庆假期后首个工作日入库"
+    assert [(v["version"], v["note"], v["given_by"]) for v in late["reason_history"]] == [
+        (1, "节后入库", "王档案"),
+        (2, "国庆假期后首个工作日入库", "王档案"),
+    ]
+    assert late["reason_history"][1]["given_at"] == iso(second_at + timedelta(hours=1))
+
+
+def test_cli_compliance_commands_are_calls_of_the_service(station: Station, tmp_path: Path) -> None:
+    """Every compliance command is one call of the service API: its JSON and exit codes as
+    before; a statement file is sent and sealed under its own name; --html replaces a
+    report written before."""
+    _staff(station, "赵记录", ["records_keeper"], kernel_user())
+    statement = tmp_path / "证人声明.pdf"
+    statement.write_bytes(b"%PDF-1.4 the witness asks not to be recorded")
+    added = run_evault(
+        station.home,
+        *("stop-record", "add", "--device", "3100001", "--officer", "010203"),
+        *("--from", "2026-11-23 15:00:00", "--to", "2026-11-23 15:10:00"),
+        *("--reason", "witness_request", "--basis", "证人要求", "--json"),
+        *("--statement", str(statement)),
+    )
+    assert added.returncode == 0, added.stderr
+    row = json.loads(added.stdout)
+    assert row["statement"] == {
+        "file_name": "证人声明.pdf",
+        "sha256": hashlib.sha256(statement.read_bytes()).hexdigest(),
+    }
+    assert row["filed_by"] == "赵记录" and row["status"] == "pending"
+    missing = run_evault(
+        station.home,
+        *("stop-record", "add", "--device", "3100001", "--officer", "010203"),
+        *("--from", "2026-11-23 15:00:00", "--to", "2026-11-23 15:10:00"),
+        *("--reason", "secrets", "--basis", "x", "--statement", str(tmp_path / "nope.pdf")),
+    )
+    assert missing.returncode == 1 and "does not exist" in missing.stderr
+    listed = run_evault(station.home, "stop-record", "list", "--json")
+    assert listed.returncode == 0, listed.stderr
+    assert row["stop_id"] in [r["stop_id"] for r in json.loads(listed.stdout)]
+    refused = run_evault(station.home, "stop-record", "approve", str(row["stop_id"]))
+    assert refused.returncode == 3 and "approver" in refused.stderr
+
+    gap = _gap_before(station.report(device_id="3100001"), station.names["good"][3])
+    noted = run_evault(
+        station.home,
+        *("session", "annotate", str(gap["gap_id"]), "--reason", "weather", "--note", "暴雨"),
+    )
+    assert noted.returncode == 0, noted.stderr
+    assert f"gap {gap['gap_id']} of session" in noted.stdout and "恶劣天气" in noted.stdout
+    friday = station.evidence_id(station.names["friday"][0])
+    late = run_evault(
+        station.home, "compliance", "late-reason", str(friday), "--note", "补交", "--json"
+    )
+    assert late.returncode == 0, late.stderr
+    given = json.loads(late.stdout)
+    assert set(given) == {"evidence_id", "note", "given_by", "given_at"}
+    assert (given["evidence_id"], given["note"], given["given_by"]) == (friday, "补交", "赵记录")
+
+    calendar = run_evault(station.home, "compliance", "calendar", "--json")
+    assert calendar.returncode == 0, calendar.stderr
+    assert set(json.loads(calendar.stdout)) == {"package", "version", "years"}
+    drawn = run_evault(station.home, "review", "sample", "--count", "1", "--seed", "cli", "--json")
+    assert drawn.returncode == 0, drawn.stderr
+    draw = json.loads(drawn.stdout)
+    assert len(draw["sessions"]) == 1 and draw["drawn_by"] == "赵记录"
+    reviewed = run_evault(
+        station.home,
+        *("review", "record", str(draw["sessions"][0]), "--result", "ok", "--note", "回放无异常"),
+        "--json",
+    )
+    assert reviewed.returncode == 0, reviewed.stderr
+    assert json.loads(reviewed.stdout)["draw_id"] == draw["draw_id"]
+
+    page = tmp_path / "report.html"
+    page.write_text("an old report", "utf-8")
+    again = run_evault(station.home, "report", "compliance", "--html", str(page))
+    assert again.returncode == 0, again.stderr
+    assert "执法记录仪使用合规情况报告" in page.read_text("utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["report.html", "证人声明.pdf"])
+    nowhere = run_evault(
+        station.home, "report", "compliance", "--html", str(tmp_path / "no" / "r.html")
+    )
+    assert nowhere.returncode == 1 and nowhere.stderr.startswith("error: cannot write")

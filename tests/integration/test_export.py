@@ -19,6 +19,7 @@ from tests.conftest import run_evault
 from vault.access import grants
 from vault.access.export import STATEMENT, ExportResult, export
 from vault.access.requests import file_request
+from vault.cases import cases
 from vault.context import Vault
 from vault.db.models import Evidence, RegisterEntry
 from vault.errors import AccessRefused
@@ -29,8 +30,8 @@ def office(vault: Vault, camera: Path, tmp_path: Path) -> Office:
     return open_office(vault, camera, tmp_path / "papers")
 
 
-def court_export(office: Office, out: Path, discs: bool = False) -> ExportResult:
-    """A court asks for the case's footage; the bureau head approves; the keeper exports."""
+def court_grant(office: Office) -> int:
+    """A court asks for the case's footage; the bureau head approves: the court's grant."""
     court = office.outsider("某区人民法院", "court", "某区人民法院")
     request = file_request(
         office.keeper,
@@ -41,8 +42,22 @@ def court_export(office: Office, out: Path, discs: bool = False) -> ExportResult
         office.documents("unit_letter", "applicant_id"),
     )
     assert request.id is not None
-    grants.approve(office.boss, request.id, "同意")
-    return export(office.keeper, f"case:{CASE}", out, discs=discs, place="某厂门口")
+    grant = grants.approve(office.boss, request.id, "同意")
+    assert grant.id is not None
+    return grant.id
+
+
+def court_export(office: Office, out: Path, discs: bool = False) -> ExportResult:
+    """The keeper hands the court's package over, naming the court's grant (--grant)."""
+    grant_id = court_grant(office)
+    return export(office.keeper, f"case:{CASE}", out, grant_id, discs=discs, place="某厂门口")
+
+
+def last_entry(office: Office) -> RegisterEntry:
+    with office.vault.session() as session:
+        entry = session.exec(select(RegisterEntry).order_by(col(RegisterEntry.seq).desc())).first()
+    assert entry is not None
+    return entry
 
 
 def needs(tool: str) -> None:
@@ -129,9 +144,49 @@ def test_export_without_a_grant_writes_nothing_and_is_registered(
     with pytest.raises(AccessRefused, match="--scope case:NUMBER --action export"):
         export(office.keeper, f"case:{CASE}", out)
     assert not out.exists() and not list(tmp_path.glob(".package*"))
-    with office.vault.session() as session:
-        entry = session.exec(select(RegisterEntry).order_by(col(RegisterEntry.seq).desc())).first()
-    assert entry is not None and entry.event == "refused" and entry.what == f"export case:{CASE}"
+    entry = last_entry(office)
+    assert entry.event == "refused" and entry.what == f"export case:{CASE}"
+
+
+def test_a_records_keeper_hands_an_outsiders_package_over_only_under_the_named_grant(
+    office: Office, tmp_path: Path
+) -> None:
+    """Never a grant picked silently: without --grant only the caller's own are used."""
+    grant_id = court_grant(office)
+    out = tmp_path / "package"
+    with pytest.raises(AccessRefused, match="王档案 holds no valid grant to export"):
+        export(office.keeper, f"case:{CASE}", out)
+    assert not out.exists() and not list(tmp_path.glob(".package*"))
+    entry = last_entry(office)
+    assert (entry.event, entry.what, entry.handled_by) == (
+        "refused",
+        f"export case:{CASE}",
+        "王档案",
+    )
+    assert entry.detail["attempt"] == "export"
+    result = export(office.keeper, f"case:{CASE}", out, grant_id)
+    assert result.grant_id == grant_id and (out / "SHA256SUMS").exists()
+    assert (last_entry(office).event, last_entry(office).who) == ("export", "某区人民法院")
+
+
+def test_a_case_grant_does_not_cover_a_clip_linked_after_its_approval(
+    office: Office, tmp_path: Path
+) -> None:
+    """A case-scoped grant covers the evidence linked when it was approved, never more."""
+    grant_id = court_grant(office)
+    cases.link(office.vault, CASE, [office.evidence[2]], [])
+    out = tmp_path / "package"
+    with pytest.raises(AccessRefused, match="linked later needs a new request"):
+        export(office.keeper, f"case:{CASE}", out, grant_id)
+    assert not out.exists() and not list(tmp_path.glob(".package*"))
+    entry = last_entry(office)
+    assert (entry.event, entry.what) == ("refused", f"export case:{CASE}")
+    assert f"grant {grant_id}" in entry.detail["refusal"]
+    with pytest.raises(AccessRefused, match="linked later"):  # the new clip alone: neither
+        export(office.keeper, f"evidence:{office.evidence[2]}", out, grant_id)
+    assert last_entry(office).event == "refused"
+    earlier = export(office.keeper, f"evidence:{office.evidence[0]}", out, grant_id)
+    assert earlier.grant_id == grant_id  # what was linked at approval still is covered
 
 
 def test_disc_images_are_two_labelled_copies(office: Office, tmp_path: Path) -> None:
@@ -176,7 +231,13 @@ def test_cli_request_approve_export_and_a_register_that_shows_tampering(
 
     ok("principal", "add", "王档案", "--role", "records_keeper", "--role", "approver")
     ok("principal", "add", "某检察院", "--type", "检察院", "--unit", "某检察院")
-    ok("principal", "add", "钱其他", "--user", "not-me")
+    ok("principal", "add", "钱其他", "--user", "nobody")
+    stranger = run_evault(home, "principal", "add", "孙某", "--user", "no-such-user-evault")
+    assert stranger.returncode == 1
+    assert stranger.stderr.strip().splitlines() == [
+        "error: no OS user 'no-such-user-evault' on this machine: create the account first, "
+        "then map it"
+    ]
     refused = run_evault(home, "evidence", "export", str(evidence_id), "--out", str(tmp_path / "x"))
     assert refused.returncode == 3 and "no valid grant" in refused.stderr
     missing = run_evault(
@@ -191,8 +252,11 @@ def test_cli_request_approve_export_and_a_register_that_shows_tampering(
     )  # fmt: skip
     ok("access", "approve", "1", "--reason", "同意", "--days", "3")
     out = tmp_path / "pkg"
-    ok("evidence", "export", str(evidence_id), "--out", str(out))
+    ok("evidence", "export", str(evidence_id), "--out", str(out), "--grant", "1")
     assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out).returncode == 0
+    with sqlite3.connect(home / "vault.db") as db:
+        names = db.execute("SELECT kind, file_name FROM access_document ORDER BY kind").fetchall()
+    assert names == [("applicant_id", "letter.pdf"), ("unit_letter", "letter.pdf")]
     log = json.loads(ok("access", "log", "--json"))
     assert [e["event"] for e in log][-5:] == ["refused", "refused", "request", "approve", "export"]
     assert log[-1]["who"] == "某检察院" and log[-1]["handled_by"] == "王档案"

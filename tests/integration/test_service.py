@@ -144,6 +144,7 @@ def station(pristine_camera: Path) -> Iterator[Station]:
         st.home.mkdir(mode=0o700)
         url = database_url_for(st.home)
         st.config.write_text(TEST_CONFIG + (f'[database]\nurl = "{url}"\n' if url else ""))
+        st.config.chmod(0o600)
         (base / "run").mkdir()
         camera = base / "camera"
         shutil.copytree(pristine_camera, camera, symlinks=True)

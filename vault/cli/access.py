@@ -18,7 +18,7 @@ from vault.cli.common import (
     print_json,
     timezone_of,
 )
-from vault.errors import RegisterTampered
+from vault.errors import RegisterTampered, VaultError
 from vault.timeutil import local_display
 
 app = typer.Typer(help="Access requests, approvals, grants and the register.", no_args_is_help=True)
@@ -211,6 +211,9 @@ def log(
             for name, target in (("register.csv", csv_out), ("register.pdf", pdf_out))
             if target is not None
         }
+        for target in targets.values():
+            if not target.absolute().parent.is_dir():
+                raise VaultError(f"no folder {target.absolute().parent} to write {target} in")
         written, _ = call_receiving(
             ctx,
             "access.log",

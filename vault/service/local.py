@@ -50,9 +50,9 @@ def run_local(
     if forked:
         return _run_forked(config, op, params, inputs, into)
     os.umask(0o077)
-    vault = _vault(config)
-    caller = _caller(vault.settings, os.getuid(), kernel_user())
-    reply = api.run(vault, caller, op, params, inputs)
+    opened = _vault(config)
+    caller = _caller(opened.settings, os.getuid(), kernel_user())
+    reply = api.run(opened, caller, op, params, inputs)
     try:
         names = []
         for name, path in reply.files:

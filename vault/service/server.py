@@ -22,7 +22,8 @@ import struct
 import threading
 import time
 from pathlib import Path
-from typing import Any, BinaryIO
+from io import BufferedIOBase
+from typing import Any
 
 from vault.client import CHUNK, MAX_HEADER
 from vault.context import Vault
@@ -35,7 +36,7 @@ def peer_uid(sock: socket.socket) -> int:
     """The connecting process's uid, as the kernel recorded it at connect()."""
     creds = sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i"))
     _pid, uid, _gid = struct.unpack("3i", creds)
-    return uid
+    return int(uid)
 
 
 def user_name(uid: int) -> str:
@@ -48,7 +49,11 @@ def user_name(uid: int) -> str:
 
 
 def answer_connection(
-    vault: Vault, caller: api.Caller, rfile: BinaryIO, wfile: BinaryIO, remote: bool = True
+    vault: Vault,
+    caller: api.Caller,
+    rfile: BufferedIOBase,
+    wfile: BufferedIOBase,
+    remote: bool = True,
 ) -> None:
     """Read one request, run it for CALLER, write the answer and its files."""
     started = time.monotonic()
@@ -87,7 +92,7 @@ def answer_connection(
         )
 
 
-def _answer(wfile: BinaryIO, reply: api.Reply) -> None:
+def _answer(wfile: BufferedIOBase, reply: api.Reply) -> None:
     header = reply.header()
     data = json.dumps(header, ensure_ascii=False, default=str).encode() + b"\n"
     with contextlib.suppress(BrokenPipeError, ConnectionResetError):
