@@ -181,7 +181,7 @@ def test_a_case_grant_does_not_cover_a_clip_linked_after_its_approval(
     assert not out.exists() and not list(tmp_path.glob(".package*"))
     entry = last_entry(office)
     assert (entry.event, entry.what) == ("refused", f"export case:{CASE}")
-    assert f"grant {grant_id}" in entry.detail["refusal"]
+    assert f"grant {grant_id}" in str(entry.detail["refusal"])
     with pytest.raises(AccessRefused, match="linked later"):  # the new clip alone: neither
         export(office.keeper, f"evidence:{office.evidence[2]}", out, grant_id)
     assert last_entry(office).event == "refused"

@@ -214,7 +214,9 @@ def run(
             )
         call = Call(vault, caller, principal, roles, decision.scope or "all", action, work)
         for name, data in (inputs or {}).items():
-            path = work / "in" / Path(name).name
+            if name in ("", ".", "..") or "/" in name or "\0" in name:
+                raise VaultError(f"an input file may not be named {name!r}")
+            path = work / "in" / name
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(data)
             call.inputs[name] = path
