@@ -15,8 +15,8 @@ import json
 import os
 import socket
 from dataclasses import dataclass, field
-from pathlib import Path, PurePosixPath
 from io import BufferedIOBase
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 DEFAULT_SOCKET = "/run/evidence-vault/evault.sock"

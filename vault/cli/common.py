@@ -172,10 +172,3 @@ def print_fields(detail: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
         if isinstance(value, dict | list):
             value = json.dumps(value, ensure_ascii=False, default=str)
         console.print(f"[bold]{key:>22}[/]  {escape(str(value))}", soft_wrap=True)
-
-
-def vault_of(ctx: typer.Context) -> Any:  # TRANSITIONAL: removed once every group calls the API
-    from vault.config import load_settings
-    from vault.context import Vault
-
-    return Vault(load_settings(state_of(ctx).config))

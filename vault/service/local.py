@@ -45,7 +45,6 @@ def run_local(
     into: Path | None,
     forked: bool = False,
 ) -> client.Answer:
-    import vault.service.ops
 
     if forked:
         return _run_forked(config, op, params, inputs, into)

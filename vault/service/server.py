@@ -21,8 +21,8 @@ import stat
 import struct
 import threading
 import time
-from pathlib import Path
 from io import BufferedIOBase
+from pathlib import Path
 from typing import Any
 
 from vault.client import CHUNK, MAX_HEADER
