@@ -53,8 +53,9 @@ def serve(
         sdnotify.SystemdNotifier().notify(f"READY=1\nSTATUS=listening on {path}")
         typer.echo(f"evault: serving {home} on {path}", err=True)
 
-    import vault.service.ops  # noqa: F401  (registers every operation)
+    from vault.service.api import known_operations
 
+    known_operations()  # registers every operation
     run_server(Vault(settings), path, ready)
 
 

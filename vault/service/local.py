@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 from pathlib import Path
 from typing import Any
@@ -45,7 +46,7 @@ def run_local(
     into: Path | None,
     forked: bool = False,
 ) -> client.Answer:
-
+    api.known_operations()  # registers every operation
     if forked:
         return _run_forked(config, op, params, inputs, into)
     os.umask(0o077)
@@ -98,8 +99,15 @@ def _run_forked(
         finally:
             os._exit(code)
     child.close()
+    # A SIGTERM for the command is for the work: pass it on (the dock, the media worker).
+    previous = {
+        signum: signal.signal(signum, lambda signum, _frame: os.kill(pid, signum))
+        for signum in (signal.SIGTERM, signal.SIGHUP)
+    }
     try:
         return client.call_on(parent, op, params, inputs, into)
     finally:
         parent.close()
         os.waitpid(pid, 0)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
