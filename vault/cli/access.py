@@ -44,6 +44,7 @@ def request(
             "authorisation, practising_licence."
         ),
     ] = None,
+    as_json: Json = False,
 ) -> None:
     """File an access request; refused with the list of missing documents (AC-4..AC-6)."""
     documents, files = [], {}
@@ -66,6 +67,9 @@ def request(
         requester=requester,
         documents=documents,
     )
+    if as_json:
+        print_json(filed)
+        return
     console.print(
         f"request {filed['request_id']} filed: {filed['action']} {filed['scope']} "
         "(pending approval)"

@@ -19,7 +19,7 @@ from typing import Any
 from vault import client
 from vault.config import Settings, load_settings
 from vault.context import Vault, kernel_user
-from vault.service import api
+from vault.service import api, capabilities
 
 _opened: dict[Path | None, Vault] = {}
 
@@ -82,9 +82,11 @@ def _run_forked(
         parent.close()
         code = 0
         try:
-            os.setgroups([])
-            os.setgid(home.st_gid)
-            os.setuid(home.st_uid)
+            # As the systemd units: the dock keeps mount(2); everything keeps chattr +i.
+            keep: tuple[int, ...] = (capabilities.CAP_LINUX_IMMUTABLE,)
+            if op == "dock.run":
+                keep += (capabilities.CAP_SYS_ADMIN,)
+            capabilities.drop_to(home.st_uid, home.st_gid, keep)
             os.umask(0o077)
             from vault.service.server import answer_connection
 
