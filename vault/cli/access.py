@@ -7,9 +7,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from vault.cli.common import (
+    Table,
     call,
     call_receiving,
     call_with_files,

@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from vault.cli.common import call, console, print_fields, print_json
+from vault.cli.common import Table, call, console, print_fields, print_json
 from vault.errors import VaultError
 
 app = typer.Typer(help="Case files and the evidence linked to them.", no_args_is_help=True)

@@ -20,7 +20,7 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -28,6 +28,9 @@ from rich.markup import escape
 
 from vault import client
 from vault.errors import VaultError
+
+if TYPE_CHECKING:
+    from rich.table import Table as RichTable
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
@@ -158,6 +161,13 @@ def call_receiving(
 def timezone_of(ctx: typer.Context) -> str:
     """The station's zone, as the last answer named it."""
     return state_of(ctx).timezone
+
+
+def Table(*headers: Any, **options: Any) -> RichTable:
+    """rich's Table, imported only when a table is printed (never for --json)."""
+    from rich.table import Table as RichTable
+
+    return RichTable(*headers, **options)
 
 
 def print_json(data: Any) -> None:

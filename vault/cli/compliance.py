@@ -10,9 +10,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from vault.cli.common import call, call_receiving, console, print_json
+from vault.cli.common import Table, call, call_receiving, console, print_json
 from vault.errors import VaultError
 
 app = typer.Typer(help="Recording compliance: sessions, narration, clocks, deadlines.")

@@ -7,9 +7,8 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from vault.cli.common import call, console, print_json
+from vault.cli.common import Table, call, console, print_json
 
 app = typer.Typer(help="Body cameras: keepers and the usage ledger.", no_args_is_help=True)
 

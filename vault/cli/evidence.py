@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from vault.cli.common import (
+    Table,
     call,
     call_receiving,
     console,

@@ -7,9 +7,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from vault.cli.common import call, console, print_json
+from vault.cli.common import Table, call, console, print_json
 
 STATUS_STYLE = {
     "sealed": "green",

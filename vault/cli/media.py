@@ -6,9 +6,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from vault.cli.common import call, console, print_json
+from vault.cli.common import Table, call, console, print_json
 
 app = typer.Typer(help="Viewing copies, thumbnails, salvage: the media job queue.")
 

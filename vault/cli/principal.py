@@ -11,9 +11,8 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from vault.cli.common import call, console, print_json
+from vault.cli.common import Table, call, console, print_json
 
 app = typer.Typer(help="Principals (staff and outside requesters) and roles.", no_args_is_help=True)
 

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
-from vault.cli.common import call, call_with_files, console, print_json
+from vault.cli.common import Table, call, call_with_files, console, print_json
 from vault.errors import VolumeError
 
 # The codes the domain knows (vault.compliance.reasons.GAP_REASONS, .stops.STOP_REASONS),

@@ -11,15 +11,18 @@ it hands back into `call.work` (`call.output(name)`), and reads files the caller
 
 from __future__ import annotations
 
+import inspect
 import json
 import logging
 import shutil
 import tempfile
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlmodel import select
 
 from vault.access import register
@@ -144,6 +147,23 @@ class Reply:
             shutil.rmtree(self.work, ignore_errors=True)
 
 
+_PARAMETERS: dict[str, type[BaseModel]] = {}
+
+
+def _parameters(op: str, handler: Handler) -> type[BaseModel]:
+    """A model of the handler's parameters after `call`, from its annotations: a caller over
+    the socket sends whatever JSON it likes, and a bad value is a one-line error."""
+    if op not in _PARAMETERS:
+        hints = typing.get_type_hints(handler)
+        fields: dict[str, Any] = {}
+        for name, parameter in list(inspect.signature(handler).parameters.items())[1:]:
+            default = ... if parameter.default is inspect.Parameter.empty else parameter.default
+            fields[name] = (hints.get(name, Any), default)
+        config = ConfigDict(extra="forbid", strict=False)
+        _PARAMETERS[op] = create_model(f"Params_{op}", __config__=config, **fields)
+    return _PARAMETERS[op]
+
+
 def _principal(vault: Vault, caller: Caller) -> tuple[Principal | None, bool]:
     """The caller's enabled principal (by the kernel's OS user), and whether none exists."""
     with vault.session() as session:
@@ -220,7 +240,15 @@ def run(
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(data)
             call.inputs[name] = path
-        result = handler(call, **params)
+        try:
+            given = _parameters(op, handler)(**params)
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"{'.'.join(map(str, e['loc'])) or 'parameters'}: {e['msg']}"
+                for e in exc.errors()
+            )
+            raise VaultError(f"bad parameters for {op}: {problems}") from None
+        result = handler(call, **{name: getattr(given, name) for name in given.model_fields})
         json.dumps(result, default=str)  # fail here, not on the wire
         files = [(name, work / "out" / name) for name in call.outputs]
         return Reply(True, 0, result=result, timezone=tz, files=files, work=work)
