@@ -244,8 +244,7 @@ def run(
             given = _parameters(op, handler)(**params)
         except ValidationError as exc:
             problems = "; ".join(
-                f"{'.'.join(map(str, e['loc'])) or 'parameters'}: {e['msg']}"
-                for e in exc.errors()
+                f"{'.'.join(map(str, e['loc'])) or 'parameters'}: {e['msg']}" for e in exc.errors()
             )
             raise VaultError(f"bad parameters for {op}: {problems}") from None
         result = handler(call, **{name: getattr(given, name) for name in given.model_fields})
