@@ -237,7 +237,7 @@ def test_audit_chain_and_register_stay_one_chain_under_concurrent_appends(
     """AC-7: four stations appending at once; each append reads the head its predecessor
     committed (PostgreSQL: unique prev_hash would otherwise fail one of two racing writers)."""
     vaults = [station(tmp_path, shared, f"station-{n}", clock) for n in range(4)]
-    # The stations share the register's signing key (README, "Deployment at scale").
+    # The stations share the register's signing key (docs/OPERATIONS.md, "Deployment at scale").
     signing.load_private_key(signing.key_path(vaults[0].settings), create=True)
     rounds = 15
 

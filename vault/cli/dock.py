@@ -118,5 +118,5 @@ def status(
 
 @app.command("udev-rules")
 def udev_rules_(ctx: typer.Context) -> None:
-    """Print udev rules that tag the cameras of the installed profiles (install notes: README)."""
+    """Print udev rules that tag the cameras of the installed profiles (docs/OPERATIONS.md)."""
     typer.echo(call(ctx, "dock.udev-rules"), nl=False)
