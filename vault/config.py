@@ -206,6 +206,13 @@ class ComplianceSettings(Section):
         return self
 
 
+class LoggingSettings(Section):
+    """Log lines on standard error, for journald (vault.logs)."""
+
+    level: Literal["debug", "info", "warning", "error"] = "info"
+    format: Literal["keyvalue", "json"] = "keyvalue"  # key=value pairs, or a JSON object
+
+
 class Settings(Section):
     home: Path = Field(default_factory=vault_home)
     station_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(
@@ -223,6 +230,7 @@ class Settings(Section):
     media: MediaSettings = MediaSettings()
     access: AccessSettings = AccessSettings()
     compliance: ComplianceSettings = ComplianceSettings()
+    logging: LoggingSettings = LoggingSettings()
 
     @field_validator("timezone")
     @classmethod

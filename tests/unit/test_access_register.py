@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import sqlite3
 import stat
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -180,3 +181,108 @@ def test_a_lost_key_is_not_silently_replaced(keeper: Vault, home: Path) -> None:
     assert not (home / "register-signing.key").exists()
     seq, reason = first_bad(keeper)
     assert seq == 6 and "covered by no signature" in reason
+
+
+# The hash body of entries already written must never change: these digests were computed
+# by the register as it stood before its fields were declared once (issue 14).
+GOLDEN = "8207d078909face8c8a22d837bcdcc3bd7af201da37bf807d1247317ed50a4a2"
+GOLDEN_MINIMAL = "a51f2c6a71543d1563ced193e09e22bb4c85b5f95a7ae7505513e19b6e5ba9d9"
+KEEPER_HASHES = [  # the keeper fixture's five entries, as that register wrote them
+    "f72d8ea55d850bedc82d76604281bc350d83f09a22aa5cfd5f85eb24be3f622b",
+    "e30d73e777bea3c485642d3a2ad2fb9b8f5a83142f62599d4d200bb9d0753119",
+    "2450f3b666b8bfa3694301100d3f058f283f3025064051c127a4520328d60105",
+    "033be15109adbb4a16030c886db1608ba9ff93e029c84ea8909649386a5530c0",
+    "626fc4b96bbf509e42c1c6d0ad457907e8f134f26696d8bf9eae0081f31b3f5d",
+]
+
+
+def test_the_hash_of_a_fixed_entry_is_unchanged() -> None:
+    entry = RegisterEntry(
+        seq=42,
+        at=datetime(2026, 11, 23, 9, 30, 15, 250000, tzinfo=UTC),
+        station_id="站-01",
+        os_user="keeper",
+        event="export",
+        who="张三律师",
+        unit="城东律师事务所",
+        documents=["EV-2026-000123", "EV-2026-000124"],
+        what="export:case 2026-刑-17",
+        reason='庭审准备 "引号"',
+        approver="李四",
+        handled_by="档案员",
+        request_id=7,
+        grant_id=9,
+        detail={"说明": "导出两段视频", "copies": 2, "nested": {"ok": True, "list": [1, "二"]}},
+        prev_hash="ab" * 32,
+        hash="",
+    )
+    assert register.entry_hash("ab" * 32, entry) == GOLDEN
+    minimal = RegisterEntry(
+        seq=1,
+        at=datetime(2026, 11, 23, 9, 0),  # naive, as SQLite hands it back: read as UTC
+        station_id="s",
+        os_user="u",
+        event="view",
+        prev_hash=register.GENESIS,
+        hash="",
+    )
+    assert register.entry_hash(register.GENESIS, minimal) == GOLDEN_MINIMAL
+
+
+def test_hash_body_and_json_view_come_from_one_declaration() -> None:
+    entry = RegisterEntry(
+        seq=1,
+        at=datetime(2026, 11, 23, 9, 0, tzinfo=UTC),
+        station_id="s",
+        os_user="u",
+        event="view",
+        prev_hash="p" * 64,
+        hash="h" * 64,
+    )
+    body = register.hash_body("q" * 64, entry)
+    assert sorted(body) == sorted(
+        [
+            "seq",
+            "prev",
+            "at",
+            "station",
+            "os_user",
+            "event",
+            "who",
+            "unit",
+            "documents",
+            "what",
+            "reason",
+            "approver",
+            "handled_by",
+            "request_id",
+            "grant_id",
+            "detail",
+        ]
+    )
+    assert body["prev"] == "q" * 64 and body["station"] == "s"
+    assert list(register.entry_json(entry)) == [
+        "seq",
+        "at",
+        "event",
+        "who",
+        "unit",
+        "documents",
+        "what",
+        "reason",
+        "approver",
+        "handled_by",
+        "os_user",
+        "station_id",
+        "request_id",
+        "grant_id",
+        "detail",
+        "hash",
+    ]
+
+
+def test_a_register_written_as_before_still_verifies(keeper: Vault) -> None:
+    """The keeper's entries hash as the earlier register wrote them, and the chain holds."""
+    with keeper.session() as session:
+        assert [e.hash for e in register.entries(session)] == KEEPER_HASHES
+    assert register.verify(keeper).ok

@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -46,25 +46,54 @@ EVENTS = (
 )
 
 
+def _as_is(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Hashed:
+    """One field the entry's hash covers. `key` is its name in the hash body: fixed for
+    good, since renaming it changes the hash of every entry ever written."""
+
+    key: str
+    attr: str  # the RegisterEntry attribute; also the field's name in the JSON view
+    render: Callable[[Any], Any] = _as_is
+    shown: bool = True  # in the JSON view (entry_json)
+
+
+# The one declaration of what an entry's hash covers; the hash body and the JSON view are
+# both derived from it. In the JSON view's order (the hash body sorts its keys).
+HASHED: tuple[Hashed, ...] = (
+    Hashed("seq", "seq"),
+    Hashed("prev", "prev_hash", shown=False),  # the link to the predecessor
+    Hashed("at", "at", iso),
+    Hashed("event", "event"),
+    Hashed("who", "who"),
+    Hashed("unit", "unit"),
+    Hashed("documents", "documents"),
+    Hashed("what", "what"),
+    Hashed("reason", "reason"),
+    Hashed("approver", "approver"),
+    Hashed("handled_by", "handled_by"),
+    Hashed("os_user", "os_user"),
+    Hashed("station", "station_id"),
+    Hashed("request_id", "request_id"),
+    Hashed("grant_id", "grant_id"),
+    Hashed("detail", "detail"),
+)
+# Display only, after the hashed fields in the JSON view: not covered by the hash.
+SHOWN_ONLY: tuple[str, ...] = ("hash",)
+
+
+def hash_body(prev_hash: str, entry: RegisterEntry) -> dict[str, Any]:
+    """What the hash covers, with `prev` the given predecessor's hash."""
+    values = {column.attr: column.render(getattr(entry, column.attr)) for column in HASHED}
+    values["prev_hash"] = prev_hash
+    return {column.key: values[column.attr] for column in HASHED}
+
+
 def entry_hash(prev_hash: str, entry: RegisterEntry) -> str:
-    body = {
-        "seq": entry.seq,
-        "prev": prev_hash,
-        "at": iso(entry.at),
-        "station": entry.station_id,
-        "os_user": entry.os_user,
-        "event": entry.event,
-        "who": entry.who,
-        "unit": entry.unit,
-        "documents": entry.documents,
-        "what": entry.what,
-        "reason": entry.reason,
-        "approver": entry.approver,
-        "handled_by": entry.handled_by,
-        "request_id": entry.request_id,
-        "grant_id": entry.grant_id,
-        "detail": entry.detail,
-    }
+    body = hash_body(prev_hash, entry)
     canonical = json.dumps(body, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
@@ -267,21 +296,7 @@ def entries(
 
 
 def entry_json(entry: RegisterEntry) -> dict[str, Any]:
-    return {
-        "seq": entry.seq,
-        "at": iso(entry.at),
-        "event": entry.event,
-        "who": entry.who,
-        "unit": entry.unit,
-        "documents": entry.documents,
-        "what": entry.what,
-        "reason": entry.reason,
-        "approver": entry.approver,
-        "handled_by": entry.handled_by,
-        "os_user": entry.os_user,
-        "station_id": entry.station_id,
-        "request_id": entry.request_id,
-        "grant_id": entry.grant_id,
-        "detail": entry.detail,
-        "hash": entry.hash,
-    }
+    """The entry as printed and exported: its shown hashed fields, then the display-only."""
+    shown = [column for column in HASHED if column.shown]
+    view = {column.attr: column.render(getattr(entry, column.attr)) for column in shown}
+    return view | {name: getattr(entry, name) for name in SHOWN_ONLY}

@@ -10,6 +10,7 @@ the model listens.
 
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,9 +38,12 @@ from vault.db.models import (
     RecordingSession,
     SessionClip,
 )
+from vault.logs import kv
 from vault.media import derivatives
 from vault.media.runner import MediaError
 from vault.media.tasks import suffix_of
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -98,6 +102,20 @@ def scan(vault: Vault, since: datetime | None = None) -> ScanReport:
         report.waiting_for_probe = result.waiting
         targets, report.up_to_date = plan(session, settings, since)
         session.commit()  # read only: lets go of the database before the long part
+    kv(
+        log,
+        logging.INFO,
+        "compliance scan planned",
+        since=since,
+        sessions=report.sessions,
+        new_sessions=report.new_sessions,
+        merged_sessions=len(report.merged_sessions),
+        gaps=report.gaps,
+        new_gaps=report.new_gaps,
+        waiting_for_probe=report.waiting_for_probe,
+        to_check=len(targets),
+        up_to_date=report.up_to_date,
+    )
     transcriber = load_transcriber(settings.transcript_model_dir) if targets else None
     folder = derivatives.work_root(vault) / f"{os.getpid()}-compliance"
     try:
@@ -120,6 +138,14 @@ def scan(vault: Vault, since: datetime | None = None) -> ScanReport:
             },
         )
         session.commit()
+    kv(
+        log,
+        logging.INFO,
+        "compliance scan done",
+        checked=len(report.checked),
+        not_narrated=sum(1 for entry in report.checked if not entry["narrated"]),
+        failed=len(report.failed),
+    )
     return report
 
 
@@ -233,9 +259,21 @@ def _check_one(
         "source": target.source,
     }
     record(vault, target, result, error)
+    facts = {"evidence": target.evidence_id, "rule": target.rule, "source": target.source}
     if result is None:
+        kv(log, logging.WARNING, "narration check failed", **facts, error=error)
         report.failed.append(entry | {"error": error})
         return
+    # Never the transcript: it is what was said on the recording.
+    kv(
+        log,
+        logging.INFO,
+        "narration checked",
+        **facts,
+        narrated=result.narrated,
+        has_audio=result.has_audio,
+        speech_s=result.speech_s,
+    )
     report.checked.append(
         entry
         | {

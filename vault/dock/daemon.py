@@ -37,12 +37,12 @@ from vault.dock.control import DriverReport, drive
 from vault.dock.events import UdevEvent
 from vault.dock.match import decide
 from vault.dock.mount import Mounted, Mounter
-from vault.dock.profiles import Profile
 from vault.dock.status import Notifier, StatusServer
 from vault.errors import VaultError
 from vault.ingest.pipeline import DockContext, ingest_volume
 from vault.ingest.report import IngestReport
 from vault.ingest.volume import Volume
+from vault.profiles import Profile
 from vault.timeutil import iso
 
 log = logging.getLogger(__name__)
@@ -357,6 +357,7 @@ class DockDaemon:
             usb_id=event.usb_id,
             usb_serial=event.serial,
             mounted_with=mounted.method,
+            true_mtime=mounted.true_mtime(self.vault.settings.timezone),
             docked_at=bay.docked_at,
             on_dock=on_dock,
             driver_info=told.info if told else {},

@@ -13,6 +13,7 @@ media.stale_after_s.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from datetime import datetime, timedelta
@@ -24,7 +25,10 @@ from sqlmodel import Session, col, select
 
 from vault.config import MediaSettings
 from vault.db.models import Evidence, MediaJob
+from vault.logs import kv
 from vault.timeutil import iso
+
+log = logging.getLogger(__name__)
 
 MEDIA_KINDS = ("video", "audio", "photo")
 JOB_KINDS = ("probe", "salvage", "viewing", "poster", "contact_sheet", "audio")
@@ -97,6 +101,8 @@ def enqueue_missing(session: Session, now: datetime, max_attempts: int = 5) -> i
         if evidence_id is not None:
             enqueue(session, evidence_id, "probe", now, max_attempts)
     session.commit()
+    if missing:
+        kv(log, logging.INFO, "probes queued for evidence without one", count=len(missing))
     return len(missing)
 
 
@@ -198,16 +204,23 @@ def fail(
     """Count a failed attempt: retried after a growing wait, or "dead" when out of attempts."""
     dead = job.attempts >= job.max_attempts
     state = "dead" if dead else "failed"
+    retry_at = now + backoff(settings, job.attempts)
+    facts = {"job": job.id, "kind": job.kind, "evidence": job.evidence_id, "error": error}
+    attempts = {"attempt": job.attempts, "of": job.max_attempts}
     _settle(
         session,
         job.id or 0,
         worker,
         state=state,
         last_error=error[:ERROR_CHARS],
-        not_before=now + backoff(settings, job.attempts),
+        not_before=retry_at,
         finished_at=now if dead else None,
     )
     session.commit()
+    if dead:
+        kv(log, logging.ERROR, "job failed, given up", **facts, **attempts)
+    else:
+        kv(log, logging.WARNING, "job failed, will retry", **facts, **attempts, retry_at=retry_at)
     return state
 
 
@@ -228,7 +241,7 @@ def requeue_stale(session: Session, now: datetime, settings: MediaSettings, me: 
     """Take back jobs whose worker died (killed, crashed, host lost); counts as a failure."""
     stale_before = now - timedelta(seconds=settings.stale_after_s)
     running = session.exec(select(MediaJob).where(MediaJob.state == "running")).all()
-    taken = 0
+    taken: list[dict[str, Any]] = []
     for job in running:
         if job.claimed_by == me:
             continue
@@ -251,9 +264,15 @@ def requeue_stale(session: Session, now: datetime, settings: MediaSettings, me: 
                 finished_at=now if dead else None,
             )
         )
-        taken += moved.rowcount
+        if moved.rowcount:
+            taken.append(
+                {"job": job.id, "kind": job.kind, "evidence": job.evidence_id}
+                | {"worker": job.claimed_by, "attempt": job.attempts, "given_up": dead}
+            )
     session.commit()
-    return taken
+    for facts in taken:
+        kv(log, logging.WARNING, "job taken back from a stopped worker", **facts)
+    return len(taken)
 
 
 def retry(session: Session, now: datetime, job_ids: list[int] | None = None) -> int:
@@ -265,6 +284,7 @@ def retry(session: Session, now: datetime, job_ids: list[int] | None = None) -> 
         query = query.where(col(MediaJob.state) == "dead")
     count = session.connection().execute(query).rowcount
     session.commit()
+    kv(log, logging.INFO, "jobs queued again", count=count, jobs=job_ids or "all dead")
     return count
 
 

@@ -5,6 +5,7 @@ limit, lowered CPU and I/O priority, a process group killed whole, both pipes al
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import signal
 import subprocess
@@ -15,6 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from vault.errors import VaultError
+from vault.logs import kv
+
+log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, str]], None]
 STDERR_LINES = 40
@@ -127,8 +131,10 @@ def run_tool(
         proc.wait(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
+        tool = os.path.basename(args[0])
+        kv(log, logging.WARNING, "media tool killed", tool=tool, limit_s=timeout_s)
         raise MediaTimeout(
-            f"{os.path.basename(args[0])} ran longer than {timeout_s:g} s and was stopped "
+            f"{tool} ran longer than {timeout_s:g} s and was stopped "
             "(a hostile or broken file?); raise media.timeout_s for very long clips"
         ) from None
     except BaseException:
@@ -137,7 +143,10 @@ def run_tool(
     finally:
         for reader in readers:
             reader.join(timeout=5)
-    return ToolResult(proc.returncode, bytes(out), list(tail), time.monotonic() - started)
+    result = ToolResult(proc.returncode, bytes(out), list(tail), time.monotonic() - started)
+    tool, seconds = os.path.basename(args[0]), round(result.seconds, 3)
+    kv(log, logging.DEBUG, "media tool ran", tool=tool, exit=result.returncode, s=seconds)
+    return result
 
 
 def _kill_group(proc: subprocess.Popen[bytes]) -> None:

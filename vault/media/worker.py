@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import threading
 import time
@@ -25,9 +26,12 @@ from vault.db import audit
 from vault.db.models import Evidence, MediaJob
 from vault.errors import VaultError
 from vault.faults import checkpoint
+from vault.logs import kv
 from vault.media import derivatives, jobs, tasks
 from vault.store.durable import write_durably
 from vault.timeutil import iso
+
+log = logging.getLogger(__name__)
 
 
 class JobProgress(Protocol):
@@ -170,6 +174,9 @@ def execute(
     """One claimed job, start to finish; never raises for a job's own failure."""
     assert job.id is not None
     entry: dict[str, Any] = {"job_id": job.id, "evidence_id": job.evidence_id, "kind": job.kind}
+    facts = {"job": job.id, "kind": job.kind, "evidence": job.evidence_id}
+    kv(log, logging.INFO, "job taken", **facts, attempt=job.attempts, of=job.max_attempts)
+    started = time.monotonic()
     progress.job_started(job.id, job.evidence_id, job.kind)
     status.update(force=True, job=entry | {"fraction": 0.0})
     folder = derivatives.work_root(vault) / f"{os.getpid()}-job{job.id}"
@@ -216,7 +223,12 @@ def execute(
         raise
     finally:
         derivatives.clear_workdir(folder)
-    progress.job_done(state, note)
+    ms = round((time.monotonic() - started) * 1000)
+    if state in ("done", "skipped"):
+        kv(log, logging.INFO, f"job {state}", **facts, ms=ms, note=note or None)
+    elif state == "lost":
+        kv(log, logging.WARNING, "job lost", **facts, ms=ms, reason=note)
+    progress.job_done(state, note)  # failed or dead: logged by jobs.fail
     return entry | {"state": state, "note": note or None}
 
 
