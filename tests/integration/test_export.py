@@ -189,6 +189,18 @@ def test_a_case_grant_does_not_cover_a_clip_linked_after_its_approval(
     assert earlier.grant_id == grant_id  # what was linked at approval still is covered
 
 
+def test_a_clip_unlinked_from_the_case_leaves_the_case_grant(
+    office: Office, tmp_path: Path
+) -> None:
+    """A clip unlinked as the wrong case is no longer covered by that case's grants."""
+    grant_id = court_grant(office)
+    unlinked = office.evidence[0]
+    cases.unlink(office.vault, CASE, [unlinked], "wrong case")
+    with pytest.raises(AccessRefused, match="does not cover this"):
+        export(office.keeper, f"evidence:{unlinked}", tmp_path / "package", grant_id)
+    assert last_entry(office).event == "refused"
+
+
 def test_disc_images_are_two_labelled_copies(office: Office, tmp_path: Path) -> None:
     """EV-2: two copies, each labelled with unit, maker, date, case name and number."""
     needs("xorriso")

@@ -113,14 +113,16 @@ def scope_evidence(session: Session, scope: Scope) -> list[Evidence]:
 
 
 def _scope_covers(session: Session, grant: AccessGrant, evidence_ids: set[int]) -> bool:
-    """A grant covers what its scope held when it was approved (frozen), never more."""
-    if grant.evidence_ids is not None:
-        return evidence_ids <= set(grant.evidence_ids)
+    """A grant covers what its scope held when it was approved (frozen), never more; and of
+    that, for a case, only what is still linked to it (a clip unlinked as the wrong case
+    leaves the case's grants with it)."""
     scope = Scope(*grant.scope.split(":", 1))
     try:
         covered = {e.id for e in scope_evidence(session, scope)}
     except NotFound:
         return False
+    if grant.evidence_ids is not None:
+        covered &= set(grant.evidence_ids)
     return evidence_ids <= covered
 
 

@@ -8,12 +8,12 @@ connection carries one request and one answer, in a thread of its own.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
+import io
 import json
 import logging
 import os
+import shutil
 import signal
 import socket
 import socketserver
@@ -60,19 +60,21 @@ def answer_connection(
     op = "?"
     try:
         request = json.loads(rfile.readline(MAX_HEADER))
+        if not isinstance(request, dict):
+            raise ValueError("the request is not an object")
         op = str(request["op"])
         params = request.get("params") or {}
-        if not isinstance(params, dict):
-            raise ValueError("params is not an object")
-        inputs = {
-            str(k): base64.b64decode(v, validate=True)
-            for k, v in (request.get("inputs") or {}).items()
-        }
-    except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+        encoded = request.get("inputs") or {}
+        if not isinstance(params, dict) or not isinstance(encoded, dict):
+            raise ValueError("params and inputs must be objects")
+        if not all(isinstance(v, str) for v in encoded.values()):
+            raise ValueError("inputs must be base64 strings")
+    except (ValueError, KeyError, TypeError, RecursionError) as exc:
         _answer(wfile, api.Reply(False, 1, error=f"malformed request: {exc}"))
         return
     try:
-        reply = api.run(vault, caller, op, params, inputs, remote=remote)
+        # The inputs' bytes are decoded only once the policy has let the call in.
+        reply = api.run(vault, caller, op, params, encoded=encoded, remote=remote)
     except TypeError as exc:  # parameters the operation does not take
         reply = api.Reply(False, 1, error=f"bad parameters for {op}: {exc}")
     except Exception:
@@ -107,13 +109,31 @@ def _answer(wfile: BufferedIOBase, reply: api.Reply) -> None:
         wfile.flush()
 
 
+# One caller cannot starve the others: each uid has at most this many calls in hand at once
+# (the service account and root, whose jobs may run long, have more), and a request that
+# does not arrive within the timeout frees its thread.
+PER_UID = 8
+PER_SYSTEM_UID = 32
+ALL_CALLS = 128  # whoever asks: the threads and descriptors of the service stay bounded
+MAX_REQUEST = 16 * 1024 * 1024  # a request line with its documents (base64)
+REQUEST_TIMEOUT_S = 30.0
+REPLY_TIMEOUT_S = 600.0
+
+
 class _Handler(socketserver.StreamRequestHandler):
     server: VaultServer
 
     def handle(self) -> None:
         uid = peer_uid(self.request)
         caller = api.Caller(uid, user_name(uid), uid in (0, os.getuid()))
-        answer_connection(self.server.vault, caller, self.rfile, self.wfile)
+        self.request.settimeout(REQUEST_TIMEOUT_S)
+        try:
+            line = self.rfile.readline(MAX_REQUEST)
+        except TimeoutError:
+            log.warning("request timed out user=%s uid=%d", caller.os_user, uid)
+            return
+        self.request.settimeout(REPLY_TIMEOUT_S)  # a large answer may take a while to drain
+        answer_connection(self.server.vault, caller, io.BytesIO(line), self.wfile)
 
 
 class VaultServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
@@ -122,7 +142,48 @@ class VaultServer(socketserver.ThreadingMixIn, socketserver.UnixStreamServer):
 
     def __init__(self, path: Path, vault: Vault) -> None:
         self.vault = vault
+        self._calls: dict[int, int] = {}  # uid: calls in hand
+        self._owner: dict[int, int] = {}  # id(request): its caller's uid
+        self._lock = threading.Lock()
         super().__init__(str(path), _Handler)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Refuse at once, without a thread, a caller who already has too many calls."""
+        uid = peer_uid(request)
+        limit = PER_SYSTEM_UID if uid in (0, os.getuid()) else PER_UID
+        with self._lock:
+            busy = self._calls.get(uid, 0) >= limit or sum(self._calls.values()) >= ALL_CALLS
+            if not busy:
+                self._calls[uid] = self._calls.get(uid, 0) + 1
+                self._owner[id(request)] = uid
+        if busy:
+            log.warning("too many calls user=%s uid=%d limit=%d", user_name(uid), uid, limit)
+            with contextlib.suppress(OSError):
+                request.settimeout(1.0)
+                error = f"too many calls in hand for this user (at most {limit}); try again"
+                reply = api.Reply(False, 1, error=error)
+                request.sendall(json.dumps(reply.header()).encode() + b"\n")
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:  # no thread could be started: the call is not in hand
+            with self._lock:
+                self._owner.pop(id(request), None)
+                self._calls[uid] -= 1
+                if not self._calls[uid]:
+                    del self._calls[uid]
+            raise
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._lock:
+                uid = self._owner.pop(id(request))
+                self._calls[uid] -= 1
+                if not self._calls[uid]:
+                    del self._calls[uid]
 
 
 def _clear_stale(path: Path) -> None:
@@ -149,6 +210,9 @@ def serve(vault: Vault, path: Path, ready: Any = None) -> None:
     os.umask(0o077)
     # Open everything once, before the first caller: each call shares it.
     _ = vault.engine, vault.store, vault.profiles
+    # Calls cut short by a crash left their work folders (copies of footage): never keep them.
+    for stale in api.work_root(vault).glob("call-*"):
+        shutil.rmtree(stale, ignore_errors=True)
     path.parent.mkdir(parents=True, exist_ok=True)
     _clear_stale(path)
     server = VaultServer(path, vault)
