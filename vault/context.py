@@ -13,7 +13,7 @@ from sqlmodel import Session
 from vault.config import Settings
 from vault.db.audit import Actor
 from vault.db.engine import open_engine
-from vault.dock.profiles import Profile, load_profiles
+from vault.profiles import Profile, load_profiles
 from vault.store import WormStore, open_store
 from vault.timeutil import Clock, SystemClock
 

@@ -3,7 +3,8 @@
 Dated rules give a date (routine, long-term, a closed case's file retention); blockers
 (a legal hold, pending litigation, an open case) keep evidence with no date at all. The
 effective retain-until is the latest date of all rules (None: permanent); evidence may be
-deleted only after it, and only while nothing blocks (RT-1..RT-4).
+deleted only after it, and only while nothing blocks (RT-1..RT-4). Ingest (the first
+retain-until), media, cases and the uploader all decide by them, so they sit below all.
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ from vault.access.requests import file_request
 from vault.context import Vault
 from vault.db.models import AccessDocument, Derivative, Principal, RegisterEntry
 from vault.errors import AccessRefused, Conflict
-from vault.service import api
+from vault.service import api, ops
 from vault.timeutil import FixedClock
 
 
@@ -321,7 +321,7 @@ OTHER = api.Caller(1003, "other", system=False)
 
 
 def call(office: Office, caller: api.Caller, op: str, **params: object) -> api.Reply:
-    api.known_operations()  # registers the operations
+    ops.known_operations()  # registers the operations
     reply = api.run(office.vault, caller, op, params, remote=True)
     reply.cleanup()
     return reply
@@ -364,7 +364,7 @@ def test_a_request_through_the_service_seals_the_documents_under_their_own_names
         {"text": "unit_letter=/scans/介绍信.pdf", "input": "document-0", "file_name": "介绍信.pdf"},
         {"text": "applicant_id=/scans/id.pdf", "input": "document-1", "file_name": "id.pdf"},
     ]
-    api.known_operations()
+    ops.known_operations()
     params = {
         "scope": f"evidence:{office.evidence[0]}",
         "action": "copy",
@@ -413,7 +413,7 @@ def test_principals_map_only_os_users_of_this_machine(office: Office) -> None:
 
 def test_only_the_vaults_own_account_bootstraps_an_empty_vault(vault: Vault) -> None:
     """Scope empty: a user over the socket cannot make himself the first records keeper."""
-    api.known_operations()
+    ops.known_operations()
     params = {"name": "甲", "roles": ["records_keeper"]}
     intruder = api.Caller(1000, "intruder", system=False)
     refused = api.run(vault, intruder, "principal.add", params, remote=True)

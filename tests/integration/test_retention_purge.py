@@ -25,7 +25,7 @@ from vault.db.models import AuditEvent, Derivative, Evidence, PurgeRecord
 from vault.errors import Conflict, RetentionRefused, VaultError
 from vault.ingest.pipeline import ingest_volume
 from vault.retrieval import Filters, list_evidence, show_evidence, verify_evidence
-from vault.service import api
+from vault.service import api, ops
 from vault.timeutil import FixedClock, add_months
 
 DOCKED = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -409,7 +409,7 @@ def test_a_records_keeper_may_not_name_himself_a_case_handler(
 
 def test_an_officer_sees_only_the_cases_he_handles(vault: Vault) -> None:
     """case.list / case.show in scope `own`: the cases whose handler the officer is."""
-    api.known_operations()  # registers the operations
+    ops.known_operations()  # registers the operations
     add_principal(vault, "王档案", "staff", ["records_keeper"])  # mapped to "tester"
     add_principal(vault, "张警官", "staff", ["officer"], officer="010203", os_user="zhang")
     cases.create_case(vault, "C-1", "扬尘", "行政处罚", "一大队", ["010203"], [])

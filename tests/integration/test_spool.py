@@ -17,8 +17,8 @@ from vault.db.models import Derivative, Evidence
 from vault.errors import RetentionLocked
 from vault.ingest.pipeline import ingest_volume
 from vault.store.spool import SPOOL, SpoolFull
-from vault.store.uploader import drain
 from vault.timeutil import FixedClock
+from vault.uploader import drain
 
 pytestmark = pytest.mark.s3
 

@@ -115,6 +115,15 @@ def test_same_bytes_again_is_a_no_op_returning_the_existing_object(store: WormSt
     assert list(store.keys()) == [first.key] and debris(store) == []
 
 
+def test_a_plain_store_holds_nothing_provisionally(store: WormStore) -> None:
+    """Issue 14: the spool's special case is part of the contract; a plain store (local or
+    S3) keeps no provisional copy, so it has none to tell of and none to drop."""
+    result = put(store, os.urandom(1000))
+    assert not store.provisional(result.key)
+    store.release_unrecorded(result.key)
+    assert store.exists(result.key) and list(store.keys()) == [result.key]
+
+
 @pytest.mark.parametrize("size", [1000, 6 * MIB], ids=["one-part", "multipart"])
 def test_two_stations_sealing_the_same_bytes_at_once_keep_one_object(
     make_store: StoreFactory, size: int

@@ -34,8 +34,8 @@ from vault.dock.drivers.fake import (
     Unplug,
 )
 from vault.dock.drivers.usb_bulk import UsbBulkTransport
-from vault.dock.profiles import load_profile
 from vault.errors import ProfileError
+from vault.profiles import DRIVER_NAMES, load_profile
 
 PASSWORD = "12345678"
 VER = Expect(b"@Ver;8;00000000;#")
@@ -412,6 +412,10 @@ def test_ambarella_profile_names_its_driver_and_usb_id() -> None:
     assert profile.driver == "ambarella" and profile.driver in DRIVERS
     assert [(u.vendor_id, u.product_id) for u in profile.match.usb] == [("4255", "0001")]
     assert (0x4255, 0x0001) in DRIVERS["ambarella"].usb_ids
+
+
+def test_profiles_know_exactly_the_drivers_the_dock_has() -> None:
+    assert set(DRIVER_NAMES) == set(DRIVERS)
 
 
 def test_profile_naming_an_unknown_driver_is_refused(tmp_path: Path) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from vault.config import builtin_profiles_dir
-from vault.dock.profiles import choose_profile, load_profile, load_profiles
 from vault.errors import ProfileError
+from vault.profiles import choose_profile, load_profile, load_profiles
 
 PROFILES = load_profiles([builtin_profiles_dir()])
 ZFY, AMBA = PROFILES["zfy-ref"], PROFILES["ambarella-generic"]

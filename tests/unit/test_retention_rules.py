@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from vault.cases.rules import CaseFacts, EvidenceFacts, decide, shortens
 from vault.config import RetentionSettings
+from vault.retention_rules import CaseFacts, EvidenceFacts, decide, shortens
 
 SETTINGS = RetentionSettings()
 RECORDED = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)

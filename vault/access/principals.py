@@ -16,8 +16,8 @@ from sqlmodel import Session, col, select
 from vault.access import register
 from vault.context import Vault
 from vault.db.models import CaseHandler, Officer, Principal
+from vault.db.upsert import upsert_officer
 from vault.errors import AccessRefused, Conflict, NotFound
-from vault.ingest.records import upsert_officer
 from vault.timeutil import iso
 
 STAFF = "staff"

@@ -13,8 +13,8 @@ from vault.cases.retention import count_linked, get_evidence, reapply, reapply_c
 from vault.config import CASE_TYPES
 from vault.context import Vault
 from vault.db.models import Case, CaseHandler, CaseLink, Evidence, Officer, Sighting
+from vault.db.upsert import upsert_officer
 from vault.errors import Conflict, NotFound
-from vault.ingest.records import upsert_officer
 from vault.timeutil import iso
 
 # RC-5: activities that must be recorded on video (Shanxi 第12条 and others).

@@ -16,6 +16,7 @@ committed. SQLite gives the same with its one write lock (taken before the store
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -27,16 +28,28 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from vault.cases.retention import facts_for_batch, record_event
-from vault.cases.rules import decide
 from vault.context import Vault
 from vault.db.engine import lock_for_transaction
 from vault.db.models import Derivative, Device, Evidence, Officer, PurgeJob, PurgeRecord
 from vault.errors import ObjectMissing, RetentionLocked, VaultError
 from vault.faults import checkpoint
+from vault.logs import kv
 from vault.media.derivatives import purge_derivatives
+from vault.retention_rules import decide
 from vault.timeutil import iso
 
 BATCH = 2000
+# Why evidence was kept, as counted in the log: (words in the reason, name of the count).
+KEPT_BECAUSE = (
+    ("legal hold", "legal_hold"),
+    ("litigation hold", "litigation_hold"),
+    ("open case", "open_case"),
+    ("retained until", "retained"),
+    ("another purge job", "other_job"),
+    ("store:", "store_refused"),
+)
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -55,6 +68,16 @@ class PurgeReport:
             key: self.deleted,
             "kept": self.kept,
         }
+
+    def counts(self) -> dict[str, int]:
+        """How many were deleted, and kept for each reason (one may be kept for several)."""
+        done = "would_delete" if self.dry_run else "deleted"
+        found = {done: len(self.deleted), "kept": len(self.kept)}
+        for words, name in KEPT_BECAUSE:
+            count = sum(1 for entry in self.kept if words in entry["reason"])
+            if count:
+                found[f"kept_{name}"] = count
+        return found
 
 
 DUE_COLUMNS = (
@@ -122,20 +145,24 @@ def purge(vault: Vault, *, dry_run: bool, as_of: datetime | None = None) -> Purg
     with vault.session() as session:
         if dry_run:
             report.deleted = list(plan(vault, session, report.as_of, report.kept))
+            kv(log, logging.INFO, "purge planned", as_of=report.as_of, **report.counts())
             return report
         actor = vault.actor("purge")
         job = PurgeJob(station_id=actor.station_id, actor=actor.name, started_at=now)
         session.add(job)
         session.commit()
         report.job_id = job.id
+        kv(log, logging.INFO, "purge started", job=job.id, as_of=now)
         try:
             _sweep_derivatives(vault, session)  # of originals purged by a job that was killed
             left = select(PurgeRecord).where(PurgeRecord.state == "deleting")
             for unfinished in list(session.exec(left)):
+                kv(log, logging.INFO, "purge resumes a deletion", evidence=unfinished.evidence_id)
                 _finish(vault, session, job, unfinished, report)  # what a killed job left
             for entry in plan(vault, session, now, report.kept):  # page by page
                 record = _claim(vault, session, job, entry)
                 if record is None:
+                    kv(log, logging.INFO, "purge passes: taken", evidence=entry["evidence_id"])
                     report.kept.append(
                         {
                             "evidence_id": entry["evidence_id"],
@@ -146,9 +173,11 @@ def purge(vault: Vault, *, dry_run: bool, as_of: datetime | None = None) -> Purg
                 checkpoint("purge.claimed")
                 _finish(vault, session, job, record, report)
             job.status = "done"
+            kv(log, logging.INFO, "purge done", job=job.id, **report.counts())
         except BaseException as exc:
             session.rollback()
             job.status, job.error = "failed", str(exc) or type(exc).__name__
+            kv(log, logging.ERROR, "purge failed", job=job.id, error=job.error, **report.counts())
             raise
         finally:
             job.finished_at = vault.clock.now()
@@ -215,6 +244,13 @@ def _finish(
         )
         session.commit()
         report.kept.append({"evidence_id": record.evidence_id, "reason": f"store: {exc}"})
+        kv(
+            log,
+            logging.WARNING,
+            "store refused to delete; kept",
+            evidence=record.evidence_id,
+            error=str(exc),
+        )
         return
     checkpoint("purge.deleted")
     # Step 3 as a compare-and-set: when two jobs finish the same record (one resuming what
@@ -243,6 +279,15 @@ def _finish(
     )
     purge_derivatives(vault, session, record.evidence_id, now)
     session.commit()
+    kv(
+        log,
+        logging.INFO,
+        "evidence purged",
+        evidence=record.evidence_id,
+        rule=record.rule,
+        retain_until=record.retain_until,
+        job=job.id,
+    )
     report.deleted.append(
         {
             "evidence_id": record.evidence_id,

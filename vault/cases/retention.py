@@ -12,7 +12,12 @@ from typing import Protocol
 
 from sqlmodel import Session, col, func, select
 
-from vault.cases.rules import (
+from vault.context import Vault
+from vault.db import audit
+from vault.db.models import Case, CaseLink, Evidence, Hold
+from vault.errors import Conflict, NotFound, RetentionRefused
+from vault.media.derivatives import follow_retention
+from vault.retention_rules import (
     CLASSES,
     LONG_TERM_CATEGORIES,
     PERMANENT,
@@ -22,11 +27,6 @@ from vault.cases.rules import (
     decide,
     shortens,
 )
-from vault.context import Vault
-from vault.db import audit
-from vault.db.models import Case, CaseLink, Evidence, Hold
-from vault.errors import Conflict, NotFound, RetentionRefused
-from vault.media.derivatives import follow_retention
 from vault.timeutil import iso
 
 

@@ -30,6 +30,8 @@ def serve(
 
     from vault.config import load_settings
     from vault.context import Vault
+    from vault.logs import configure, kv, redact_url
+    from vault.service.ops import known_operations
     from vault.service.server import serve as run_server
 
     if os.geteuid() == 0 and not as_root:
@@ -45,7 +47,7 @@ def serve(
     home.mkdir(parents=True, exist_ok=True, mode=0o700)
     home.chmod(0o700)
     path = Path(explicit_socket(state.socket) or settings.socket or DEFAULT_SOCKET)
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s %(message)s")
+    configure(settings)
 
     def ready(path: Path) -> None:
         import sdnotify
@@ -53,9 +55,16 @@ def serve(
         sdnotify.SystemdNotifier().notify(f"READY=1\nSTATUS=listening on {path}")
         typer.echo(f"evault: serving {home} on {path}", err=True)
 
-    from vault.service.api import known_operations
-
     known_operations()  # registers every operation
+    kv(
+        logging.getLogger("vault.serve"),
+        logging.INFO,
+        "starting",
+        home=home,
+        socket=path,
+        database=redact_url(settings.database_url),
+        store=settings.store.backend,
+    )
     run_server(Vault(settings), path, ready)
 
 

@@ -16,8 +16,8 @@ from datetime import datetime
 from vault.context import Vault
 from vault.dock.drivers.base import CameraDriver
 from vault.dock.events import UdevEvent
-from vault.dock.profiles import Profile
 from vault.errors import VaultError
+from vault.profiles import Profile
 from vault.timeutil import iso
 
 log = logging.getLogger(__name__)

@@ -8,10 +8,9 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from vault.context import Vault
-from vault.db import audit
+from vault.db import audit, upsert
 from vault.db.models import Device, DeviceAssignment, DockSession, Officer
 from vault.errors import VaultError
-from vault.ingest import records
 from vault.timeutil import iso
 
 
@@ -38,11 +37,11 @@ def assign(
             if profile not in vault.profiles:
                 known = ", ".join(sorted(vault.profiles))
                 raise VaultError(f"no device profile named {profile!r} (known: {known})")
-            records.upsert_device(
+            upsert.upsert_device(
                 session, device_id, profile, now, model=None, vendor=None, firmware=None
             )
         device = _device(session, device_id)
-        officer = records.upsert_officer(session, keeper, None)
+        officer = upsert.upsert_officer(session, keeper, None)
         assert device.id is not None and officer.id is not None
         current = session.exec(
             select(DeviceAssignment).where(

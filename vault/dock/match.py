@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from vault.dock.events import UdevEvent
-from vault.dock.profiles import Profile
+from vault.profiles import Profile
 
 CAMERA_FILESYSTEMS = ("vfat", "exfat")
 

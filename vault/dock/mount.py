@@ -9,11 +9,13 @@ step (IN-2) makes it writable, and only after every clip to erase was verified i
 from __future__ import annotations
 
 import calendar
+import functools
 import logging
 import os
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -43,6 +45,13 @@ class Mounted:
     fs_type: str
     method: Method
     read_only: bool = True
+
+    def true_mtime(self, timezone: str) -> Callable[[int], int] | None:
+        """How to read a file's modification time as the camera wrote it from what this
+        mount shows (None: as shown); handed to ingest with the rest of the dock's context."""
+        if self.method == "fusefat":
+            return functools.partial(fusefat_true_mtime, timezone=timezone)
+        return None
 
 
 def kernel_has(fs_type: str) -> bool:

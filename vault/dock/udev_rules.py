@@ -8,7 +8,7 @@ udev/70-evidence-vault.rules is the copy for the built-in profiles.
 
 from __future__ import annotations
 
-from vault.dock.profiles import Profile
+from vault.profiles import Profile
 
 HEADER = """\
 # Evidence Vault: body cameras known to the dock (made by `evault dock udev-rules`).

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from vault.dock.profiles import Profile
 from vault.ingest.volume import Volume
+from vault.profiles import Profile
 from vault.timeutil import local_to_utc
 
 

@@ -15,12 +15,9 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
 
-from vault.cases.rules import EvidenceFacts, decide
 from vault.context import Vault
-from vault.db import audit
+from vault.db import audit, upsert
 from vault.db.models import DockSession
-from vault.dock.mount import fusefat_true_mtime
-from vault.dock.profiles import Profile, choose_profile
 from vault.errors import VaultError, VolumeError
 from vault.faults import checkpoint
 from vault.ingest import records
@@ -30,8 +27,9 @@ from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
 from vault.ingest.stream import Streamer
 from vault.ingest.volume import Volume
 from vault.media import jobs as media_jobs
+from vault.profiles import Profile, choose_profile
+from vault.retention_rules import EvidenceFacts, decide
 from vault.store.base import VerifyResult
-from vault.store.spool import SpoolingStore
 from vault.timeutil import local_to_utc
 
 
@@ -46,6 +44,8 @@ class DockContext:
     usb_id: str | None = None
     usb_serial: str | None = None
     mounted_with: str | None = None
+    # The mount's correction of the modification times it shows (fusefat's month), if any.
+    true_mtime: Callable[[int], int] | None = None
     docked_at: datetime | None = None
     on_dock: Callable[[int], None] | None = None  # told the dock session's id once it exists
     # What the camera's control driver said (GA/T 947.4 GetZFYInfo and clock), if it has one.
@@ -97,7 +97,7 @@ def start_dock(
     offset = (device_time - station_time).total_seconds() if device_time else None
     device = officer = None
     if device_id:
-        device = records.upsert_device(
+        device = upsert.upsert_device(
             session,
             device_id,
             profile.name,
@@ -107,7 +107,7 @@ def start_dock(
             firmware=info.firmware,
         )
     if officer_id:
-        officer = records.upsert_officer(session, officer_id, info.unit)
+        officer = upsert.upsert_officer(session, officer_id, info.unit)
     dock = DockSession(
         station_id=vault.settings.station_id,
         device_pk=device.id if device else None,
@@ -255,8 +255,8 @@ def _clip_times(run: _Run, candidate: Candidate) -> tuple[str | None, str, datet
 
 def _true_mtime_ns(run: _Run, shown_ns: int) -> int:
     """A file's modification time as the camera wrote it, whatever driver shows it."""
-    if run.context is not None and run.context.mounted_with == "fusefat":
-        return fusefat_true_mtime(shown_ns, run.vault.settings.timezone)
+    if run.context is not None and run.context.true_mtime is not None:
+        return run.context.true_mtime(shown_ns)
     return shown_ns
 
 
@@ -333,14 +333,16 @@ def _ingest_one(
     )
     assert evidence.id is not None
     checkpoint("ingest.recorded")
-    if put.created and put.key != evidence.storage_key and isinstance(vault.store, SpoolingStore):
-        # Spooled during an outage, but these bytes were already sealed under another key:
-        # no record points at the copy, so it goes (else it would stay an orphan for ever).
+    if put.created and put.key != evidence.storage_key and vault.store.provisional(put.key):
+        # A provisional copy (spooled during an outage) of bytes already sealed under another
+        # key: no record points at it, so it goes (else it would stay an orphan for ever).
+        # Plain stores have none: for them this is nothing. A copy that reached S3 (a re-dock
+        # after the outage, before the drain) is not provisional and stays for the uploader.
         vault.store.release_unrecorded(put.key)
     if outcome in ("sealed", "unclassified"):
         run.newly_sealed.add(sha)
         media_jobs.enqueue_new_evidence(session, evidence, vault.clock.now())  # never waits
-    spooled = evidence.storage_backend == "spool"
+    spooled = vault.store.provisional(evidence.storage_key)
     run.report.clips.append(
         ClipResult(item.rel, sha, size, evidence.id, outcome, clip.kind, spooled=spooled)
     )
@@ -355,7 +357,7 @@ def _officer_pk(run: _Run, session: Session, officer_id: str | None) -> int | No
     if not officer_id:
         return None
     if officer_id not in run.officers:
-        officer = records.upsert_officer(session, officer_id, run.info.unit)
+        officer = upsert.upsert_officer(session, officer_id, run.info.unit)
         session.commit()
         assert officer.id is not None
         run.officers[officer_id] = officer.id
@@ -390,7 +392,7 @@ def _erasable(run: _Run) -> list[ClipResult]:
     for clip in run.report.clips:
         if clip.kind == "unclassified" or clip.verified is not True:
             continue
-        if clip.spooled:  # kept until its S3 copy verifies (vault.store.uploader)
+        if clip.spooled:  # kept until its S3 copy verifies (vault.uploader)
             run.report.problems.append(f"{clip.path}: sealed in the local spool; kept on camera")
             continue
         erasable.append(clip)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass
 
-from vault.dock.profiles import NameInfo, Profile
 from vault.ingest.deviceinfo import info_file_names
 from vault.ingest.volume import Volume, VolumeFile
+from vault.profiles import NameInfo, Profile
 
 
 @dataclass

@@ -17,12 +17,12 @@ from typing import Any
 
 from sqlmodel import Session, col, func, select
 
-from vault.cases.rules import PERMANENT
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import Derivative, Evidence, MediaJob
 from vault.errors import NotFound, ObjectMissing, RetentionLocked
 from vault.media.runner import MediaError
+from vault.retention_rules import PERMANENT
 
 CHUNK = 8 * 1024 * 1024
 MEDIA_TYPES = {

@@ -11,6 +11,8 @@ it hands back into `call.work` (`call.output(name)`), and reads files the caller
 
 from __future__ import annotations
 
+import base64
+import binascii
 import inspect
 import json
 import logging
@@ -202,6 +204,7 @@ def run(
     params: dict[str, Any],
     inputs: dict[str, bytes] | None = None,
     remote: bool = False,
+    encoded: dict[str, str] | None = None,
 ) -> Reply:
     """Decide, run and answer one operation. Never raises for a VaultError."""
     tz = base.settings.timezone
@@ -233,7 +236,13 @@ def run(
                 timezone=tz,
             )
         call = Call(vault, caller, principal, roles, decision.scope or "all", action, work)
-        for name, data in (inputs or {}).items():
+        inputs = dict(inputs or {})
+        for name, text in (encoded or {}).items():
+            try:
+                inputs[name] = base64.b64decode(text, validate=True)
+            except binascii.Error:
+                raise VaultError(f"input file {name!r} is not base64") from None
+        for name, data in inputs.items():
             if name in ("", ".", "..") or "/" in name or "\0" in name:
                 raise VaultError(f"an input file may not be named {name!r}")
             path = work / "in" / name
@@ -247,7 +256,7 @@ def run(
                 f"{'.'.join(map(str, e['loc'])) or 'parameters'}: {e['msg']}" for e in exc.errors()
             )
             raise VaultError(f"bad parameters for {op}: {problems}") from None
-        result = handler(call, **{name: getattr(given, name) for name in given.model_fields})
+        result = handler(call, **{name: getattr(given, name) for name in type(given).model_fields})
         json.dumps(result, default=str)  # fail here, not on the wire
         files = [(name, work / "out" / name) for name in call.outputs]
         return Reply(True, 0, result=result, timezone=tz, files=files, work=work)
@@ -262,9 +271,3 @@ def run(
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise
-
-
-def known_operations() -> list[str]:
-    import vault.service.ops  # noqa: F401  (registers every operation)
-
-    return sorted(OPERATIONS)

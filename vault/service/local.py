@@ -31,11 +31,10 @@ def _vault(config: Path | None) -> Vault:
 
 
 def _caller(settings: Settings, uid: int, user: str) -> api.Caller:
-    try:
-        owner = settings.home.stat().st_uid
-    except OSError:
-        owner = uid  # a new vault: whoever makes it owns it
-    return api.Caller(uid, user, uid in (0, owner))
+    """System only for root and the home's real owner: a new home is made first, so its
+    owner is a fact of the filesystem, not an assumption."""
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    return api.Caller(uid, user, uid in (0, settings.home.stat().st_uid))
 
 
 def run_local(
@@ -46,7 +45,9 @@ def run_local(
     into: Path | None,
     forked: bool = False,
 ) -> client.Answer:
-    api.known_operations()  # registers every operation
+    from vault.service import ops
+
+    ops.known_operations()  # registers every operation
     if forked:
         return _run_forked(config, op, params, inputs, into)
     os.umask(0o077)

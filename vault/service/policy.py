@@ -184,14 +184,16 @@ def decide(action: str, roles: list[str], system: bool, vault_empty: bool = Fals
     if scopes:
         return Decision(True, max(scopes, key=_WIDTH.__getitem__))
     who = [role for role in rule.allow if role != SYSTEM]
-    needs = " or ".join(who) if who else "the vault's service account"
-    if rule.allow.get(SYSTEM) == "all" and who:
+    if not who:
+        return Decision(False, reason=f"{rule.text} ({action}) is for the vault's service account")
+    needs = f"the {' or '.join(who)} role"
+    if rule.allow.get(SYSTEM) == "all":
         needs += " (or the vault's service account)"
-    return Decision(False, reason=f"{rule.text} ({action}) needs the {needs} role")
+    return Decision(False, reason=f"{rule.text} ({action}) needs {needs}")
 
 
 def table_markdown() -> str:
-    """README's table: one row per action, one column per role."""
+    """docs/ARCHITECTURE.md's table: one row per action, one column per role."""
     columns = (*ROLES, SYSTEM)
     lines = [
         "| action | what | " + " | ".join(columns) + " |",

@@ -1,8 +1,10 @@
-"""The WormStore contract every backend keeps (local disk now, S3 Object Lock later).
+"""The WormStore contract every backend keeps: the station's own disk (local.py), an S3
+Object Lock bucket (s3.py), and S3 with a local spool for outages (spool.py).
 
 Objects are addressed by the SHA-256 of their bytes. A store refuses by itself to
 overwrite an object, to delete one before its retain-until or under a legal hold,
-and to shorten a retention (IN-3, RT-4): callers cannot talk it out of that.
+and to shorten a retention (IN-3, RT-4): callers cannot talk it out of that. A store
+knows nothing of records: callers (ingest, purge, the uploader) keep those.
 """
 
 from __future__ import annotations
@@ -88,3 +90,25 @@ class WormStore(Protocol):
     def clean_debris(self) -> list[str]:
         """Drop partial writes a crash left behind (never a sealed object, never a live write)."""
         ...
+
+    def provisional(self, key: str) -> bool:
+        """Whether KEY holds bytes only until they move to the store proper (the spool's
+        copies during an S3 outage): the camera keeps such a clip. False for a plain store."""
+        ...
+
+    def release_unrecorded(self, key: str) -> None:
+        """Drop a provisional copy that no record points at: bytes put aside during an
+        outage that turned out to be sealed already. A plain store keeps nothing
+        provisional, so it has nothing to drop."""
+        ...
+
+
+class PlainStore:
+    """The provisional part of the contract for a store whose every object stays where it
+    was put (all but the spool): nothing is provisional, nothing to drop."""
+
+    def provisional(self, key: str) -> bool:
+        return False
+
+    def release_unrecorded(self, key: str) -> None:
+        return None

@@ -25,7 +25,7 @@ from typing import BinaryIO, Literal
 from vault.errors import ObjectMissing, RetentionLocked, StoreError
 from vault.faults import checkpoint
 from vault.store import immutable
-from vault.store.base import ObjectInfo, PutResult, VerifyResult
+from vault.store.base import ObjectInfo, PlainStore, PutResult, VerifyResult
 from vault.store.durable import fsync_dir, make_dirs, rename_noreplace, write_durably
 from vault.timeutil import as_utc, iso
 
@@ -91,7 +91,7 @@ class LocalWriter:
             os.unlink(self._tmp)
 
 
-class LocalWormStore:
+class LocalWormStore(PlainStore):
     backend = "local"
 
     def __init__(
@@ -270,7 +270,7 @@ class LocalWormStore:
 
     def release(self, key: str) -> None:
         """Drop an object whose bytes now live, verified, in another store: the spool's
-        copy after its upload to S3 (vault.store.uploader). Never for evidence otherwise."""
+        copy after its upload to S3 (vault.uploader). Never for evidence otherwise."""
         path = self.path_for(key)
         if immutable.is_immutable(str(path)):
             immutable.set_immutable(str(path), False)

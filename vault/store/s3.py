@@ -27,7 +27,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from vault.config import StoreSettings
 from vault.errors import ObjectMissing, RetentionLocked, StoreError
-from vault.store.base import ObjectInfo, VerifyResult
+from vault.store.base import ObjectInfo, PlainStore, VerifyResult
 from vault.store.s3_bucket import (
     OBJECT_LOCK_HOWTO,
     Lock,
@@ -65,7 +65,7 @@ class _BodyReader(io.RawIOBase):
         super().close()
 
 
-class S3WormStore:
+class S3WormStore(PlainStore):
     backend = "s3"
 
     def __init__(self, settings: StoreSettings, station_id: str, client: Any = None) -> None:

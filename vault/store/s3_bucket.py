@@ -4,9 +4,11 @@ retention). Credentials come from boto3's own chain and never appear in a messag
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from vault.config import StoreSettings
 from vault.errors import StoreError
@@ -45,6 +47,43 @@ def lock_of(head: dict[str, Any]) -> Lock:
         as_utc(until) if until is not None else None,
         head.get("ObjectLockLegalHoldStatus") == "ON",
     )
+
+
+class LockedBucket(Protocol):
+    """What a writer and the staging cleaner (s3_put.py) need of the S3 store (s3.py), so
+    that the store may use them without the two importing each other."""
+
+    settings: StoreSettings
+    bucket: str
+    client: Any
+    station: str
+    parts: ThreadPoolExecutor  # part uploads in flight
+    live: set[str]  # staging names of this process's unfinished writers
+    live_lock: threading.Lock
+
+    def fail(self, exc: BaseException, action: str) -> StoreError: ...
+
+    def key_for(self, sha256: str) -> str: ...
+
+    def name_of(self, key: str) -> str: ...
+
+    def staging_prefix(self) -> str: ...
+
+    def versions(self, name: str) -> list[str]: ...
+
+    def head(self, name: str, version: str) -> dict[str, Any]: ...
+
+    def ensure_lock(self, name: str, version: str, until: datetime, lock: Lock) -> Lock: ...
+
+    def require_lock(self) -> str | None: ...
+
+    def take_buffer(self) -> bytearray: ...
+
+    def give_buffer(self, buffer: bytearray) -> None: ...
+
+    def remember(self, name: str, version: str) -> None: ...
+
+    def staging_owner_alive(self, name: str) -> bool | None: ...
 
 
 class StoreUnavailable(StoreError):

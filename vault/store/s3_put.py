@@ -27,17 +27,14 @@ import threading
 import uuid
 from concurrent.futures import Future, wait
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from vault.errors import StoreError
 from vault.faults import checkpoint
 from vault.store.base import PutResult
-from vault.store.s3_bucket import clamp, error_code, lock_of
-
-if TYPE_CHECKING:
-    from vault.store.s3 import S3WormStore
+from vault.store.s3_bucket import LockedBucket, clamp, error_code, lock_of
 
 COPY_LIMIT = 5 * 1024**3  # the largest single CopyObject S3 allows
 COPY_PART = 1024**3  # pieces of a multipart copy beyond that
@@ -52,7 +49,7 @@ def md5_b64(data: bytes | bytearray) -> str:
 
 
 class S3Writer:
-    def __init__(self, store: S3WormStore) -> None:
+    def __init__(self, store: LockedBucket) -> None:
         self._store = store
         self._token = uuid.uuid4().hex
         self._staging = f"{store.staging_prefix()}{store.station}/{os.getpid()}/{self._token}"
@@ -308,7 +305,7 @@ class S3Writer:
                 store.live.discard(self._staging)
 
 
-def remove_staged(store: S3WormStore, name: str, version: str) -> None:
+def remove_staged(store: LockedBucket, name: str, version: str) -> None:
     """Delete a completed staging version; one locked by a bucket default needs the bypass
     of its GOVERNANCE lock, and one under COMPLIANCE stays until it expires."""
     try:
@@ -321,7 +318,7 @@ def remove_staged(store: S3WormStore, name: str, version: str) -> None:
         )
 
 
-def clean_staging(store: S3WormStore) -> list[str]:
+def clean_staging(store: LockedBucket) -> list[str]:
     """Abort the uploads and delete the staging versions that no live writer holds: this
     station's whose process is gone, and any station's older than STALE_AFTER."""
     client, bucket, prefix = store.client, store.bucket, store.staging_prefix()

@@ -10,6 +10,7 @@ by being uploaded.
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import time
 from collections.abc import Iterator
@@ -18,7 +19,7 @@ from typing import BinaryIO
 
 from vault.errors import RetentionLocked, StoreError
 from vault.store.base import ObjectInfo, ObjectWriter, PutResult, VerifyResult
-from vault.store.local import LocalWormStore
+from vault.store.local import READ_CHUNK, LocalWormStore
 from vault.store.s3 import S3WormStore
 from vault.store.s3_bucket import StoreUnavailable
 
@@ -87,13 +88,38 @@ class SpoolingStore:
             )
         return _SpoolWriter(self.spool.begin_put())
 
+    def provisional(self, key: str) -> bool:
+        return key.startswith(SPOOL)
+
     def release_unrecorded(self, key: str) -> None:
         """Drop a spool copy that no record points at: bytes spooled during an outage that
         turned out to be already sealed (the same clip twice on a camera, or one docked
-        before). Only spool keys; the evidence's own object is never touched."""
+        before), or uploaded to S3 with every record moved there. Only spool keys; the
+        evidence's own object is never touched."""
         if not key.startswith(SPOOL):
             raise ValueError(f"{key} is not in the spool")
         self.spool.release(key.removeprefix(SPOOL))
+
+    def upload(self, key: str, sha256: str, size: int, retain_until: datetime) -> PutResult:
+        """Stream a spooled object into S3 (hashing it on the way) and read it back there;
+        the spooled copy stays until the caller releases it."""
+        writer = self.primary.begin_put()
+        digest = hashlib.sha256()
+        try:
+            with self.spool.open(key.removeprefix(SPOOL)) as source:
+                while chunk := source.read(READ_CHUNK):
+                    digest.update(chunk)
+                    writer.write(chunk)
+            if digest.hexdigest() != sha256:
+                raise StoreError(f"the spooled copy {key} no longer matches its SHA-256")
+            put = writer.commit(sha256, size, retain_until)
+        except BaseException:
+            writer.abort()
+            raise
+        check = self.primary.verify(put.key, sha256, size)
+        if not check.ok:
+            raise StoreError(f"the uploaded copy of {key} did not verify: {check.reason}")
+        return put
 
     def _route(self, key: str) -> tuple[LocalWormStore | S3WormStore, str]:
         if key.startswith(SPOOL):

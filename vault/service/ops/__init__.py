@@ -1,6 +1,7 @@
 """The operations of the service API, one module per command group. Importing this package
-registers them all (`vault.service.api.OPERATIONS`)."""
+registers them all (`vault.service.api.OPERATIONS`); the api itself never imports them."""
 
+from vault.service.api import OPERATIONS
 from vault.service.ops import (  # noqa: F401
     access,
     cases,
@@ -10,3 +11,8 @@ from vault.service.ops import (  # noqa: F401
     principal,
     station,
 )
+
+
+def known_operations() -> list[str]:
+    """The names of every operation, all registered by now (this package imported them)."""
+    return sorted(OPERATIONS)

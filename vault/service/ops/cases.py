@@ -14,6 +14,7 @@ from vault.cases import cases
 from vault.cases.purge import purge as run_purge
 from vault.dock import ledger as ledgers
 from vault.errors import AccessRefused, VaultError
+from vault.logs import configure as configure_logging
 from vault.service.api import Call, operation
 from vault.service.ops.scopes import handles_case, own_badge
 from vault.timeutil import parse_time
@@ -104,6 +105,7 @@ def plan(call: Call, as_of: str | None = None) -> dict[str, Any]:
 @operation("purge.run")
 def purge(call: Call) -> dict[str, Any]:
     """Delete, as of now, what retention no longer requires (no --as-of: RT-5)."""
+    configure_logging(call.vault.settings)
     return run_purge(call.vault, dry_run=False).to_json()
 
 

@@ -21,6 +21,7 @@ from vault.compliance.scan import scan as run_scan
 from vault.compliance.stops import add_stop, all_stops, approve_stop, stop_json
 from vault.db.models import Evidence, Officer, RecordingGap, RecordingSession, StopRecord
 from vault.errors import AccessRefused, NotFound, VaultError
+from vault.logs import configure as configure_logging
 from vault.service.api import Call, operation
 from vault.service.ops.scopes import own_badge
 from vault.timeutil import parse_time
@@ -36,6 +37,7 @@ def _officer_id(call: Call, officer_pk: int | None) -> str | None:
 
 @operation("compliance.scan")
 def scan(call: Call, since: str | None = None) -> dict[str, Any]:
+    configure_logging(call.vault.settings)
     report = run_scan(call.vault, parse_time(since, call.vault.settings.timezone))
     return report.to_json()
 

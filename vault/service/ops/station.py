@@ -9,9 +9,7 @@ stderr.
 
 from __future__ import annotations
 
-import logging
 import signal
-import sys
 import threading
 from pathlib import Path
 from types import FrameType
@@ -35,11 +33,12 @@ from vault.dock.status import read_status
 from vault.dock.udev_rules import udev_rules
 from vault.errors import VaultError
 from vault.ingest.pipeline import ingest_volume
+from vault.logs import configure as configure_logging
 from vault.media import jobs
 from vault.media.worker import run_worker
 from vault.service.api import Call, operation
 from vault.store.s3_bucket import check_bucket, init_bucket, make_client
-from vault.store.uploader import drain
+from vault.uploader import drain
 
 # What the op shows itself on the caller's stderr (it runs in the caller's process).
 _err_console = Console(stderr=True, highlight=False)
@@ -124,12 +123,9 @@ def dock_run(
     call: Call, replay: str | None = None, exit_when_idle: bool = False, verbose: bool = False
 ) -> None:
     """The docking-station daemon, until SIGTERM/SIGINT (or, replaying, until idle)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(threadName)s %(message)s",
-        stream=sys.stderr,
-    )
     vault = call.vault
+    wanted = vault.settings.logging
+    configure_logging("debug" if verbose else wanted.level, wanted.format)
     daemon = DockDaemon(vault)
 
     def on_signal(signum: int, _frame: FrameType | None) -> None:
@@ -200,6 +196,7 @@ class RichJobProgress:
 @operation("media.run", local_only=True)
 def media_run(call: Call, until_idle: bool = False, progress: bool = False) -> dict[str, Any]:
     """Work the media queue; SIGTERM: finish the job in hand, then stop."""
+    configure_logging(call.vault.settings)
     stop = threading.Event()
 
     def on_term(signum: int, frame: FrameType | None) -> None:
@@ -260,4 +257,5 @@ def store_init(call: Call) -> dict[str, Any]:
 
 @operation("store.drain", local_only=True)
 def store_drain(call: Call, until_empty: bool = False, max_wait: float = 600.0) -> dict[str, Any]:
+    configure_logging(call.vault.settings)
     return drain(call.vault, until_empty=until_empty, max_wait_s=max_wait).to_json()
