@@ -12,23 +12,6 @@ from vault.compliance.reasons import GAP_REASONS
 from vault.compliance.stops import STOP_REASONS
 
 ALLOWED = ("vault.cli.common", "vault.errors", "vault.timeutil", "vault.client")
-MODULES = ("compliance.py", "session.py", "review.py")
-
-
-def test_cli_modules_import_no_domain_module_at_the_top() -> None:
-    folder = Path(vault.__file__).parent / "cli"
-    for name in MODULES:
-        tree = ast.parse((folder / name).read_text("utf-8"))
-        for node in tree.body:
-            if isinstance(node, ast.ImportFrom) and node.module:
-                found = [node.module]
-            elif isinstance(node, ast.Import):
-                found = [alias.name for alias in node.names]
-            else:
-                continue
-            for module in found:
-                if module == "vault" or module.startswith("vault."):
-                    assert module in ALLOWED, f"vault/cli/{name} imports {module}"
 
 
 def test_no_cli_module_imports_the_domain_at_the_top() -> None:
