@@ -15,7 +15,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from wcmatch import glob
 
 from vault.config import describe_validation_error
@@ -24,7 +31,9 @@ from vault.errors import ProfileError
 Kind = Literal["video", "photo", "audio"]
 # The camera control drivers the dock has (vault.dock.drivers.DRIVERS; a test keeps the two
 # the same): a profile may name only these. Named here, so profiles sit below the dock.
-DRIVER_NAMES = ("ambarella",)
+DRIVER_NAMES = ("ambarella", "gat947")
+# Drivers that load a vendor's library: named by a [driver] table that says where it is.
+LIBRARY_DRIVERS = ("gat947",)
 
 
 def _compiles(pattern: str) -> str:
@@ -87,6 +96,50 @@ class Info(Strict):
     keys: dict[str, str] = Field(default_factory=dict)  # our field -> the camera's key
 
 
+# What a vendor call's argument is, in order (the profile declares the call's signature):
+# password: const char *sPwd; iret: int *iRet; user: const char * (login_user);
+# text_out: a char buffer the call fills; text_ptr_out: char ** the call points at its text.
+ArgKind = Literal["password", "iret", "user", "text_out", "text_ptr_out"]
+
+
+class VendorCall(Strict):
+    """A call the standard does not define (reading the clock, logging in), by its name."""
+
+    call: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
+    args: list[ArgKind] = Field(min_length=1)
+    time_format: str = "%Y%m%d%H%M%S"  # the clock call's text: local time of the camera
+
+
+class LibraryDriver(Strict):
+    """`[driver]` of a camera driven through its vendor's GA/T 947.4 library (gat947).
+
+    The password is never here: `credentials` names a root-only file that holds it.
+    """
+
+    library: Path  # the vendor's shared object, e.g. /opt/vendor/lib/libbodycam.so
+    credentials: Path  # root-only (0600/0400) file: the camera password on its first line
+    id_code: str = ""  # IDCode for Init_Device; {bus}, {address}, {serial} are filled in
+    init_returns: Literal["status", "handle"] = "status"  # what Init_Device returns
+    ok_status: int = 1  # the return value of a call that succeeded
+    ok_iret: list[int] = Field(default_factory=lambda: [0])  # iRet values of success
+    password_refused: list[int] = Field(default_factory=list)  # iRet: wrong password
+    iret_meanings: dict[int, str] = Field(default_factory=dict)  # iRet -> what it means
+    clock: VendorCall | None = None  # e.g. GetDevTime(char *buf, sPwd, iRet)
+    login: VendorCall | None = None  # called once after Init_Device
+    login_user: str = "admin"
+    write_keeper: bool = False  # WriteZFYInfo: the camera carries its keeper's badge (DV-1)
+    timeout_s: float = Field(default=10.0, gt=0, le=300)  # per library call
+    msdc_timeout_s: float = Field(default=30.0, gt=0, le=300)  # SetMSDC may take longer
+    memory_mb: int = Field(default=512, ge=64)  # the library's process past this: a leak
+
+    @field_validator("clock")
+    @classmethod
+    def _clock_gives_text(cls, value: VendorCall | None) -> VendorCall | None:
+        if value is not None and not {"text_out", "text_ptr_out"} & set(value.args):
+            raise ValueError("the clock call must have a text_out or text_ptr_out argument")
+        return value
+
+
 class Profile(Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$")
     description: str
@@ -95,17 +148,44 @@ class Profile(Strict):
     # A camera control driver (vault.dock.drivers) for cameras that must be told over USB to
     # show their storage, and that report their information and clock through it.
     driver: str | None = None
+    # `[driver] kind = "gat947"`: the vendor library's path and calls (the table's other keys).
+    driver_options: LibraryDriver | None = None
     layout: Layout
     naming: Naming
     info: Info = Info()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _driver_table(cls, data: object) -> object:
+        """`[driver]` with `kind` and options, or `driver = "name"`: both name the driver."""
+        if isinstance(data, dict) and isinstance(data.get("driver"), dict):
+            table = dict(data["driver"])
+            kind = table.pop("kind", None)
+            if kind not in LIBRARY_DRIVERS:
+                known = ", ".join(LIBRARY_DRIVERS)
+                raise ValueError(f"[driver] kind must be one of: {known} (it is {kind!r})")
+            data = {**data, "driver": kind, "driver_options": table}
+        return data
 
     @field_validator("driver")
     @classmethod
     def _known_driver(cls, value: str | None) -> str | None:
         if value is not None and value not in DRIVER_NAMES:
-            known = ", ".join(sorted(DRIVER_NAMES))
-            raise ValueError(f"no camera driver named {value!r} (known: {known})")
+            known = ", ".join(sorted(set(DRIVER_NAMES) - set(LIBRARY_DRIVERS)))
+            raise ValueError(
+                f"no camera driver named {value!r} (known: {known}); a vendor's GA/T 947.4 "
+                'library is named by a [driver] table (kind = "gat947", library = ...)'
+            )
         return value
+
+    @model_validator(mode="after")
+    def _options_fit_driver(self) -> Profile:
+        if self.driver in LIBRARY_DRIVERS and self.driver_options is None:
+            raise ValueError(
+                f"driver {self.driver} loads the vendor's library: give it as a [driver] table "
+                f'(kind = "{self.driver}", library = ..., credentials = ...)'
+            )
+        return self
 
     def _flags(self) -> int:
         flags = glob.GLOBSTAR | glob.DOTGLOB

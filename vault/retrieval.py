@@ -138,6 +138,8 @@ def show_evidence(session: Session, evidence_id: int) -> dict[str, Any]:
         "derivatives": derivatives_json(session, evidence_id),  # never the original (IN-3)
         "sightings": [],
     }
+    first = session.get(DockSession, evidence.dock_session_id)
+    detail["camera_reported"] = _camera_reported(first)  # DV-1: what the camera said
     sightings = session.exec(
         select(Sighting, DockSession)
         .join(DockSession, col(Sighting.dock_session_id) == DockSession.id)
@@ -154,9 +156,22 @@ def show_evidence(session: Session, evidence_id: int) -> dict[str, Any]:
                 "seen_at": iso(sighting.seen_at),
                 "erased_at": iso(sighting.erased_at),
                 "clock_offset_s": dock.clock_offset_s,
+                "camera_reported": _camera_reported(dock),
             }
         )
     return detail
+
+
+def _camera_reported(dock: DockSession | None) -> dict[str, str | None] | None:
+    """The badge, name and unit the camera reported over USB at a docking (ZFY_INFO)."""
+    if dock is None or not (dock.camera_officer_id or dock.camera_unit_id or dock.camera_unit_name):
+        return None
+    return {
+        "officer_id": dock.camera_officer_id,
+        "officer_name": dock.camera_officer_name,
+        "unit_id": dock.camera_unit_id,
+        "unit_name": dock.camera_unit_name,
+    }
 
 
 @dataclass

@@ -24,8 +24,12 @@ def assign(
     ] = None,
 ) -> None:
     """Make an officer the one responsible keeper of a camera (DV-1)."""
-    call(ctx, "device.assign", device_id=device_id, keeper=keeper, note=note, profile=profile)
+    done = call(
+        ctx, "device.assign", device_id=device_id, keeper=keeper, note=note, profile=profile
+    )
     console.print(f"camera {escape(device_id)} is kept by {escape(keeper)} from now on")
+    if done.get("camera_badge"):
+        console.print(f"its badge: {escape(done['camera_badge'])}")
 
 
 @app.command()

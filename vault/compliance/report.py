@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from vault.compliance import clock, deadline, stops
+from vault.compliance import badges, clock, deadline, stops
 from vault.compliance.figures import summarise
 from vault.compliance.reasons import histories
 from vault.compliance.review import review_json
@@ -100,6 +100,7 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
         clock_rows, clip_rows = _clocks(ctx)
         late, clips = _late(ctx)
         _must_record(ctx)
+        camera_badges = _badges(ctx)
         reviews = _reviews(ctx, {s["session_id"] for s in sessions})
         session.commit()
     return {
@@ -129,6 +130,7 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
         "clip_times": clip_rows,
         "late": late,
         "reviews": reviews,
+        "camera_badges": camera_badges,
         "findings": ctx.findings,
     }
 
@@ -270,6 +272,17 @@ def _clocks(ctx: _Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
             described = "; ".join(clock.DESCRIPTIONS[f] for f in found["flags"])
             ctx.finding("DV-2", f"evidence:{evidence.id}", f"{evidence.file_name}: {described}")
     return docks, clips
+
+
+def _badges(ctx: _Context) -> list[dict[str, Any]]:
+    """DV-1: the badge each camera reported against its files' officers and its keeper."""
+    docks = [
+        d
+        for d in ctx.session.exec(select(DockSession).order_by(col(DockSession.id)))
+        if ctx.wanted(d.device_pk, d.officer_pk) and ctx.in_range(d.started_at)
+    ]
+    ids = {pk: d.device_id for pk, d in ctx.devices.items()}
+    return badges.camera_badges(ctx.session, docks, ids, ctx.finding)
 
 
 def _evidence(ctx: _Context, video_only: bool = False) -> list[Evidence]:

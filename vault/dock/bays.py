@@ -2,7 +2,9 @@
 
 A bay goes detected -> mounted -> reading <-> sealing -> verifying -> erasing -> done, or
 ends in failed with a reason at any step. A Bay is also the ingest pipeline's Progress, so
-the bytes, files, rate and ETA shown are the pipeline's own counts.
+the bytes, files, rate and ETA shown are the pipeline's own counts. A camera that must be
+told to show its storage is first `driving` (its control driver at work), then `done` until
+its storage appears on the same port.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from vault.timeutil import iso
 
 STATES = (
     "detected",
+    "driving",
     "mounted",
     "reading",
     "sealing",

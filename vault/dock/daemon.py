@@ -212,7 +212,10 @@ class DockDaemon:
             if current is not None and not current.done():
                 return  # this bay's camera is already being taken
             if decision.action == "driver":
-                future = self._executor.submit(self._drive, event, decision.profile)
+                bay = Bay(event.bay, event.devname, decision.profile.name, self.vault.clock.now())
+                bay.on_change = self.on_bay_change
+                self.board.put(bay)
+                future = self._executor.submit(self._drive, bay, event, decision.profile)
             else:
                 bay = Bay(event.bay, event.devname, decision.profile.name, self.vault.clock.now())
                 bay.on_change = self.on_bay_change
@@ -229,6 +232,8 @@ class DockDaemon:
             return
         if bay.devname and event.devname and event.devname != bay.devname:
             return  # another node of the same port (the USB device after its partition)
+        if bay.state == "driving":
+            return  # told to show its storage, the camera leaves the bus and comes back a disk
         bay.removed_at = self.vault.clock.now()
         if bay.active:
             log.warning("camera pulled out of bay %s while %s", bay.key, bay.state)
@@ -309,10 +314,28 @@ class DockDaemon:
             log.exception("%s failed", path)
 
     # -- a camera that must be told to show its storage -------------------------------------
-    def _drive(self, event: UdevEvent, profile: Profile) -> None:
-        report = drive(self.vault, event, profile, self._audit)
-        if report is not None:
-            self._drivers[event.bay] = report  # until its storage appears on this port
+    def _drive(self, bay: Bay, event: UdevEvent, profile: Profile) -> None:
+        """The camera's control driver; a failure (a library crash or hang included) fails
+        this bay alone, with its reason, and the dock carries on."""
+        bay.set_state("driving")
+        try:
+            report = drive(self.vault, event, profile, self._audit)
+        except VaultError as exc:
+            call = getattr(exc, "call", None)
+            log.error("bay %s: camera driver %s: %s", event.bay, profile.driver, exc)
+            detail: dict[str, object] = {"driver": profile.driver, "error": str(exc)}
+            if call:
+                detail["call"] = call
+            self._audit("device.driver_failed", event.bay, detail)
+            bay.end("failed", f"camera driver {profile.driver}: {exc}", self.vault.clock.now())
+            return
+        except Exception as exc:
+            log.exception("bay %s: camera driver %s failed", event.bay, profile.driver)
+            bay.end("failed", f"internal error: {exc}", self.vault.clock.now())
+            return
+        bay.device_id = report.device_id
+        self._drivers[event.bay] = report  # until its storage appears on this port
+        bay.end("done", "switched to mass storage; waiting for its storage", self.vault.clock.now())
 
     # -- a camera's storage ------------------------------------------------------------------
     def _dock(self, bay: Bay, event: UdevEvent, profile: Profile, stop: threading.Event) -> None:
@@ -349,6 +372,7 @@ class DockDaemon:
         def on_dock(dock_id: int) -> None:
             bay.dock_id = dock_id
 
+        camera = told.camera if told else None
         context = DockContext(
             bay=bay.key,
             devname=event.devname,
@@ -364,6 +388,12 @@ class DockDaemon:
             device_id=told.device_id if told else None,
             officer_id=told.officer_id if told else None,
             device_time=told.device_time if told else None,
+            measured_at=told.measured_at if told else None,
+            battery_percent=camera.battery_percent if camera else None,
+            camera_officer_id=camera.officer_id if camera else None,
+            camera_officer_name=camera.officer_name if camera else None,
+            camera_unit_id=camera.unit_id if camera else None,
+            camera_unit_name=camera.unit_name if camera else None,
         )
 
         def remount_rw(volume: Volume) -> Volume:

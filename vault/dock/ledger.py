@@ -3,6 +3,8 @@ its battery, free space, clock, officer and dock and undock times."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -73,6 +75,53 @@ def assign(
         return assignment
 
 
+def badge_written_by_dock(vault: Vault, device_id: str) -> bool:
+    """Does the camera's profile let the dock write its keeper's badge into it (WriteZFYInfo)?"""
+    with vault.session() as session:
+        device = session.exec(select(Device).where(Device.device_id == device_id)).first()
+    profile = vault.profiles.get(device.profile) if device is not None else None
+    options = profile.driver_options if profile is not None else None
+    return options is not None and options.write_keeper
+
+
+@dataclass(frozen=True)
+class Keeper:
+    """The camera's current keeper, as the dock writes it into a camera (WriteZFYInfo)."""
+
+    assignment_id: int
+    badge: str
+    name: str | None
+    unit: str | None
+    carried_at: datetime | None  # when the camera was last seen carrying this badge
+
+
+def keeper_of(vault: Vault, device_id: str) -> Keeper | None:
+    """The open keeper assignment of a camera (DV-1), or None."""
+    with vault.session() as session:
+        found = session.exec(
+            select(DeviceAssignment, Officer)
+            .join(Device, col(Device.id) == DeviceAssignment.device_pk)
+            .join(Officer, col(Officer.id) == DeviceAssignment.officer_pk)
+            .where(Device.device_id == device_id, col(DeviceAssignment.ended_at).is_(None))
+        ).first()
+    if found is None:
+        return None
+    assignment, officer = found
+    assert assignment.id is not None
+    return Keeper(
+        assignment.id, officer.officer_id, officer.name, officer.unit, assignment.carried_at
+    )
+
+
+def mark_carried(vault: Vault, assignment_id: int, at: datetime) -> None:
+    """The camera was seen (or made) carrying this assignment's badge."""
+    with vault.session() as session:
+        assignment = session.get(DeviceAssignment, assignment_id)
+        if assignment is not None:
+            assignment.carried_at = at
+            session.commit()
+
+
 def ledger(vault: Vault, device_id: str | None = None) -> list[dict[str, Any]]:
     """Per camera: its keepers over time and its dockings, newest first."""
     with vault.session() as session:
@@ -108,6 +157,7 @@ def ledger(vault: Vault, device_id: str | None = None) -> list[dict[str, Any]]:
                             "to": iso(a.ended_at),
                             "by": a.assigned_by,
                             "note": a.note,
+                            "carried_at": iso(a.carried_at),
                         }
                         for a in keepers
                     ],
@@ -129,6 +179,12 @@ def _dock_line(dock: DockSession, badges: dict[int | None, str]) -> dict[str, An
         "finished_at": iso(dock.finished_at),
         "status": dock.status,
         "error": dock.error,
+        "camera": {  # what the camera said of itself over USB (ZFY_INFO), DV-1
+            "officer_id": dock.camera_officer_id,
+            "officer_name": dock.camera_officer_name,
+            "unit_id": dock.camera_unit_id,
+            "unit_name": dock.camera_unit_name,
+        },
         "battery_percent": dock.battery_percent,
         "free_bytes": dock.free_bytes,
         "clock_offset_s": dock.clock_offset_s,

@@ -53,6 +53,13 @@ class DockContext:
     device_id: str | None = None
     officer_id: str | None = None
     device_time: datetime | None = None  # the camera's clock read over USB, aware
+    measured_at: datetime | None = None  # the station's time when device_time was read
+    battery_percent: int | None = None  # reported over USB (DV-3)
+    # What the camera said of its user (GA/T 947.4 ZFY_INFO), kept beside the files' (DV-1).
+    camera_officer_id: str | None = None
+    camera_officer_name: str | None = None
+    camera_unit_id: str | None = None
+    camera_unit_name: str | None = None
 
 
 # Given the read-only volume, close it, make the camera writable and return it opened anew.
@@ -93,8 +100,10 @@ def start_dock(
     station_time: datetime,
     context: DockContext | None = None,
 ) -> DockSession:
-    device_time = info.device_time or (context.device_time if context else None)
-    offset = (device_time - station_time).total_seconds() if device_time else None
+    device_time, measured_at = info.device_time, station_time
+    if device_time is None and context is not None and context.device_time is not None:
+        device_time, measured_at = context.device_time, context.measured_at or station_time
+    offset = (device_time - measured_at).total_seconds() if device_time else None
     device = officer = None
     if device_id:
         device = upsert.upsert_device(
@@ -124,8 +133,12 @@ def start_dock(
         free_bytes=info.free_bytes,
     )
     if context is not None:
+        if dock.battery_percent is None:
+            dock.battery_percent = context.battery_percent
         for name in ("bay", "devname", "fs_type", "fs_label", "usb_id", "usb_serial"):
             setattr(dock, name, getattr(context, name))
+        for name in ("officer_id", "officer_name", "unit_id", "unit_name"):
+            setattr(dock, f"camera_{name}", getattr(context, f"camera_{name}"))
         dock.mounted_with, dock.docked_at = context.mounted_with, context.docked_at
     session.add(dock)
     session.flush()

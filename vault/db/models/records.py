@@ -60,6 +60,12 @@ class DockSession(SQLModel, table=True):
     docked_at: datetime | None = Field(default=None, sa_column=utc_column())  # camera plugged in
     undocked_at: datetime | None = Field(default=None, sa_column=utc_column())  # pulled out
     clips_erased: int = 0
+    # What the camera said of itself over USB (GA/T 947.4 ZFY_INFO), beside what the files
+    # say (officer_pk, the clips' officers): a disagreement is a DV-1 finding.
+    camera_officer_id: str | None = Field(default=None, max_length=32)
+    camera_officer_name: str | None = Field(default=None, max_length=64)
+    camera_unit_id: str | None = Field(default=None, max_length=32)
+    camera_unit_name: str | None = Field(default=None, max_length=64)
     device_info: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON))
     device_time_raw: str | None = Field(default=None, max_length=64)  # as the camera states it
     device_time: datetime | None = Field(default=None, sa_column=utc_column())
@@ -84,6 +90,9 @@ class DeviceAssignment(SQLModel, table=True):
     ended_at: datetime | None = Field(default=None, sa_column=utc_column())
     assigned_by: str = Field(max_length=128)
     note: str | None = None
+    # When the camera was last seen carrying this keeper's badge (read, or written by the
+    # dock with WriteZFYInfo where its profile allows); None: not yet.
+    carried_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
 class Evidence(SQLModel, table=True):

@@ -241,6 +241,12 @@ class AmbarellaDriver:
         reply = self._answer("ATH", data, secret=True)
         log.info("driver=ambarella mass_storage=requested answer=%r", self._mask(reply.text))
 
+    def write_info(self, info: CameraInfo) -> None:
+        raise DriverError(
+            "writing the keeper's badge is not supported by the ambarella driver "
+            "(the camera keeps no officer information)"
+        )
+
     def close(self) -> None:
         if not self._closed:
             self._closed = True

@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 from vault.errors import VaultError
 
 # What a driver may be able to do; `CameraDriver.supports` is a subset of these.
-FEATURES = frozenset({"info", "read_clock", "sync_clock", "mass_storage"})
+FEATURES = frozenset({"info", "read_clock", "sync_clock", "mass_storage", "write_info"})
 
 
 class DriverError(VaultError):
@@ -42,6 +42,8 @@ class CameraInfo:
     unit_name: str | None
     # What the camera said, by command, for the record; never contains the password.
     raw: dict[str, str] = field(default_factory=dict)
+    battery_percent: int | None = None  # DV-3, where the camera reports it over USB
+    resolution: str | None = None  # the recording resolution, "1920x1080"
 
 
 class Transport(Protocol):
@@ -82,6 +84,10 @@ class CameraDriver(Protocol):
         """Tell the camera to show its storage; it then leaves the bus and comes back as a disk."""
         ...
 
+    def write_info(self, info: CameraInfo) -> None:
+        """Write whose camera it is (badge, name, unit) into the camera (DV-1): "write_info"."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -92,7 +98,8 @@ class DriverSpec:
     name: str
     description: str
     usb_ids: tuple[tuple[int, int], ...]  # (vendor id, product id)
-    connect: Callable[[Transport, str, ZoneInfo], CameraDriver]
+    # A driver that speaks over a USB transport; None for one that loads a vendor library.
+    connect: Callable[[Transport, str, ZoneInfo], CameraDriver] | None = None
 
 
 def redact(text: str, secret: str) -> str:

@@ -118,7 +118,11 @@ def assign(
     profile: str | None = None,
 ) -> dict[str, Any]:
     ledgers.assign(call.vault, device_id, keeper, note, profile)
-    return {"device_id": device_id, "keeper": keeper}
+    reply: dict[str, Any] = {"device_id": device_id, "keeper": keeper}
+    if ledgers.badge_written_by_dock(call.vault, device_id):
+        # DV-1: the dock writes the badge into the camera (WriteZFYInfo) when it next docks.
+        reply["camera_badge"] = "written into the camera when it next docks"
+    return reply
 
 
 @operation("device.ledger")
