@@ -39,8 +39,9 @@ from vault.dock.match import decide
 from vault.dock.mount import Mounted, Mounter
 from vault.dock.status import Notifier, StatusServer
 from vault.errors import VaultError
-from vault.ingest.pipeline import DockContext, ingest_volume
+from vault.ingest.pipeline import ingest_volume
 from vault.ingest.report import IngestReport
+from vault.ingest.run import DockContext
 from vault.ingest.volume import Volume
 from vault.profiles import Profile
 from vault.timeutil import iso

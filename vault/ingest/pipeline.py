@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -22,71 +20,17 @@ from vault.errors import VaultError, VolumeError
 from vault.faults import checkpoint
 from vault.ingest import records
 from vault.ingest.deviceinfo import DeviceInfo, read_device_info
+from vault.ingest.erase import collect
+from vault.ingest.erase import erase as erase_verified
 from vault.ingest.plan import Candidate, most_common, plan
 from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
+from vault.ingest.run import DockContext, Remount, Run
 from vault.ingest.stream import Streamer
 from vault.ingest.volume import Volume
 from vault.media import jobs as media_jobs
 from vault.profiles import Profile, choose_profile
 from vault.retention_rules import EvidenceFacts, decide
-from vault.store.base import VerifyResult
 from vault.timeutil import local_to_utc
-
-
-@dataclass(frozen=True)
-class DockContext:
-    """What the docking station knows of a camera beyond its files (issue 3, DV-1, DV-3)."""
-
-    bay: str | None = None
-    devname: str | None = None
-    fs_type: str | None = None
-    fs_label: str | None = None
-    usb_id: str | None = None
-    usb_serial: str | None = None
-    mounted_with: str | None = None
-    # The mount's correction of the modification times it shows (fusefat's month), if any.
-    true_mtime: Callable[[int], int] | None = None
-    docked_at: datetime | None = None
-    on_dock: Callable[[int], None] | None = None  # told the dock session's id once it exists
-    # What the camera's control driver said (GA/T 947.4 GetZFYInfo and clock), if it has one.
-    driver_info: dict[str, str] = field(default_factory=dict)
-    device_id: str | None = None
-    officer_id: str | None = None
-    device_time: datetime | None = None  # the camera's clock read over USB, aware
-    measured_at: datetime | None = None  # the station's time when device_time was read
-    battery_percent: int | None = None  # reported over USB (DV-3)
-    # What the camera said of its user (GA/T 947.4 ZFY_INFO), kept beside the files' (DV-1).
-    camera_officer_id: str | None = None
-    camera_officer_name: str | None = None
-    camera_unit_id: str | None = None
-    camera_unit_name: str | None = None
-
-
-# Given the read-only volume, close it, make the camera writable and return it opened anew.
-Remount = Callable[[Volume], Volume]
-
-
-@dataclass
-class _Run:
-    """Mutable state of one ingest."""
-
-    vault: Vault
-    volume: Volume
-    profile: Profile
-    info: DeviceInfo
-    dock: DockSession
-    report: IngestReport
-    erase: bool
-    progress: Progress
-    officers: dict[str, int] = field(default_factory=dict)
-    newly_sealed: set[str] = field(default_factory=set)
-    pending: dict[int, Future[VerifyResult]] = field(default_factory=dict)
-    verified: dict[int, VerifyResult] = field(default_factory=dict)
-    read_stats: dict[str, os.stat_result] = field(default_factory=dict)
-    stop: threading.Event | None = None
-    remount_rw: Remount | None = None
-    context: DockContext | None = None
-    stopped: bool = False
 
 
 def start_dock(
@@ -211,7 +155,7 @@ def ingest_volume(
             report.problems.append("the camera's device id is unknown (IN-4)")
         for name in vault.store.clean_debris():
             report.problems.append(f"removed a partial write left by an earlier crash: {name}")
-        run = _Run(vault, volume, profile, info, dock, report, erase, progress or NoProgress())
+        run = Run(vault, volume, profile, info, dock, report, erase, progress or NoProgress())
         run.stop, run.remount_rw, run.context = stop, remount_rw, context
         try:
             _process(run, candidates)
@@ -221,7 +165,7 @@ def ingest_volume(
         return report
 
 
-def _process(run: _Run, candidates: list[Candidate]) -> None:
+def _process(run: Run, candidates: list[Candidate]) -> None:
     run.progress.begin(len(candidates), sum(c.item.size for c in candidates))
     run.progress.phase("reading")
     streamer = Streamer(run.vault.settings.ingest.chunk_size)
@@ -238,12 +182,12 @@ def _process(run: _Run, candidates: list[Candidate]) -> None:
                     )
                     break
                 _ingest_one(run, session, streamer, verifier, candidate)
-                _collect(run, session, wait=False)
+                collect(run, session, wait=False)
             run.progress.phase("verifying")
-            _collect(run, session, wait=True)
+            collect(run, session, wait=True)
             if run.erase and not run.stopped:
                 run.progress.phase("erasing")
-                _erase(run, session)
+                erase_verified(run, session)
     except BaseException as exc:
         error = str(exc) or type(exc).__name__
         raise
@@ -253,7 +197,7 @@ def _process(run: _Run, candidates: list[Candidate]) -> None:
         _finish(run, error)
 
 
-def _clip_times(run: _Run, candidate: Candidate) -> tuple[str | None, str, datetime | None]:
+def _clip_times(run: Run, candidate: Candidate) -> tuple[str | None, str, datetime | None]:
     """The camera's own time for a clip: (as stated, source, as UTC)."""
     tz = run.vault.settings.timezone
     if candidate.name and candidate.name.camera_time:
@@ -266,7 +210,7 @@ def _clip_times(run: _Run, candidate: Candidate) -> tuple[str | None, str, datet
     return None, "none", None
 
 
-def _true_mtime_ns(run: _Run, shown_ns: int) -> int:
+def _true_mtime_ns(run: Run, shown_ns: int) -> int:
     """A file's modification time as the camera wrote it, whatever driver shows it."""
     if run.context is not None and run.context.true_mtime is not None:
         return run.context.true_mtime(shown_ns)
@@ -274,7 +218,7 @@ def _true_mtime_ns(run: _Run, shown_ns: int) -> int:
 
 
 def _ingest_one(
-    run: _Run,
+    run: Run,
     session: Session,
     streamer: Streamer,
     verifier: ThreadPoolExecutor,
@@ -366,7 +310,7 @@ def _ingest_one(
     run.progress.file_done(item.rel, outcome)
 
 
-def _officer_pk(run: _Run, session: Session, officer_id: str | None) -> int | None:
+def _officer_pk(run: Run, session: Session, officer_id: str | None) -> int | None:
     if not officer_id:
         return None
     if officer_id not in run.officers:
@@ -377,83 +321,7 @@ def _officer_pk(run: _Run, session: Session, officer_id: str | None) -> int | No
     return run.officers[officer_id]
 
 
-def _collect(run: _Run, session: Session, wait: bool) -> None:
-    """Record finished verifications (all of them when wait)."""
-    for evidence_id, future in list(run.pending.items()):
-        if not wait and not future.done():
-            continue
-        result = future.result()
-        del run.pending[evidence_id]
-        run.verified[evidence_id] = result
-        records.record_verification(
-            session,
-            evidence_id,
-            result.ok,
-            result.reason,
-            run.vault.clock.now(),
-            run.vault.actor("ingest"),
-        )
-        checkpoint("ingest.verified")
-    for clip in run.report.clips:
-        if clip.evidence_id in run.verified:
-            result = run.verified[clip.evidence_id]
-            clip.verified, clip.verify_error = result.ok, result.reason
-
-
-def _erasable(run: _Run) -> list[ClipResult]:
-    erasable = []
-    for clip in run.report.clips:
-        if clip.kind == "unclassified" or clip.verified is not True:
-            continue
-        if clip.spooled:  # kept until its S3 copy verifies (vault.uploader)
-            run.report.problems.append(f"{clip.path}: sealed in the local spool; kept on camera")
-            continue
-        erasable.append(clip)
-    return erasable
-
-
-def _erase(run: _Run, session: Session) -> None:
-    """IN-2: only clips whose sealed copy was read back and matched in this run."""
-    erasable = _erasable(run)
-    if not erasable:
-        return
-    same_mount = True
-    if run.remount_rw is not None:
-        try:
-            run.volume = run.remount_rw(run.volume)
-        except VaultError as exc:
-            run.report.problems.append(f"the camera could not be made writable: {exc}")
-            return
-        same_mount = False
-    by_rel = {f.rel: f for f in run.volume.files}
-    for clip in erasable:
-        if clip.path not in by_rel:
-            run.report.problems.append(f"{clip.path}: no longer on the camera; nothing erased")
-            continue
-        try:
-            run.volume.unlink(by_rel[clip.path], run.read_stats[clip.path], same_mount=same_mount)
-        except VolumeError as exc:
-            run.report.problems.append(f"{clip.path}: {exc}")
-            continue
-        except OSError as exc:
-            if exc.errno == 30:  # EROFS
-                run.report.problems.append("the volume is mounted read-only; nothing was erased")
-                return
-            run.report.problems.append(f"{clip.path}: not erased: {exc.strerror}")
-            continue
-        checkpoint("ingest.erased")
-        run.report.erased.append(clip.path)
-        records.record_erased(
-            session,
-            run.report.dock_id,
-            clip.path,
-            clip.evidence_id,
-            run.vault.clock.now(),
-            run.vault.actor("ingest"),
-        )
-
-
-def _finish(run: _Run, error: str | None) -> None:
+def _finish(run: Run, error: str | None) -> None:
     report = run.report
     with run.vault.session() as session:
         dock = session.get_one(DockSession, report.dock_id)

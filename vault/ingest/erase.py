@@ -1,0 +1,88 @@
+"""The last stages of an ingest: record the read-back verifications, then erase from the
+camera only what was sealed, verified and is unchanged since it was read (IN-2)."""
+
+from __future__ import annotations
+
+from sqlmodel import Session
+
+from vault.errors import VaultError, VolumeError
+from vault.faults import checkpoint
+from vault.ingest import records
+from vault.ingest.report import ClipResult
+from vault.ingest.run import Run
+
+
+def collect(run: Run, session: Session, wait: bool) -> None:
+    """Record finished verifications (all of them when wait)."""
+    for evidence_id, future in list(run.pending.items()):
+        if not wait and not future.done():
+            continue
+        result = future.result()
+        del run.pending[evidence_id]
+        run.verified[evidence_id] = result
+        records.record_verification(
+            session,
+            evidence_id,
+            result.ok,
+            result.reason,
+            run.vault.clock.now(),
+            run.vault.actor("ingest"),
+        )
+        checkpoint("ingest.verified")
+    for clip in run.report.clips:
+        if clip.evidence_id in run.verified:
+            result = run.verified[clip.evidence_id]
+            clip.verified, clip.verify_error = result.ok, result.reason
+
+
+def erasable(run: Run) -> list[ClipResult]:
+    erasable = []
+    for clip in run.report.clips:
+        if clip.kind == "unclassified" or clip.verified is not True:
+            continue
+        if clip.spooled:  # kept until its S3 copy verifies (vault.uploader)
+            run.report.problems.append(f"{clip.path}: sealed in the local spool; kept on camera")
+            continue
+        erasable.append(clip)
+    return erasable
+
+
+def erase(run: Run, session: Session) -> None:
+    """IN-2: only clips whose sealed copy was read back and matched in this run."""
+    erasable_clips = erasable(run)
+    if not erasable_clips:
+        return
+    same_mount = True
+    if run.remount_rw is not None:
+        try:
+            run.volume = run.remount_rw(run.volume)
+        except VaultError as exc:
+            run.report.problems.append(f"the camera could not be made writable: {exc}")
+            return
+        same_mount = False
+    by_rel = {f.rel: f for f in run.volume.files}
+    for clip in erasable_clips:
+        if clip.path not in by_rel:
+            run.report.problems.append(f"{clip.path}: no longer on the camera; nothing erased")
+            continue
+        try:
+            run.volume.unlink(by_rel[clip.path], run.read_stats[clip.path], same_mount=same_mount)
+        except VolumeError as exc:
+            run.report.problems.append(f"{clip.path}: {exc}")
+            continue
+        except OSError as exc:
+            if exc.errno == 30:  # EROFS
+                run.report.problems.append("the volume is mounted read-only; nothing was erased")
+                return
+            run.report.problems.append(f"{clip.path}: not erased: {exc.strerror}")
+            continue
+        checkpoint("ingest.erased")
+        run.report.erased.append(clip.path)
+        records.record_erased(
+            session,
+            run.report.dock_id,
+            clip.path,
+            clip.evidence_id,
+            run.vault.clock.now(),
+            run.vault.actor("ingest"),
+        )
