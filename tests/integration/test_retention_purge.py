@@ -460,3 +460,26 @@ def test_a_shared_derivative_object_stays_held_while_any_of_its_originals_is(
     assert hold.id is not None
     release_hold(vault, hold.id, "closed")
     assert not vault.store.stat(first.storage_key).legal_hold
+
+
+def test_a_second_docking_does_not_move_retention_and_the_clips_can_still_be_linked(
+    vault: Vault, camera: Path, clock: FixedClock
+) -> None:
+    """RT-1, RT-4: the first docking counts; re-docking the same clips later (ingest, then
+    ingest --erase) leaves the store's retention and the record's the same date, so linking,
+    holding and classifying them still only lengthen it."""
+    clock.at = DOCKED
+    camera_clock_agrees(camera, DOCKED)
+    first = ingest_volume(vault, camera)
+    ids = sorted({c.evidence_id for c in first.clips if c.evidence_id is not None})
+    clock.at = DOCKED + timedelta(days=3)
+    again = ingest_volume(vault, camera)
+    assert {c.status for c in again.clips} <= {"already_sealed", "duplicate"}
+    for evidence_id in ids:
+        row = evidence(vault, evidence_id)
+        assert row.retain_until == add_months(DOCKED, 12)
+        assert vault.store.stat(row.storage_key).retain_until == row.retain_until
+    cases.create_case(vault, "环罚〔2026〕7号", "再次入库", "行政处罚", "一大队", [], [])
+    cases.link(vault, "环罚〔2026〕7号", ids, [])
+    place_hold(vault, ids[0], "complaint under review")
+    classify(vault, ids[1], "long_term", "dispute", "party disputes")

@@ -247,7 +247,9 @@ def _ingest_one(
         if size != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
             raise VolumeError("the file changed while it was being read")
         run.progress.phase("sealing")
-        put = writer.commit(sha, size, retain_until)
+        # RT-1, RT-4: the first docking counts. Bytes already sealed keep the retention their
+        # record holds (store and record one date); only a new clip starts a new one.
+        put = writer.commit(sha, size, records.sealed_retention(session, sha) or retain_until)
         checkpoint("ingest.sealed")
         run.progress.phase("reading")
     except VaultError as exc:

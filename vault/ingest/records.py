@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from vault.db import audit
 from vault.db.audit import Actor
@@ -114,6 +114,14 @@ def record_sealed(
         )
     )
     return evidence, outcome
+
+
+def sealed_retention(session: Session, sha256: str) -> datetime | None:
+    """The retain-until of the live evidence these bytes already are, if any (and dated)."""
+    query = select(Evidence.retain_until).where(
+        Evidence.sha256 == sha256, col(Evidence.purged_at).is_(None)
+    )
+    return session.exec(query).first()
 
 
 def commit_sealed(
