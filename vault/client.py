@@ -103,7 +103,10 @@ def call(
             raise ClientError(f"cannot connect to the vault service at {path}") from None
         except OSError as exc:
             raise ClientError(f"cannot reach the vault service at {path}: {exc}") from None
-        return call_on(sock, op, params, inputs, into)
+        try:
+            return call_on(sock, op, params, inputs, into)
+        except (ConnectionError, TimeoutError) as exc:
+            raise ClientError(f"the vault service at {path} broke off: {exc}") from None
     finally:
         sock.close()
 

@@ -94,6 +94,12 @@ class State:
         try:
             if how == "socket":
                 assert path is not None
+                if self.config is not None or os.environ.get("EVAULT_CONFIG"):
+                    err_console.print(
+                        "note: the configuration named by --config or $EVAULT_CONFIG is not "
+                        f"used: the vault service at {path} keeps its own settings",
+                        soft_wrap=True,
+                    )
                 answer = client.call(path, op, params, inputs, into)
             else:
                 from vault.service.local import run_local

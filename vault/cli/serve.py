@@ -72,11 +72,11 @@ def policy(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Print the one policy: which role may do which action, on what scope."""
-    rows = call(ctx, "policy.show")
+    """Print the one policy: which role may do which action, on what scope (--json: asks
+    the vault which rows are yours)."""
     if as_json:
-        print_json(rows)
+        print_json(call(ctx, "policy.show"))
         return
-    from vault.service.policy import table_markdown
+    from vault.service.policy import table_markdown  # stdlib only: no vault is opened
 
     typer.echo(table_markdown())

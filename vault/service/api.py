@@ -166,14 +166,15 @@ def _parameters(op: str, handler: Handler) -> type[BaseModel]:
     return _PARAMETERS[op]
 
 
-def _principal(vault: Vault, caller: Caller) -> tuple[Principal | None, bool]:
-    """The caller's enabled principal (by the kernel's OS user), and whether none exists."""
+def _principal(vault: Vault, caller: Caller) -> tuple[Principal | None, bool, str]:
+    """The caller's enabled principal (by the kernel's OS user), whether no principal exists
+    at all, and what to say of a caller without one."""
     with vault.session() as session:
         found = session.exec(select(Principal).where(Principal.os_user == caller.os_user)).first()
         empty = session.exec(select(Principal.id).limit(1)).first() is None
     if found is not None and found.disabled_at is not None:
-        found = None
-    return found, empty
+        return None, empty, f" (its principal {found.name!r} is disabled)"
+    return found, empty, " (not mapped to a principal: a records keeper maps it)"
 
 
 def _register_refusal(vault: Vault, op: str, principal: Principal | None, reason: str) -> None:
@@ -216,13 +217,12 @@ def run(
     work = Path(tempfile.mkdtemp(prefix="call-", dir=work_root(base)))
     principal: Principal | None = None
     try:
-        principal, empty = _principal(vault, caller)
+        principal, empty, unmapped = _principal(vault, caller)
         roles = list(principal.roles) if principal else []
         decision = policy.decide(action, roles, caller.system, empty)
         if not decision.allowed:
             who = principal.name if principal else f"OS user {caller.os_user!r}"
-            mapped = "" if principal else " (not mapped to a principal: a records keeper maps it)"
-            reason = f"{who}{mapped}: {decision.reason}"
+            reason = f"{who}{'' if principal else unmapped}: {decision.reason}"
             _register_refusal(vault, op, principal, reason)
             shutil.rmtree(work, ignore_errors=True)
             return Reply(False, AccessRefused.exit_code, error=reason, timezone=tz)
