@@ -249,7 +249,9 @@ def _ingest_one(
         run.progress.phase("sealing")
         # RT-1, RT-4: the first docking counts. Bytes already sealed keep the retention their
         # record holds (store and record one date); only a new clip starts a new one.
-        put = writer.commit(sha, size, records.sealed_retention(session, sha) or retain_until)
+        put = writer.commit(
+            sha, size, records.sealed_retention(vault, session, sha) or retain_until
+        )
         checkpoint("ingest.sealed")
         run.progress.phase("reading")
     except VaultError as exc:

@@ -12,6 +12,7 @@ from datetime import datetime
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
+from vault.context import Vault
 from vault.db import audit
 from vault.db.audit import Actor
 from vault.db.models import DockSession, Evidence, Sighting
@@ -116,12 +117,18 @@ def record_sealed(
     return evidence, outcome
 
 
-def sealed_retention(session: Session, sha256: str) -> datetime | None:
-    """The retain-until of the live evidence these bytes already are, if any (and dated)."""
+def sealed_retention(vault: Vault, session: Session, sha256: str) -> datetime | None:
+    """The retain-until of the live evidence these bytes already are, if any (and dated).
+    Asked in a short session of its own unless SESSION is already in a transaction: on
+    SQLite every transaction holds the write lock, and the seal that follows must not keep
+    it (other bays and the service would wait for the fsync)."""
     query = select(Evidence.retain_until).where(
         Evidence.sha256 == sha256, col(Evidence.purged_at).is_(None)
     )
-    return session.exec(query).first()
+    if session.in_transaction():
+        return session.exec(query).first()
+    with vault.session() as own:
+        return own.exec(query).first()
 
 
 def commit_sealed(
