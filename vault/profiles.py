@@ -116,7 +116,10 @@ class LibraryDriver(Strict):
     The password is never here: `credentials` names a root-only file that holds it.
     """
 
-    library: Path  # the vendor's shared object, e.g. /opt/vendor/lib/libbodycam.so
+    # The vendor's shared object, absolute, e.g. /opt/vendor/lib/libbodycam.so; the dock
+    # checks when it opens it that it is a regular file of root's (or the dock's account's)
+    # that its group and others may not write.
+    library: Path
     credentials: Path  # root-only (0600/0400) file: the camera password on its first line
     id_code: str = ""  # IDCode for Init_Device; {bus}, {address}, {serial} are filled in
     init_returns: Literal["status", "handle"] = "status"  # what Init_Device returns
@@ -131,6 +134,17 @@ class LibraryDriver(Strict):
     timeout_s: float = Field(default=10.0, gt=0, le=300)  # per library call
     msdc_timeout_s: float = Field(default=30.0, gt=0, le=300)  # SetMSDC may take longer
     memory_mb: int = Field(default=512, ge=64)  # the library's process past this: a leak
+
+    @field_validator("library")
+    @classmethod
+    def _library_is_absolute(cls, value: Path) -> Path:
+        # A bare or relative name would be found on the dynamic loader's search path (or the
+        # dock's working directory): foreign code run as root from wherever it was put.
+        if not value.is_absolute():
+            raise ValueError(
+                f"library must be an absolute path to the vendor's shared object (it is {value})"
+            )
+        return value
 
     @field_validator("clock")
     @classmethod

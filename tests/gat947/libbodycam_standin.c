@@ -17,15 +17,22 @@
  *   storage                               the loop device it is on
  *   hang crash leak                       a call's name: it never returns / segfaults /
  *                                         allocates leak_mb MiB (default 300) and keeps it
+ *   spawn                                 a call's name: it starts a child (`sleep
+ *                                         spawn_s`, default 30) that keeps the library's
+ *                                         standard error, writes its pid to
+ *                                         "<state>.spawned", and never returns (a library
+ *                                         waiting on a helper it started)
  *
  * Every call is appended to "<state>.calls", one name a line, before it does anything.
  * Results: status 1 and iRet 0 on success; status 0 and iRet 1 no camera, 2 wrong
  * password, 3 failed.
  *
  * Built by the tests with: cc -shared -fPIC -o libbodycam_standin.so libbodycam_standin.c
+ * (-DSTANDIN_WITHOUT_SETMSDC: a library that lacks SetMSDC, to test the check at open).
  */
 
 #include <signal.h>
+#include <sys/types.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,6 +120,24 @@ static int enter(const char *name) {
     if (!load()) return 0;
     if (strcmp(get("hang"), name) == 0)
         for (;;) pause();
+    if (strcmp(get("spawn"), name) == 0) {
+        const char *seconds = get("spawn_s")[0] != '\0' ? get("spawn_s") : "30";
+        pid_t pid = fork();
+        if (pid == 0) {
+            execlp("sleep", "sleep", seconds, (char *)NULL);
+            _exit(127);
+        }
+        if (pid > 0) {
+            char pid_path[4200];
+            snprintf(pid_path, sizeof pid_path, "%s.spawned", state_path);
+            f = fopen(pid_path, "wb");
+            if (f != NULL) {
+                fprintf(f, "%ld\n", (long)pid);
+                fclose(f);
+            }
+        }
+        for (;;) pause();
+    }
     if (strcmp(get("crash"), name) == 0) {
         volatile int *nowhere = NULL;
         *nowhere = 1; /* a segfault, as a broken vendor library gives one */
@@ -235,6 +260,7 @@ int SyncDevTime(const char *sPwd, int *iRet) {
     return ok(iRet);
 }
 
+#ifndef STANDIN_WITHOUT_SETMSDC
 int SetMSDC(const char *sPwd, int *iRet) {
     char command[MAX_VALUE + 64];
     char device[256] = "";
@@ -253,3 +279,4 @@ int SetMSDC(const char *sPwd, int *iRet) {
     save();
     return ok(iRet);
 }
+#endif

@@ -23,16 +23,22 @@ PASSWORD = "ZFY947"
 USB_ID = ("1d6b", "0947")
 
 
-def build_library(directory: Path) -> Path:
-    """libbodycam_standin.so, compiled from its C source; no compiler: skip (CI: fail)."""
+def build_library(
+    directory: Path, defines: tuple[str, ...] = (), name: str = "libbodycam_standin.so"
+) -> Path:
+    """libbodycam_standin.so, compiled from its C source; no compiler: skip (CI: fail).
+
+    `defines` are C macros (e.g. STANDIN_WITHOUT_SETMSDC) for a library that lacks a call.
+    """
     compiler = shutil.which(os.environ.get("CC", "cc")) or shutil.which("gcc")
     if compiler is None:
         if os.environ.get("CI"):
             pytest.fail("no C compiler (cc) to build the stand-in camera library")
         pytest.skip("no C compiler (cc) to build the stand-in camera library")
-    library = directory / "libbodycam_standin.so"
+    library = directory / name
+    flags = [f"-D{define}" for define in defines]
     subprocess.run(
-        [compiler, "-shared", "-fPIC", "-O1", "-Wall", "-o", str(library), str(SOURCE)],
+        [compiler, "-shared", "-fPIC", "-O1", "-Wall", *flags, "-o", str(library), str(SOURCE)],
         check=True,
         capture_output=True,
     )
@@ -106,6 +112,12 @@ class StandinCamera:
     def calls(self) -> list[str]:
         log = self.path.with_name(self.path.name + ".calls")
         return log.read_text().split() if log.exists() else []
+
+    def spawned(self) -> int | None:
+        """The pid of the child the library started (`spawn`), once it started one."""
+        path = self.path.with_name(self.path.name + ".spawned")
+        text = path.read_text().strip() if path.exists() else ""
+        return int(text) if text else None
 
     def where(self) -> dict[str, int | str]:
         return {"bus": self.bus, "address": self.address, "serial": ""}

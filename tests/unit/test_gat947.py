@@ -6,9 +6,16 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
 
 import pytest
 from sqlmodel import select
@@ -22,7 +29,7 @@ from tests.gat947.standin import (
     write_credentials,
 )
 from vault.context import Vault
-from vault.db.models import AuditEvent, DeviceAssignment
+from vault.db.models import AuditEvent, DeviceAssignment, Officer
 from vault.dock import ledger
 from vault.dock.daemon import DockDaemon
 from vault.dock.drivers import CameraDriver, DriverError, LibraryCallFailed, open_driver
@@ -327,6 +334,11 @@ def test_the_dock_writes_the_keepers_badge_into_the_camera(
     vault = standin_vault(home, clock, tmp_path, library, states, CLOCK + "\nwrite_keeper = true")
     ledger.assign(vault, "3100001", "020304", profile="gat947-standin")
     assert ledger.badge_written_by_dock(vault, "3100001")
+    with vault.session() as session:  # what the records know of the keeper
+        keeper = session.exec(select(Officer).where(Officer.officer_id == "020304")).one()
+        keeper.name, keeper.unit = "李四", "海淀分局"
+        session.add(keeper)
+        session.commit()
     camera = StandinCamera(states)
     dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
     dock.start(serve_status=False)
@@ -337,6 +349,10 @@ def test_the_dock_writes_the_keepers_badge_into_the_camera(
         dock.close()
     assert dock.board.bays()[0].state == "done", dock.board.bays()[0].reason
     assert camera.state()["badge"] == b"020304"
+    # The previous officer's name and unit went with his badge: the keeper's replace them.
+    assert camera.state()["name"] == "李四".encode("gbk")
+    assert camera.state()["unit_name"] == "海淀分局".encode("gbk")
+    assert camera.state()["unit_no"] == b""  # not known for the keeper: cleared
     assert "WriteZFYInfo" in camera.calls()
     report = dock._drivers["usb-0:1.5"]
     assert report.officer_id == "010203"  # what the camera said before it was written
@@ -348,3 +364,272 @@ def test_the_dock_writes_the_keepers_badge_into_the_camera(
         ).one()
     assert assignment.carried_at is not None
     assert written.detail == {"device_id": "3100001", "badge": "020304", "was": "010203"}
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting for init to reap it)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def _gone(pid: int, within: float = 5.0) -> bool:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_unreadable_clock_text_is_recorded_and_the_clock_left_alone(
+    home: Path, clock: FixedClock, tmp_path: Path, library: Path, states: Path
+) -> None:
+    """DV-2: no offset measured, no SyncDevTime; what the camera said is kept as it said it."""
+    vault = standin_vault(home, clock, tmp_path, library, states)
+    camera = StandinCamera(states, clock="2026-13-45 99")
+    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
+    dock.start(serve_status=False)
+    try:
+        dock.handle(camera.usb_event())
+        assert dock.wait_idle(30)
+    finally:
+        dock.close()
+    (bay,) = dock.board.bays()
+    assert bay.state == "done", bay.reason
+    assert "GetDevTime" in camera.calls() and "SetMSDC" in camera.calls()
+    assert "SyncDevTime" not in camera.calls()
+    assert camera.state()["clock"] == b"2026-13-45 99"
+    with vault.session() as session:
+        measured = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "device.clock_measured")
+        ).one()
+        synced = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "device.clock_synced")
+        ).all()
+    assert measured.detail["camera_time"] is None and measured.detail["offset_s"] is None
+    assert measured.detail["camera_time_raw"] == "2026-13-45 99"
+    assert synced == []
+    assert dock._drivers[bay.key].info["device_time_raw"] == "2026-13-45 99"
+
+
+def test_a_library_that_started_a_child_is_stopped_whole_and_closes_at_once(
+    tmp_path: Path, library: Path, states: Path, opened: list[CameraDriver]
+) -> None:
+    """The child's process group is killed: the library's helper neither survives nor
+    keeps the bay (its standard error) waiting."""
+    camera = StandinCamera(states, spawn="SetMSDC", spawn_s="30")
+    driver = connect(
+        camera, profile(tmp_path, library, states, CLOCK + "\nmsdc_timeout_s = 1"), opened
+    )
+    started = time.monotonic()
+    with pytest.raises(LibraryCallFailed, match="SetMSDC did not return within 1 s"):
+        driver.enter_mass_storage()
+    helper = camera.spawned()
+    assert helper is not None
+    driver.close()
+    assert time.monotonic() - started < 5
+    assert _gone(helper), "the library's helper outlived its camera's child"
+
+
+def test_a_death_between_calls_is_not_blamed_on_the_last_call(
+    tmp_path: Path, library: Path, states: Path, opened: list[CameraDriver]
+) -> None:
+    camera = StandinCamera(states)
+    driver = connect(camera, profile(tmp_path, library, states), opened)
+    assert driver.identify() == "3100001"  # GetZFYInfo answered
+    os.kill(driver._proc.pid, 9)  # type: ignore[attr-defined]
+    with pytest.raises(LibraryCallFailed) as caught:
+        driver.read_info()
+    assert caught.value.call is None
+    assert "between library calls" in str(caught.value)
+    assert "GetZFYInfo" not in str(caught.value)
+
+
+CHILD_OF_A_KILLED_DOCK = """
+import os, sys, threading, time
+from pathlib import Path
+from vault.dock.drivers import open_driver
+from vault.profiles import load_profile
+from tests.gat947.standin import PASSWORD
+found = load_profile(Path(sys.argv[1]))
+driver = open_driver(
+    "gat947", password=PASSWORD, timezone="Asia/Shanghai", bus=1, address=9,
+    options=found.driver_options,
+)
+print(driver._proc.pid, flush=True)
+threading.Thread(target=driver.read_info, daemon=True).start()
+time.sleep(0.5)
+os.kill(os.getpid(), 9)
+"""
+
+
+def test_the_child_dies_with_a_killed_dock(tmp_path: Path, library: Path, states: Path) -> None:
+    """PR_SET_PDEATHSIG: a SIGKILLed dock leaves no camera child (with its password) behind."""
+    StandinCamera(states, hang="GetZFYInfo")
+    profile(tmp_path, library, states)
+    root = Path(__file__).resolve().parents[2]
+    dock = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            textwrap.dedent(CHILD_OF_A_KILLED_DOCK),
+            str(tmp_path / "profiles" / "gat947-standin.toml"),
+        ],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert dock.returncode == -9, dock.stderr
+    child = int(dock.stdout.split()[0])
+    assert _gone(child), "the camera's child outlived the dock"
+
+
+def test_the_child_runs_from_root_with_a_minimal_environment(
+    tmp_path: Path,
+    library: Path,
+    states: Path,
+    opened: list[CameraDriver],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """No dock cwd on sys.path, none of the dock's settings, no core dump, no runpy warning."""
+    caplog.set_level(logging.WARNING)
+    monkeypatch.setenv("EVAULT_DATABASE_URL", "postgresql://vault:secret@db/vault")
+    monkeypatch.setenv("PYTHONPATH", "")
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "vault").mkdir()  # a package the dock's cwd would have shadowed `vault` with
+    (tmp_path / "vault" / "__init__.py").write_text("raise SystemExit('imported from cwd')\n")
+    camera = StandinCamera(states)
+    driver = connect(camera, profile(tmp_path, library, states), opened)
+    pid = driver._proc.pid  # type: ignore[attr-defined]
+    environ = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    assert not any(e.startswith(b"EVAULT_") for e in environ)
+    assert b"PYTHONPATH=" + str(Path(__file__).resolve().parents[2]).encode() in environ
+    assert os.readlink(f"/proc/{pid}/cwd") == "/"
+    limits = Path(f"/proc/{pid}/limits").read_text()
+    (core,) = [line for line in limits.splitlines() if line.startswith("Max core file size")]
+    assert core.split()[4:6] == ["0", "0"]
+    assert driver.identify() == "3100001"
+    driver.close()
+    assert "vault.dock.drivers.library_child" not in sys.modules  # only ever run, in the child
+    assert not [r for r in caplog.records if "RuntimeWarning" in r.getMessage()]
+
+
+def test_a_library_without_a_required_call_is_refused_before_the_camera_is_touched(
+    tmp_path: Path, states: Path, opened: list[CameraDriver]
+) -> None:
+    lacking = build_library(tmp_path, ("STANDIN_WITHOUT_SETMSDC",), "libnomsdc.so")
+    camera = StandinCamera(states)
+    with pytest.raises(DriverError, match=r"has no SetMSDC"):
+        connect(camera, profile(tmp_path, lacking, states), opened)
+    assert camera.calls() == []  # not even Init_Device: nothing half done
+
+
+def test_the_library_must_be_absolute_and_trusted(
+    tmp_path: Path, library: Path, states: Path, opened: list[CameraDriver]
+) -> None:
+    with pytest.raises(ProfileError, match="absolute path"):
+        load_profile(
+            install_profile(
+                tmp_path / "relative",
+                Path("libbodycam_standin.so"),
+                write_credentials(tmp_path / "r.secret"),
+                states,
+            )
+        )
+    camera = StandinCamera(states)
+    loose = tmp_path / "loose" / "libbodycam.so"
+    loose.parent.mkdir()
+    shutil.copy(library, loose)
+    loose.chmod(0o775)
+    with pytest.raises(DriverError, match=r"may be written by its group or others \(mode 0775\)"):
+        connect(camera, profile(tmp_path, loose, states), opened)
+    loose.chmod(0o755)
+    os.chown(loose, 4321, 4321)
+    with pytest.raises(DriverError, match="belongs to uid 4321"):
+        connect(camera, profile(tmp_path, loose, states), opened)
+    assert camera.calls() == []  # refused before it was loaded
+
+
+def test_a_credentials_file_of_another_owner_a_link_or_a_fifo_is_refused(tmp_path: Path) -> None:
+    from vault.dock.drivers.credentials import read_password
+
+    theirs = write_credentials(tmp_path / "theirs.secret")
+    os.chown(theirs, 4321, 4321)
+    with pytest.raises(DriverError, match="belongs to uid 4321"):
+        read_password(theirs)
+    link = tmp_path / "link.secret"
+    link.symlink_to(write_credentials(tmp_path / "tight.secret"))
+    with pytest.raises(DriverError, match="cannot read the camera credentials file"):
+        read_password(link)
+    fifo = tmp_path / "fifo.secret"
+    os.mkfifo(fifo, 0o600)
+    started = time.monotonic()
+    with pytest.raises(DriverError, match="is not a regular file"):
+        read_password(fifo)  # no writer: it would block for ever without O_NONBLOCK
+    assert time.monotonic() - started < 2
+
+
+def test_a_badge_the_camera_cannot_hold_fails_only_the_write(
+    home: Path, clock: FixedClock, tmp_path: Path, library: Path, states: Path
+) -> None:
+    """DV-1: a keeper badge longer than userNo[7] is audited; the camera still docks."""
+    from vault.service.ops import cases
+
+    vault = standin_vault(home, clock, tmp_path, library, states, CLOCK + "\nwrite_keeper = true")
+    call: Any = SimpleNamespace(vault=vault)  # `evault device assign`: the operation itself
+    reply = cases.assign(call, "3100001", "01020304", profile="gat947-standin")
+    assert "cannot be written into the camera" in reply["camera_badge"]
+    assert "userNo holds 7" in reply["warning"]  # the keeper is recorded; the operator told
+    assert ledger.keeper_of(vault, "3100001") is not None
+    camera = StandinCamera(states)
+    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
+    dock.start(serve_status=False)
+    try:
+        dock.handle(camera.usb_event())
+        assert dock.wait_idle(30)
+    finally:
+        dock.close()
+    (bay,) = dock.board.bays()
+    assert bay.state == "done", bay.reason
+    assert "SetMSDC" in camera.calls() and "WriteZFYInfo" not in camera.calls()
+    assert camera.state()["badge"] == b"010203"
+    assert dock._drivers[bay.key].badge_written is None
+    with vault.session() as session:
+        failed = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "device.badge_write_failed")
+        ).one()
+    assert failed.detail["badge"] == "01020304" and "userNo holds 7" in failed.detail["reason"]
+
+
+def test_a_refused_badge_write_is_audited_and_the_docking_goes_on(
+    home: Path, clock: FixedClock, tmp_path: Path, library: Path, states: Path
+) -> None:
+    """The keeper's name is not GBK text: WriteZFYInfo cannot be filled in; SetMSDC comes."""
+    vault = standin_vault(home, clock, tmp_path, library, states, CLOCK + "\nwrite_keeper = true")
+    ledger.assign(vault, "3100001", "020304", profile="gat947-standin")
+    with vault.session() as session:
+        keeper = session.exec(select(Officer).where(Officer.officer_id == "020304")).one()
+        keeper.name = "Zoë 🙂"  # no GBK for the emoji
+        session.add(keeper)
+        session.commit()
+    camera = StandinCamera(states)
+    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
+    dock.start(serve_status=False)
+    try:
+        dock.handle(camera.usb_event())
+        assert dock.wait_idle(30)
+    finally:
+        dock.close()
+    (bay,) = dock.board.bays()
+    assert bay.state == "done", bay.reason
+    assert "SetMSDC" in camera.calls() and camera.state()["badge"] == b"010203"
+    with vault.session() as session:
+        failed = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "device.badge_write_failed")
+        ).one()
+    assert failed.detail["badge"] == "020304"

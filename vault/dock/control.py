@@ -3,9 +3,12 @@
 Some cameras show no storage until told to over USB. For those the dock logs in with the
 profile's driver, reads what the camera says of itself (ZFY_INFO: serial, badge, name, unit;
 battery), reads its clock and records the offset (`device.clock_measured`) before it sets
-the clock from the station's (`device.clock_synced`, DV-2), writes the keeper's badge into
-the camera where the profile allows (DV-1), and switches it to mass storage; what it learnt
-waits for the storage to appear on the same port.
+the clock from the station's (`device.clock_synced`, DV-2) -- only when the time read was a
+time: unreadable clock text is recorded as the camera gave it and the clock is left alone --,
+writes the keeper's badge, name and unit into the camera where the profile allows (DV-1; a
+badge it cannot hold, or a refused write, is audited as `device.badge_write_failed` and the
+docking goes on), and switches it to mass storage; what it learnt waits for the storage to
+appear on the same port.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from datetime import datetime
 
 from vault.context import Vault
 from vault.dock import ledger
-from vault.dock.drivers.base import CameraDriver, CameraInfo
+from vault.dock.drivers.base import CameraDriver, CameraInfo, DriverError
 from vault.dock.events import UdevEvent
 from vault.errors import VaultError
 from vault.profiles import Profile
@@ -88,9 +91,13 @@ def _drive_camera(
     else:
         device_id, officer_id = driver.identify(), None
     device_time = measured_at = None
+    measured = False
     if "read_clock" in driver.supports:
         measured_at = vault.clock.now()
         device_time = driver.read_clock()
+        raw: str | None = getattr(driver, "clock_text", None)  # as the camera said it
+        if raw is not None:
+            info["device_time_raw"] = raw
         offset = (device_time - measured_at).total_seconds() if device_time else None
         # DV-2: the offset is recorded (committed) before anything sets the camera's clock.
         audit(
@@ -101,10 +108,20 @@ def _drive_camera(
                 "driver": driver.name,
                 "station_time": iso(measured_at),
                 "camera_time": iso(device_time),
+                "camera_time_raw": raw,
                 "offset_s": offset,
             },
         )
-    if vault.settings.dock.sync_clock and "sync_clock" in driver.supports:
+        measured = device_time is not None
+        if not measured:
+            # DV-2: an offset that could not be measured is not destroyed by setting the clock.
+            log.warning(
+                "bay %s: camera %s gave no readable time (%r); its clock is left as it is",
+                event.bay,
+                device_id or "?",
+                raw,
+            )
+    if vault.settings.dock.sync_clock and measured and "sync_clock" in driver.supports:
         now = vault.clock.now()
         driver.sync_clock(now)  # DV-2: the camera's clock set from the station's
         audit(
@@ -142,9 +159,34 @@ def _write_keeper(
     if keeper is None:
         return None
     if keeper.badge != camera.officer_id:
-        driver.write_info(
-            CameraInfo(camera.device_id, keeper.badge, keeper.name, None, keeper.unit, raw={})
-        )
+        # The badge, name and unit go together: the previous officer's name and unit are
+        # replaced by the keeper's where the records know them, cleared where they do not.
+        problem = ledger.camera_badge_problem(keeper.badge)
+        try:
+            if problem is not None:
+                raise DriverError(problem)
+            driver.write_info(
+                CameraInfo(camera.device_id, keeper.badge, keeper.name, None, keeper.unit, raw={})
+            )
+        except DriverError as exc:
+            from vault.dock.drivers.isolated import LibraryCallFailed
+
+            if isinstance(exc, LibraryCallFailed):
+                raise  # the library's process is gone: the bay fails
+            # DV-1: the camera keeps what it carries; the docking goes on to its storage.
+            audit(
+                "device.badge_write_failed",
+                event.bay,
+                {"device_id": camera.device_id, "badge": keeper.badge, "reason": str(exc)},
+            )
+            log.warning(
+                "bay %s: camera %s: cannot write badge %s: %s",
+                event.bay,
+                camera.device_id,
+                keeper.badge,
+                exc,
+            )
+            return None
         audit(
             "device.badge_written",
             event.bay,

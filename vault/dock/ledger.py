@@ -84,6 +84,23 @@ def badge_written_by_dock(vault: Vault, device_id: str) -> bool:
     return options is not None and options.write_keeper
 
 
+# ZFY_INFO's userNo (GA/T 947.4): the badge a camera can carry, in GBK bytes, NUL optional.
+CAMERA_BADGE_BYTES = 7
+
+
+def camera_badge_problem(badge: str) -> str | None:
+    """Why the camera cannot carry this badge in ZFY_INFO (userNo[7], GBK), or None."""
+    try:
+        size = len(badge.encode("gbk"))
+    except UnicodeEncodeError:
+        return f"badge {badge!r} is not GBK text, which ZFY_INFO holds"
+    if size > CAMERA_BADGE_BYTES:
+        return (
+            f"badge {badge!r} is {size} bytes in GBK; ZFY_INFO's userNo holds {CAMERA_BADGE_BYTES}"
+        )
+    return None
+
+
 @dataclass(frozen=True)
 class Keeper:
     """The camera's current keeper, as the dock writes it into a camera (WriteZFYInfo)."""

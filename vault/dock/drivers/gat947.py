@@ -68,6 +68,9 @@ _ARG_TYPES = {
     "text_out": ctypes.c_char_p,
     "text_ptr_out": ctypes.POINTER(ctypes.c_char_p),
 }
+# Calls a library must have before anything is asked of the camera: without them a docking
+# would fail half done (its clock already set, say, and no SetMSDC to show the storage).
+REQUIRED = ("Init_Device", "GetZFYInfo", "SetMSDC")
 TEXT_BUFFER = 128  # bytes given to a vendor call that fills a text buffer
 _PASSWORD = re.compile(r"[!-~]{1,32}")
 
@@ -127,9 +130,18 @@ class Gat947Driver:
         self._password = password.encode("ascii")
         self._on_call = on_call or (lambda name: None)
         self._raw: dict[str, str] = {}
+        self.clock_text: str | None = None  # the clock call's text, as the camera gave it
+        missing = [n for n in self._required() if not self._has(n)]
+        if missing:
+            raise DriverError(
+                f"the camera library {options.library} has no {', '.join(missing)}: "
+                "it is not a GA/T 947.4 library this profile can drive"
+            )
         features = {"info", "mass_storage"}
         if options.clock is not None:
-            features |= {"read_clock", "sync_clock"}  # DV-2: measured before it is set
+            features.add("read_clock")
+            if self._has("SyncDevTime"):
+                features.add("sync_clock")  # DV-2: measured before it is set
         if self._has("WriteZFYInfo"):
             features.add("write_info")
         self.supports = frozenset(features)
@@ -155,6 +167,10 @@ class Gat947Driver:
         return f"Gat947Driver(library={str(self._options.library)!r})"
 
     # -- calling the library -------------------------------------------------------------
+
+    def _required(self) -> list[str]:
+        named = [c.call for c in (self._options.clock, self._options.login) if c is not None]
+        return [*REQUIRED, *named]
 
     def _has(self, name: str) -> bool:
         return hasattr(self._lib, name)
@@ -291,6 +307,7 @@ class Gat947Driver:
             )
         text = (self._vendor(call) or "").strip("\0 ")
         self._raw[call.call] = text
+        self.clock_text = self._mask(text)
         try:
             naive = datetime.strptime(text, call.time_format)
         except ValueError:
@@ -309,7 +326,11 @@ class Gat947Driver:
         self._call("SetMSDC", self._password)
 
     def write_info(self, info: CameraInfo) -> None:
-        """WriteZFYInfo with the camera's own serial kept; read back to check it took."""
+        """WriteZFYInfo with the camera's own serial kept; read back to check it took.
+
+        The officer's fields are written as given: badge, name and unit belong together, so
+        a field given as None is cleared (never left with the previous officer's value).
+        """
         values = self._zfy()
         for what, value in (
             ("badge", info.officer_id),
@@ -317,8 +338,7 @@ class Gat947Driver:
             ("unit number", info.unit_id),
             ("unit name", info.unit_name),
         ):
-            if value is not None:
-                values[what] = value
+            values[what] = value
         struct = struct_from_values(values)
         self._call("WriteZFYInfo", ctypes.byref(struct), self._password)
         if self._zfy()["badge"] != values["badge"]:

@@ -1,11 +1,13 @@
 """A vendor library in a child process of its own, one per camera, each call with a time limit.
 
 A vendor's library is foreign native code: it may crash (a segfault), hang or leak. The dock
-therefore never loads it; it starts `python -m vault.dock.drivers.isolated` per camera and
-speaks JSON lines with it over pipes. The child tells which library call it enters before
-entering it, so when the child dies, stops answering within that call's time limit, or grows
-past the profile's memory limit, the parent kills it and fails that bay naming the call; the
-dock carries on with its other bays.
+therefore never loads it; it starts `python -P -m vault.dock.drivers.library_child` per
+camera (working directory `/`, a minimal environment: nothing of the dock's settings or its
+database URL) and speaks JSON lines with it over pipes. The child tells which library call
+it enters before entering it, so when the child dies, stops answering within that call's
+time limit, or grows past the profile's memory limit, the parent kills it and fails that bay
+naming the call; the dock carries on with its other bays. The child leads a process group
+of its own, and the whole group is killed: whatever the library started goes with it.
 
 The camera password travels only on the child's standard input (never its arguments or
 environment); everything the child or the library writes is masked before it is logged.
@@ -26,10 +28,10 @@ import time
 from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import IO, Any
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from vault.dock.drivers.base import CameraInfo, DriverError, redact
+from vault.dock.drivers.credentials import check_library
 from vault.profiles import LibraryDriver
 
 log = logging.getLogger(__name__)
@@ -37,6 +39,10 @@ log = logging.getLogger(__name__)
 START_S = 30.0  # the child's interpreter start and the library's loading
 CLOSE_S = 2.0
 POLL_S = 0.05
+CHILD = "vault.dock.drivers.library_child"
+# What the child keeps of the dock's environment: nothing that names the vault's settings,
+# its database or its secrets.
+KEPT_ENV = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ")
 
 
 class LibraryCallFailed(DriverError):
@@ -74,21 +80,27 @@ class IsolatedDriver:
     def __init__(self, options: LibraryDriver, password: str) -> None:
         self._options = options
         self._password = password
-        self._call: str | None = None  # the library call the child is in
+        self._call: str | None = None  # the library call the child is in, until it answers
+        self._started = False  # the child loaded the library and answered "open"
         self._dead: str | None = None  # why the child is gone
         self.supports: frozenset[str] = frozenset()
+        self.clock_text: str | None = None  # what the clock call gave, as the camera said it
         root = str(Path(__file__).resolve().parents[3])  # the directory holding `vault`
-        env = {
-            **os.environ,
-            "PYTHONPATH": os.pathsep.join([root, os.environ.get("PYTHONPATH", "")]),
-        }
+        env = {key: os.environ[key] for key in KEPT_ENV if key in os.environ}
+        env["PYTHONPATH"] = root  # the vault's own code only: -P keeps the cwd off sys.path
+        env.setdefault("PATH", os.defpath)
+        # The dock's pid: the child exits at once if it was already reparented (PDEATHSIG).
+        # PDEATHSIG follows the thread that starts the child: open and close a driver on the
+        # same thread (control.drive does).
         self._proc = subprocess.Popen(
-            [sys.executable, "-m", "vault.dock.drivers.isolated"],
+            [sys.executable, "-P", "-m", CHILD, str(os.getpid())],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             env=env,
+            cwd="/",
             close_fds=True,
+            start_new_session=True,  # its own process group: killed whole
         )
         self._buffer = b""
         self._stderr = threading.Thread(target=self._drain, daemon=True, name="camera-lib")
@@ -99,6 +111,7 @@ class IsolatedDriver:
         cls, options: LibraryDriver, password: str, timezone: str, where: dict[str, Any]
     ) -> IsolatedDriver:
         """A child for one camera, its library loaded and the camera connected."""
+        check_library(options.library)  # before anything runs it: absolute, root's, not writable
         driver = cls(options, password)
         try:
             opened = driver._request(
@@ -112,6 +125,7 @@ class IsolatedDriver:
             driver.close()
             raise
         driver.supports = frozenset(opened["supports"])
+        driver._started = True
         return driver
 
     def __repr__(self) -> str:
@@ -123,16 +137,45 @@ class IsolatedDriver:
         return redact(text, self._password)
 
     def _drain(self) -> None:
-        """What the child and the library write on standard error, masked, into the log."""
+        """What the child and the library write on standard error, masked, into the log.
+
+        This thread owns the pipe: it reads until every writer is gone (the process group is
+        killed) and closes it; nothing else touches it.
+        """
         assert self._proc.stderr is not None
-        for raw in self._proc.stderr:
-            line = self._mask(raw.decode("utf-8", "replace").rstrip())
-            if line:
-                log.warning("camera library (pid %d): %s", self._proc.pid, line)
+        pipe = self._proc.stderr
+        fd, pending = pipe.fileno(), b""
+        try:
+            while True:
+                try:
+                    chunk = os.read(fd, 65536)
+                except OSError:
+                    break
+                if not chunk:
+                    break
+                *lines, pending = (pending + chunk).split(b"\n")
+                for raw in lines:
+                    self._log_line(raw)
+            self._log_line(pending)
+        finally:
+            pipe.close()
+
+    def _log_line(self, raw: bytes) -> None:
+        line = self._mask(raw.decode("utf-8", "replace").rstrip())
+        if line:
+            log.warning("camera library (pid %d): %s", self._proc.pid, line)
+
+    def _where(self) -> str:
+        """Where the child was: in a named call, loading, or between calls."""
+        if self._call is not None:
+            return f"in {self._call}"
+        return "in loading" if not self._started else "between library calls"
 
     def _limit(self) -> float:
-        if self._call is None:
+        if not self._started and self._call is None:
             return START_S
+        if self._call is None:
+            return self._options.timeout_s
         if self._call == "SetMSDC":
             return self._options.msdc_timeout_s
         return self._options.timeout_s
@@ -143,8 +186,9 @@ class IsolatedDriver:
         return LibraryCallFailed(message, self._call)
 
     def _kill(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.kill()
+        """The child's whole process group: the child and whatever the library started."""
+        with contextlib.suppress(ProcessLookupError, PermissionError):  # the group is gone
+            os.killpg(self._proc.pid, signal.SIGKILL)
         self._proc.wait()
 
     def _line(self) -> dict[str, Any]:
@@ -156,13 +200,18 @@ class IsolatedDriver:
             rss = _rss_mb(self._proc.pid)
             if rss > self._options.memory_mb:
                 raise self._fail(
-                    f"the camera library leaked: its process grew to {rss:.0f} MiB in "
-                    f"{self._call or 'loading'} (limit {self._options.memory_mb} MiB)"
+                    f"the camera library leaked: its process grew to {rss:.0f} MiB "
+                    f"{self._where()} (limit {self._options.memory_mb} MiB)"
                 )
             left = deadline - time.monotonic()
             if left <= 0:
+                what = (
+                    f"call {self._call or 'loading'}"
+                    if self._call or not self._started
+                    else "process (between library calls)"
+                )
                 raise self._fail(
-                    f"the camera library call {self._call or 'loading'} did not return within "
+                    f"the camera library {what} did not return within "
                     f"{self._limit():g} s; its process was stopped"
                 )
             ready, _, _ = select.select([fd], [], [], min(left, POLL_S))
@@ -172,8 +221,7 @@ class IsolatedDriver:
             if not chunk:
                 code = self._proc.wait()
                 raise self._fail(
-                    f"the camera library crashed in {self._call or 'loading'} "
-                    f"({_signal_name(code)})"
+                    f"the camera library crashed {self._where()} ({_signal_name(code)})"
                 )
             self._buffer += chunk
         line, _, self._buffer = self._buffer.partition(b"\n")
@@ -196,13 +244,15 @@ class IsolatedDriver:
                 log.debug("camera library: %s", self._call)
                 continue
             if "error" in message:
+                self._call = None  # it answered: a later death is not this call's
                 raise DriverError(self._mask(str(message["error"])))
             rss = _rss_mb(self._proc.pid)
             if rss > self._options.memory_mb:
                 raise self._fail(
-                    f"the camera library leaked: its process grew to {rss:.0f} MiB in "
-                    f"{self._call} (limit {self._options.memory_mb} MiB)"
+                    f"the camera library leaked: its process grew to {rss:.0f} MiB "
+                    f"{self._where()} (limit {self._options.memory_mb} MiB)"
                 )
+            self._call = None  # it answered: a later death is not this call's
             return message.get("ok")
 
     # -- CameraDriver ----------------------------------------------------------------------
@@ -215,7 +265,8 @@ class IsolatedDriver:
 
     def read_clock(self) -> datetime | None:
         found = self._request("read_clock")
-        return None if found is None else datetime.fromisoformat(found)
+        self.clock_text = found["text"]
+        return None if found["time"] is None else datetime.fromisoformat(found["time"])
 
     def sync_clock(self, now: datetime) -> None:
         self._request("sync_clock", now=now.isoformat())
@@ -236,80 +287,8 @@ class IsolatedDriver:
             except (OSError, subprocess.TimeoutExpired):
                 pass
         self._kill()
-        self._stderr.join(CLOSE_S)
-        for pipe in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+        self._stderr.join(CLOSE_S)  # the drain thread closes standard error itself
+        for pipe in (self._proc.stdin, self._proc.stdout):
             if pipe is not None and not pipe.closed:
                 with contextlib.suppress(OSError):
                     pipe.close()
-
-
-# -- the child's side --------------------------------------------------------------------
-
-
-def _send(out: IO[str], message: dict[str, Any]) -> None:
-    out.write(json.dumps(message, ensure_ascii=False) + "\n")
-    out.flush()
-
-
-def _dispatch(driver: Any, op: str, message: dict[str, Any]) -> Any:
-    if op == "identify":
-        return driver.identify()
-    if op == "read_info":
-        return asdict(driver.read_info())
-    if op == "read_clock":
-        found = driver.read_clock()
-        return None if found is None else found.isoformat()
-    if op == "sync_clock":
-        return driver.sync_clock(datetime.fromisoformat(message["now"]))
-    if op == "enter_mass_storage":
-        return driver.enter_mass_storage()
-    if op == "write_info":
-        return driver.write_info(CameraInfo(**message["info"]))
-    raise DriverError(f"unknown request {op!r}")
-
-
-def serve(requests: IO[str], out: IO[str]) -> int:
-    """The child: open the camera's library, then answer requests until told to close."""
-    from vault.dock.drivers.gat947 import Gat947Driver  # only ever in the child
-
-    driver: Any = None
-    password = ""
-    for line in requests:
-        message = json.loads(line)
-        op = message.get("op")
-        if op == "close":
-            break
-        try:
-            if op == "open":
-                password = message["password"]
-                options = LibraryDriver.model_validate(message["options"])
-                driver = Gat947Driver.open(
-                    options,
-                    password,
-                    ZoneInfo(message["timezone"]),
-                    message["where"],
-                    on_call=lambda name: _send(out, {"calling": name}),
-                )
-                _send(out, {"ok": {"supports": sorted(driver.supports)}})
-                continue
-            if driver is None:
-                raise DriverError("the camera library is not open")
-            _send(out, {"ok": _dispatch(driver, op, message)})
-        except DriverError as exc:
-            _send(out, {"error": redact(str(exc), password)})
-        except Exception as exc:  # the library misbehaving in a way ctypes noticed
-            _send(out, {"error": redact(f"{type(exc).__name__}: {exc}", password)})
-    return 0
-
-
-def main() -> int:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the dock decides when this child stops
-    # The protocol keeps a private copy of standard output; the library's own writes to
-    # standard output go to standard error, where the parent masks and logs them.
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8")
-    os.dup2(2, 1)
-    return serve(sys.stdin, out)
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -121,7 +121,14 @@ def assign(
     reply: dict[str, Any] = {"device_id": device_id, "keeper": keeper}
     if ledgers.badge_written_by_dock(call.vault, device_id):
         # DV-1: the dock writes the badge into the camera (WriteZFYInfo) when it next docks.
-        reply["camera_badge"] = "written into the camera when it next docks"
+        problem = ledgers.camera_badge_problem(keeper)
+        if problem is None:
+            reply["camera_badge"] = "written into the camera when it next docks"
+        else:  # the keeper is recorded all the same; the camera keeps what it carries
+            reply["camera_badge"] = f"cannot be written into the camera: {problem}"
+            reply["warning"] = (
+                f"the dock cannot write this keeper's badge into camera {device_id}: {problem}"
+            )
     return reply
 
 
