@@ -84,6 +84,18 @@ def connect(
     return driver
 
 
+def dock_one(vault: Vault, camera: StandinCamera, tmp_path: Path) -> DockDaemon:
+    """Dock CAMERA once with a fresh daemon, wait until it is idle, close the daemon."""
+    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
+    dock.start(serve_status=False)
+    try:
+        dock.handle(camera.usb_event())
+        assert dock.wait_idle(30)
+    finally:
+        dock.close()
+    return dock
+
+
 def test_zfy_info_is_packed_without_padding() -> None:
     assert ctypes.sizeof(ZfyInfo) == 8 + 7 + 33 + 13 + 33
 
@@ -280,13 +292,7 @@ def test_without_a_clock_call_the_camera_clock_is_never_set(
     """DV-2: an offset that cannot be measured first is not destroyed by setting the clock."""
     vault = standin_vault(home, clock, tmp_path, library, states, options="")
     camera = StandinCamera(states)
-    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
-    dock.start(serve_status=False)
-    try:
-        dock.handle(camera.usb_event())
-        assert dock.wait_idle(30)
-    finally:
-        dock.close()
+    dock = dock_one(vault, camera, tmp_path)
     assert dock.board.bays()[0].state == "done"
     assert "SyncDevTime" not in camera.calls() and "SetMSDC" in camera.calls()
 
@@ -340,13 +346,7 @@ def test_the_dock_writes_the_keepers_badge_into_the_camera(
         session.add(keeper)
         session.commit()
     camera = StandinCamera(states)
-    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
-    dock.start(serve_status=False)
-    try:
-        dock.handle(camera.usb_event())
-        assert dock.wait_idle(30)
-    finally:
-        dock.close()
+    dock = dock_one(vault, camera, tmp_path)
     assert dock.board.bays()[0].state == "done", dock.board.bays()[0].reason
     assert camera.state()["badge"] == b"020304"
     # The previous officer's name and unit went with his badge: the keeper's replace them.
@@ -390,13 +390,7 @@ def test_unreadable_clock_text_is_recorded_and_the_clock_left_alone(
     """DV-2: no offset measured, no SyncDevTime; what the camera said is kept as it said it."""
     vault = standin_vault(home, clock, tmp_path, library, states)
     camera = StandinCamera(states, clock="2026-13-45 99")
-    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
-    dock.start(serve_status=False)
-    try:
-        dock.handle(camera.usb_event())
-        assert dock.wait_idle(30)
-    finally:
-        dock.close()
+    dock = dock_one(vault, camera, tmp_path)
     (bay,) = dock.board.bays()
     assert bay.state == "done", bay.reason
     assert "GetDevTime" in camera.calls() and "SetMSDC" in camera.calls()
@@ -587,13 +581,7 @@ def test_a_badge_the_camera_cannot_hold_fails_only_the_write(
     assert "userNo holds 7" in reply["warning"]  # the keeper is recorded; the operator told
     assert ledger.keeper_of(vault, "3100001") is not None
     camera = StandinCamera(states)
-    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
-    dock.start(serve_status=False)
-    try:
-        dock.handle(camera.usb_event())
-        assert dock.wait_idle(30)
-    finally:
-        dock.close()
+    dock = dock_one(vault, camera, tmp_path)
     (bay,) = dock.board.bays()
     assert bay.state == "done", bay.reason
     assert "SetMSDC" in camera.calls() and "WriteZFYInfo" not in camera.calls()
@@ -618,13 +606,7 @@ def test_a_refused_badge_write_is_audited_and_the_docking_goes_on(
         session.add(keeper)
         session.commit()
     camera = StandinCamera(states)
-    dock = DockDaemon(vault, status_socket=tmp_path / "dock.sock")
-    dock.start(serve_status=False)
-    try:
-        dock.handle(camera.usb_event())
-        assert dock.wait_idle(30)
-    finally:
-        dock.close()
+    dock = dock_one(vault, camera, tmp_path)
     (bay,) = dock.board.bays()
     assert bay.state == "done", bay.reason
     assert "SetMSDC" in camera.calls() and camera.state()["badge"] == b"010203"
