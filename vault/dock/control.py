@@ -91,7 +91,9 @@ def _drive_camera(
     else:
         device_id, officer_id = driver.identify(), None
     device_time = measured_at = None
-    measured = False
+    # A driver that cannot read the clock over USB syncs as before (the offset then comes from
+    # the camera's own files); one that can, but got no readable time, leaves it alone (DV-2).
+    may_sync = "read_clock" not in driver.supports
     if "read_clock" in driver.supports:
         measured_at = vault.clock.now()
         device_time = driver.read_clock()
@@ -112,8 +114,8 @@ def _drive_camera(
                 "offset_s": offset,
             },
         )
-        measured = device_time is not None
-        if not measured:
+        may_sync = device_time is not None
+        if not may_sync:
             # DV-2: an offset that could not be measured is not destroyed by setting the clock.
             log.warning(
                 "bay %s: camera %s gave no readable time (%r); its clock is left as it is",
@@ -121,7 +123,7 @@ def _drive_camera(
                 device_id or "?",
                 raw,
             )
-    if vault.settings.dock.sync_clock and measured and "sync_clock" in driver.supports:
+    if vault.settings.dock.sync_clock and may_sync and "sync_clock" in driver.supports:
         now = vault.clock.now()
         driver.sync_clock(now)  # DV-2: the camera's clock set from the station's
         audit(
