@@ -43,12 +43,18 @@ def store_error(action: str, exc: OSError) -> StoreError:
 class LocalWriter:
     def __init__(self, store: LocalWormStore) -> None:
         self._store = store
-        self._tmp = store.root / "tmp" / f"{uuid.uuid4().hex}.part"
+        name = uuid.uuid4().hex
+        self._tmp = store.root / "tmp" / f"{name}.part"
+        # Made under a name clean_debris() does not look at, locked, and only then given its
+        # .part name: another ingest's clean-up can never take it between the open and the
+        # lock (it did, under load: the seal then failed with ENOENT).
+        fresh = store.root / "tmp" / f".{name}.new"
         self._fd: int | None = os.open(
-            self._tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
+            fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600
         )
         # Held until the file is sealed or dropped: clean_debris() never takes a live write.
         fcntl.flock(self._fd, fcntl.LOCK_EX)
+        os.rename(fresh, self._tmp)
 
     def write(self, data: bytes | memoryview) -> None:
         assert self._fd is not None, "write after commit or abort"
