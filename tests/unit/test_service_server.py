@@ -17,6 +17,18 @@ from vault.context import Vault
 from vault.service import server
 
 
+_SERVERS: dict[Path, server.VaultServer] = {}
+
+
+def _settled(path: Path) -> None:
+    """Wait until the service has let go of every call it answered: a reply reaches the
+    client a moment before its thread gives the call back."""
+    deadline = time.monotonic() + 5
+    while _SERVERS[path]._calls and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert not _SERVERS[path]._calls
+
+
 @pytest.fixture
 def serving(vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setattr(server, "REQUEST_TIMEOUT_S", 0.5)
@@ -26,6 +38,7 @@ def serving(vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
     known_operations()
     path = tmp_path / "s.sock"
     instance = server.VaultServer(path, vault)
+    _SERVERS[path] = instance
     thread = threading.Thread(target=instance.serve_forever, kwargs={"poll_interval": 0.05})
     thread.start()
     try:
@@ -34,6 +47,7 @@ def serving(vault: Vault, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
         instance.shutdown()
         instance.server_close()
         thread.join()
+        del _SERVERS[path]
 
 
 def _connect(path: Path) -> socket.socket:
@@ -63,6 +77,7 @@ def test_a_request_that_never_arrives_frees_its_thread(serving: Path) -> None:
         sock.settimeout(2)
         assert sock.recv(10) == b""
         sock.close()
+    _settled(serving)
     answer = client.call(str(serving), "policy.show", {})
     assert answer.exit_code in (0, 3)  # served again (refused only for want of a role)
 
@@ -74,6 +89,7 @@ def test_malformed_and_unknown_requests_get_one_line_errors(serving: Path) -> No
         answer = json.loads(sock.makefile("rb").readline())
         sock.close()
         assert not answer["ok"] and answer["error"]
+    _settled(serving)  # three calls in a row is this test's whole allowance
     answer = client.call(str(serving), "no.such.op", {})
     assert not answer.ok and "unknown operation" in (answer.error or "")
     answer = client.call(str(serving), "evidence.show", {"evidence_id": "1; drop"})
