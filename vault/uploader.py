@@ -103,6 +103,13 @@ def drain(vault: Vault, *, until_empty: bool = False, max_wait_s: float = 600.0)
         raise StoreError("this vault has no spool (store.backend is not s3 with store.spool on)")
     report, delay, waited = DrainReport(), 1.0, 0.0
     while True:
+        if store.reachable():
+            try:
+                moved = store.drain_records()
+                if moved:
+                    log.info("spooled records uploaded count=%d", moved)
+            except StoreError as exc:
+                log.error("spooled records not uploaded error=%s", exc)
         with vault.session() as session:
             spooled = _spooled(session)
             log.info("drain pass spooled=%d until_empty=%s", len(spooled), until_empty)

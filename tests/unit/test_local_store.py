@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import os
+import shutil
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -88,9 +90,71 @@ def test_retention_can_grow_but_never_shrink(store: LocalWormStore) -> None:
 
 def test_object_without_retention_record_is_never_deleted(store: LocalWormStore) -> None:
     key = put(store, b"evidence").key
-    (store.root / "retention" / key.split("/")[3][:2] / f"{key.split('/')[3]}.json").unlink()
+    sha = key.split("/")[3]
+    shutil.rmtree(store.root / "records" / "retention" / sha[:2] / sha)
     with pytest.raises(RetentionLocked):
         store.delete(key, now=LATER + timedelta(days=9999))
+
+
+def test_retention_lives_in_sealed_records_that_an_editable_file_cannot_shorten(
+    store: LocalWormStore,
+) -> None:
+    """Issue 15: format 1 kept retain-until in a plain JSON file; editing it let the purge
+    delete early. Now a sidecar written beside the records is not even read."""
+    key = put(store, b"evidence", until=LATER).key
+    sha = key.split("/")[3]
+    series = sorted((store.root / "records" / "retention" / sha[:2] / sha).iterdir())
+    assert [p.name for p in series] == ["000001.json"]
+    assert series[0].stat().st_mode & 0o777 == 0o400
+    forged = store.root / "retention" / sha[:2] / f"{sha}.json"
+    forged.parent.mkdir(parents=True)
+    forged.write_text(json.dumps({"sha256": sha, "retain_until": "2000-01-01T00:00:00+00:00"}))
+    with pytest.raises(RetentionLocked, match="retained until"):
+        store.delete(key, now=NOW + timedelta(days=1))
+    assert store.stat(key).retain_until == LATER
+
+
+def test_a_format_1_retention_file_becomes_records_once(store: LocalWormStore) -> None:
+    key = put(store, b"evidence", until=LATER).key
+    sha = key.split("/")[3]
+    shutil.rmtree(store.root / "records" / "retention" / sha[:2] / sha)
+    old = store.root / "retention" / sha[:2] / f"{sha}.json"
+    old.parent.mkdir(parents=True)
+    old.write_text(
+        json.dumps({"sha256": sha, "retain_until": LATER.isoformat(), "legal_hold": True})
+    )
+    assert store.stat(key).retain_until == LATER and store.stat(key).legal_hold
+    assert not old.exists()
+    assert store.stat(key).retain_until == LATER and store.stat(key).legal_hold
+
+
+def test_records_are_written_once_and_never_replaced(store: LocalWormStore) -> None:
+    assert store.put_record("seal/ab/x.json", b"one")
+    assert not store.put_record("seal/ab/x.json", b"one")  # the same bytes: nothing to do
+    with pytest.raises(StoreError, match="another record"):
+        store.put_record("seal/ab/x.json", b"two")
+    assert store.read_record("seal/ab/x.json") == b"one"
+    assert list(store.record_names("seal/")) == ["seal/ab/x.json"]
+    for bad in ("../x", "seal/../../x", "seal//x", "/etc/passwd", "Seal/x", "seal/./x"):
+        with pytest.raises(StoreError, match="not a record name"):
+            store.put_record(bad, b"")
+    with pytest.raises(ObjectMissing):
+        store.read_record("seal/ab/y.json")
+
+
+def test_holds_are_a_series_whose_latest_stands_and_a_delete_is_recorded(
+    store: LocalWormStore,
+) -> None:
+    key = put(store, b"evidence", until=LATER).key
+    sha = key.split("/")[3]
+    store.set_legal_hold(key, True)
+    store.set_legal_hold(key, True)  # already on: no new record
+    store.set_legal_hold(key, False)
+    holds = list(store.record_names(f"hold/{sha[:2]}/{sha}/"))
+    assert len(holds) == 2 and not store.stat(key).legal_hold
+    store.delete(key, now=LATER + timedelta(days=1))
+    (deleted,) = store.record_names(f"deleted/{sha[:2]}/{sha}/")
+    assert json.loads(store.read_record(deleted))["deleted_at"].startswith("2027-11-24")
 
 
 def test_verify_catches_a_flipped_byte_and_a_missing_object(store: LocalWormStore) -> None:

@@ -3,16 +3,33 @@ Object Lock bucket (s3.py), and S3 with a local spool for outages (spool.py).
 
 Objects are addressed by the SHA-256 of their bytes. A store refuses by itself to
 overwrite an object, to delete one before its retain-until or under a legal hold,
-and to shorten a retention (IN-3, RT-4): callers cannot talk it out of that. A store
-knows nothing of records: callers (ingest, purge, the uploader) keep those.
+and to shorten a retention (IN-3, RT-4): callers cannot talk it out of that.
+
+Beside the objects a store keeps sealed records: small JSON documents under names like
+"seal/ab/<sha256>/<event>.json" or "anchor/audit/<seq>.json", written once and never
+replaced or removed (vault.sealing says what they hold). They are the copy of the facts
+about each object that a forged or lost database cannot take away (issue 15).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import BinaryIO, Protocol
+
+from vault.errors import StoreError
+
+RECORD_NAME_RE = re.compile(r"^[a-z]+(/[A-Za-z0-9._-]{1,128}){0,6}$")
+
+
+def check_record_name(name: str) -> str:
+    """A record name, or a folder of them ("seal/ab/"): plain segments, no way out."""
+    bare = name.removesuffix("/")
+    if not RECORD_NAME_RE.match(bare) or {".", ".."} & set(bare.split("/")):
+        raise StoreError(f"not a record name: {name!r}")
+    return name
 
 
 @dataclass(frozen=True)
@@ -86,6 +103,25 @@ class WormStore(Protocol):
         ...
 
     def keys(self) -> Iterator[str]: ...
+
+    def put_record(self, name: str, body: bytes) -> bool:
+        """Seal a record under NAME, never replacing one: True when written, False when NAME
+        already holds these very bytes; StoreError when it holds other bytes."""
+        ...
+
+    def read_record(self, name: str) -> bytes:
+        """The record's bytes as first sealed (ObjectMissing when there is none)."""
+        ...
+
+    def record_names(self, prefix: str) -> Iterator[str]:
+        """The names of the records under PREFIX (a folder such as "seal/" or
+        "anchor/audit/"), in name order."""
+        ...
+
+    def protection(self, key: str) -> str | None:
+        """How the object is protected now, read from the platform rather than from any
+        record: None when it is as sealed, else what is wrong ("not immutable", ...)."""
+        ...
 
     def clean_debris(self) -> list[str]:
         """Drop partial writes a crash left behind (never a sealed object, never a live write)."""

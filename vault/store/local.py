@@ -1,11 +1,19 @@
 """The local WORM store: content-addressed files on the station's own disk.
 
 Layout under the root:
-  objects/sha256/ab/cd/<sha256>   the sealed bytes, mode 0444, chattr +i where possible
-  retention/ab/<sha256>.json      retain-until and legal hold; may only grow (RT-4)
+  objects/sha256/ab/cd/<sha256>   the sealed bytes, mode 0400, chattr +i where possible
+  records/<name>                  sealed records (base.py), mode 0400, chattr +i likewise;
+    retention/ab/<sha256>/<n>.json  the object's retain-until, a series that may only grow:
+                                    the latest date of the series holds (RT-4)
+    hold/ab/<sha256>/<n>.json       legal hold set or lifted: the highest n holds
+    deleted/ab/<sha256>/<n>.json    the purge of the object, written as it goes
+  retention/ab/<sha256>.json      format 1's editable retention file: read only where an
+                                  object has no series yet, and then turned into one
   tmp/                            objects being written; leftovers are debris of a crash
 Every file becomes visible only after fsync, by a link that fails rather than replace
-(no overwrite, even between two writers), followed by an fsync of its directory.
+(no overwrite, even between two writers), followed by an fsync of its directory. So the
+store enforces retention by itself: nothing it reads to allow a delete can be edited in
+place, only added to.
 """
 
 from __future__ import annotations
@@ -18,20 +26,27 @@ import os
 import re
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO, Literal
 
 from vault.errors import ObjectMissing, RetentionLocked, StoreError
 from vault.faults import checkpoint
 from vault.store import immutable
-from vault.store.base import ObjectInfo, PlainStore, PutResult, VerifyResult
+from vault.store.base import (
+    ObjectInfo,
+    PlainStore,
+    PutResult,
+    VerifyResult,
+    check_record_name,
+)
 from vault.store.durable import fsync_dir, make_dirs, rename_noreplace, write_durably
 from vault.timeutil import as_utc, iso
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 READ_CHUNK = 8 * 1024 * 1024
 STORE_MARK = "EVIDENCE-VAULT-STORE"
+LOCAL_SERIES = ("retention", "hold", "deleted")  # the store's own records of its objects
 
 
 def store_error(action: str, exc: OSError) -> StoreError:
@@ -110,7 +125,7 @@ class LocalWormStore(PlainStore):
         self.immutable_mode = immutable
         self.drop_cache_on_verify = drop_cache_on_verify
         try:
-            for sub in ("objects", "retention", "tmp"):
+            for sub in ("objects", "records", "tmp"):
                 make_dirs(root / sub)
             mark = root / STORE_MARK
             if not mark.exists():
@@ -131,8 +146,11 @@ class LocalWormStore(PlainStore):
             raise StoreError(f"not a key of this store: {key!r}")
         return self.root / "objects" / key
 
-    def _retention_path(self, sha256: str) -> Path:
+    def _legacy_retention_path(self, sha256: str) -> Path:
         return self.root / "retention" / sha256[:2] / f"{sha256}.json"
+
+    def _record_path(self, name: str) -> Path:
+        return self.root / "records" / check_record_name(name)
 
     # Writing
 
@@ -154,40 +172,159 @@ class LocalWormStore(PlainStore):
             )
         return applied
 
-    def _read_retention(self, sha256: str) -> tuple[datetime | None, bool]:
-        try:
-            data = json.loads(self._retention_path(sha256).read_text())
-        except FileNotFoundError:
-            return None, False
-        until = datetime.fromisoformat(data["retain_until"]) if data.get("retain_until") else None
-        return until, bool(data.get("legal_hold", False))
+    # Records (base.py): written once, never replaced, never removed
 
-    def _write_retention(self, sha256: str, until: datetime | None, hold: bool) -> None:
-        path = self._retention_path(sha256)
-        make_dirs(path.parent)
-        body = {"sha256": sha256, "retain_until": iso(until), "legal_hold": hold}
-        write_durably(path, json.dumps(body, sort_keys=True).encode())
+    def put_record(self, name: str, body: bytes) -> bool:
+        path = self._record_path(name)
+        if path.exists() or not self._create_record(name, path, body):
+            if path.read_bytes() != body:
+                raise StoreError(f"the store already holds another record {name}")
+            return False
+        return True
+
+    def _create_record(self, name: str, path: Path, body: bytes) -> bool:
+        """Seal BODY under PATH; False, writing nothing, when PATH exists already."""
+        try:
+            make_dirs(path.parent)
+            fresh = self.root / "tmp" / f".{uuid.uuid4().hex}.record"
+            fd = os.open(fresh, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o400)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)  # clean_debris() leaves a live write alone
+                os.write(fd, body)
+                os.fsync(fd)
+                created = rename_noreplace(fresh, path)
+                if not created:
+                    os.unlink(fresh)
+            finally:
+                os.close(fd)
+            if created:
+                fsync_dir(path.parent)
+        except OSError as exc:
+            raise store_error(f"sealing the record {name}", exc) from exc
+        if created:
+            self.protect(path)
+        return created
+
+    def release_record(self, name: str) -> None:
+        """Drop a record now sealed in another store (the spool's, after its upload)."""
+        path = self._record_path(name)
+        if immutable.is_immutable(str(path)):
+            immutable.set_immutable(str(path), False)
+        path.unlink(missing_ok=True)
+
+    def read_record(self, name: str) -> bytes:
+        try:
+            return self._record_path(name).read_bytes()
+        except FileNotFoundError:
+            raise ObjectMissing(f"the store holds no record {name}") from None
+        except OSError as exc:
+            raise store_error(f"reading the record {name}", exc) from exc
+
+    def record_names(self, prefix: str) -> Iterator[str]:
+        base = self.root / "records"
+        folder = base / check_record_name(prefix).strip("/")
+        if not folder.is_dir():
+            return
+        for dirpath, dirnames, filenames in os.walk(folder):
+            dirnames.sort()
+            for name in sorted(filenames):
+                yield str((Path(dirpath) / name).relative_to(base))
+
+    def _series(self, kind: str, sha256: str) -> list[dict[str, object]]:
+        """The records of one object's retention or hold series, oldest first."""
+        folder = f"{kind}/{sha256[:2]}/{sha256}/"
+        return [json.loads(self.read_record(name)) for name in self.record_names(folder)]
+
+    def _append(self, kind: str, sha256: str, body: dict[str, object]) -> None:
+        folder = self.root / "records" / kind / sha256[:2] / sha256
+        taken = [int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()]
+        number = max(taken, default=0) + 1
+        body = {**body, "sha256": sha256, "at": iso(datetime.now(UTC))}
+        for _ in range(64):  # another writer took the number: take the next one
+            encoded = json.dumps({**body, "n": number}, sort_keys=True).encode()
+            name = f"{kind}/{sha256[:2]}/{sha256}/{number:06d}.json"
+            if self._create_record(name, self._record_path(name), encoded):
+                return
+            number += 1
+        raise StoreError(f"cannot add to the {kind} records of {sha256}")
+
+    def _read_retention(self, sha256: str) -> tuple[datetime | None, bool]:
+        dates = [r["retain_until"] for r in self._series("retention", sha256)]
+        holds = self._series("hold", sha256)
+        if not dates:
+            legacy = self._legacy_retention(sha256)
+            if legacy is not None:
+                return legacy
+        until = max((datetime.fromisoformat(str(d)) for d in dates if d), default=None)
+        return until, bool(holds[-1]["legal_hold"]) if holds else False
+
+    def _legacy_retention(self, sha256: str) -> tuple[datetime | None, bool] | None:
+        """Format 1's retention file, turned into records the first time it is read."""
+        path = self._legacy_retention_path(sha256)
+        try:
+            data = json.loads(path.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        until = datetime.fromisoformat(data["retain_until"]) if data.get("retain_until") else None
+        hold = bool(data.get("legal_hold", False))
+        if until is not None:
+            self._append("retention", sha256, {"retain_until": iso(until), "from": "format 1"})
+        if hold:
+            self._append("hold", sha256, {"legal_hold": True, "from": "format 1"})
+        path.unlink(missing_ok=True)
+        return until, hold
 
     def record_retention(self, sha256: str, retain_until: datetime) -> None:
         """Set the retention of a new object, or extend an existing one; never shorten it."""
-        current, hold = self._read_retention(sha256)
+        current, _ = self._read_retention(sha256)
         if current is None or as_utc(retain_until) > current:
-            self._write_retention(sha256, as_utc(retain_until), hold)
+            self._append("retention", sha256, {"retain_until": iso(as_utc(retain_until))})
 
     def extend_retention(self, key: str, retain_until: datetime) -> None:
         sha = self._sha_of(key)
-        current, hold = self._read_retention(sha)
+        current, _ = self._read_retention(sha)
         if current is not None and as_utc(retain_until) < current:
             raise RetentionLocked(
                 f"retention of {key} runs until {iso(current)}; it cannot be shortened "
                 f"to {iso(retain_until)} (RT-4)"
             )
-        self._write_retention(sha, as_utc(retain_until), hold)
+        if current is None or as_utc(retain_until) > current:
+            self._append("retention", sha, {"retain_until": iso(as_utc(retain_until))})
 
     def set_legal_hold(self, key: str, on: bool) -> None:
         sha = self._sha_of(key)
-        current, _ = self._read_retention(sha)
-        self._write_retention(sha, current, on)
+        _, hold = self._read_retention(sha)
+        if hold != on:
+            self._append("hold", sha, {"legal_hold": on})
+
+    def can_protect(self) -> bool:
+        """Whether this process can make the store's files immutable (chattr +i)."""
+        if self.immutable_mode == "off":
+            return False
+        probe = self.root / "tmp" / f".{uuid.uuid4().hex}.probe"
+        try:
+            probe.write_bytes(b"")
+            applied = immutable.set_immutable(str(probe), True)
+            if applied:
+                immutable.set_immutable(str(probe), False)
+            return applied
+        except OSError:
+            return False
+        finally:
+            probe.unlink(missing_ok=True)
+
+    def protection(self, key: str) -> str | None:
+        path = self.path_for(key)
+        try:
+            mode = path.lstat().st_mode
+        except FileNotFoundError:
+            return "missing"
+        problems = []
+        if mode & 0o222:
+            problems.append(f"writable (mode {mode & 0o777:04o})")
+        if not immutable.is_immutable(str(path)):
+            problems.append("not immutable")
+        return ", ".join(problems) or None
 
     # Reading
 
@@ -252,7 +389,7 @@ class LocalWormStore(PlainStore):
 
     def debris(self) -> list[Path]:
         """Partial writes a crash left in tmp/ (never objects: those are only moved whole)."""
-        return sorted((self.root / "tmp").glob("*.part"))
+        return sorted([*(self.root / "tmp").glob("*.part"), *(self.root / "tmp").glob(".*.record")])
 
     def clean_debris(self) -> list[str]:
         """Remove partial writes no live writer holds (a writer keeps an flock until done)."""
@@ -283,7 +420,7 @@ class LocalWormStore(PlainStore):
         try:
             os.unlink(path)
             fsync_dir(path.parent)
-            self._retention_path(path.name).unlink(missing_ok=True)
+            self._legacy_retention_path(path.name).unlink(missing_ok=True)
         except FileNotFoundError:
             pass
         except OSError as exc:
@@ -304,6 +441,6 @@ class LocalWormStore(PlainStore):
         try:
             os.unlink(path)
             fsync_dir(path.parent)
-            self._retention_path(sha).unlink(missing_ok=True)
         except OSError as exc:
             raise store_error(f"deleting {key}", exc) from exc
+        self._append("deleted", sha, {"deleted_at": iso(as_utc(now)), "retain_until": iso(until)})

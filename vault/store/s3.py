@@ -5,6 +5,7 @@ Layout in the bucket (under the configured prefix):
                                    race between stations, or an overwrite attempt)
   staging/<station>/<pid>/<uuid>   a clip being uploaded; its key is not known until its
                                    SHA-256 is, at the end of the stream (see s3_put.py)
+  records/<name>                   sealed records (base.py, s3_records.py)
 The evidence is always the OLDEST version of a key: an overwrite only adds a newer version
 and a delete without a version only adds a delete marker, so every read names the version.
 The service itself refuses deletes before retain-until, shortening and downgrades (IN-3,
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import re
 import threading
@@ -40,6 +42,7 @@ from vault.store.s3_bucket import (
     where,
 )
 from vault.store.s3_put import S3Writer
+from vault.store.s3_records import S3Records
 from vault.timeutil import as_utc, iso
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -65,7 +68,7 @@ class _BodyReader(io.RawIOBase):
         super().close()
 
 
-class S3WormStore(PlainStore):
+class S3WormStore(S3Records, PlainStore):
     backend = "s3"
 
     def __init__(self, settings: StoreSettings, station_id: str, client: Any = None) -> None:
@@ -326,9 +329,10 @@ class S3WormStore(PlainStore):
         versions = self.versions(name)
         if not versions:
             raise ObjectMissing(f"the store holds no object {key}")
-        winner = versions[0]
+        winner, until = versions[0], None
         for version in versions:
             lock = lock_of(self.head(name, version))
+            until = lock.until if version == winner else until
             if lock.hold:
                 raise RetentionLocked(f"{key} is under a legal hold and cannot be deleted (RT-4)")
             unknown = version == winner and lock.until is None
@@ -340,6 +344,10 @@ class S3WormStore(PlainStore):
         for version in [*versions[1:], *self._delete_markers(name), winner]:
             self._delete_version(name, version)
         self._winners.pop(name, None)
+        sha = key.rpartition("/")[2]
+        stamp = as_utc(now).strftime("%Y%m%dT%H%M%S%fZ")
+        body = {"sha256": sha, "deleted_at": iso(as_utc(now)), "retain_until": iso(until)}
+        self.put_record(f"deleted/{sha[:2]}/{sha}/{stamp}.json", json.dumps(body).encode())
 
     def _delete_markers(self, name: str) -> list[str]:
         try:

@@ -17,9 +17,9 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import BinaryIO
 
-from vault.errors import RetentionLocked, StoreError
+from vault.errors import ObjectMissing, RetentionLocked, StoreError
 from vault.store.base import ObjectInfo, ObjectWriter, PutResult, VerifyResult
-from vault.store.local import READ_CHUNK, LocalWormStore
+from vault.store.local import LOCAL_SERIES, READ_CHUNK, LocalWormStore
 from vault.store.s3 import S3WormStore
 from vault.store.s3_bucket import StoreUnavailable
 
@@ -167,3 +167,45 @@ class SpoolingStore:
 
     def clean_debris(self) -> list[str]:
         return [*self.primary.clean_debris(), *self.spool.clean_debris()]
+
+    # Records: sealed into S3 when it answers, else into the spool until drain_records()
+
+    def put_record(self, name: str, body: bytes) -> bool:
+        if self.reachable():
+            try:
+                return self.primary.put_record(name, body)
+            except StoreUnavailable:
+                self._down_since = time.monotonic()
+        return self.spool.put_record(name, body)
+
+    def read_record(self, name: str) -> bytes:
+        try:
+            return self.spool.read_record(name)
+        except ObjectMissing:
+            return self.primary.read_record(name)
+
+    def record_names(self, prefix: str) -> Iterator[str]:
+        names = set(self.primary.record_names(prefix))
+        names.update(n for n in self.spool.record_names(prefix) if _vault_record(n))
+        yield from sorted(names)
+
+    def drain_records(self) -> int:
+        """Move the records sealed into the spool during an outage to S3 (the uploader's
+        job, before it moves any object); returns how many went."""
+        moved = 0
+        for name in list(self.spool.record_names("")):
+            if not _vault_record(name):
+                continue
+            self.primary.put_record(name, self.spool.read_record(name))
+            self.spool.release_record(name)
+            moved += 1
+        return moved
+
+    def protection(self, key: str) -> str | None:
+        store, inner = self._route(key)
+        return store.protection(inner)
+
+
+def _vault_record(name: str) -> bool:
+    """A record of the vault's, not one of the spool's own retention series."""
+    return name.split("/", 1)[0] not in LOCAL_SERIES
