@@ -74,6 +74,11 @@ class StoreSettings(Section):
     spool: bool = True
     spool_path: Path | None = None  # default: home/spool
     spool_min_free_mb: Annotated[int, Field(ge=0)] = 1024  # below this, take no camera
+    # The heads of the audit chain and the access register are sealed into the store at
+    # every signing, every ANCHOR_EVERY entries and at least every ANCHOR_MINUTES while the
+    # chain grows: a cut tail or a wiped register shows against the newest (issue 15).
+    anchor_every: Annotated[int, Field(ge=1, le=100000)] = 20
+    anchor_minutes: Annotated[float, Field(gt=0, le=1440)] = 5.0
 
     @field_validator("endpoint_url")
     @classmethod

@@ -7,13 +7,14 @@ import pwd
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, event
 from sqlmodel import Session
 
 from vault.config import Settings
-from vault.db.audit import Actor
+from vault.db.audit import HEADS_KEY, Actor
 from vault.db.engine import open_engine
 from vault.profiles import Profile, load_profiles
+from vault.sealing.anchors import Anchorer
 from vault.store import WormStore, open_store
 from vault.timeutil import Clock, SystemClock
 
@@ -44,8 +45,16 @@ class Vault:
     def profiles(self) -> dict[str, Profile]:
         return load_profiles(self.settings.profile_dirs)
 
+    @cached_property
+    def anchorer(self) -> Anchorer:
+        return Anchorer(lambda: self.store, self.settings, self.clock)
+
     def session(self) -> Session:
-        return Session(self.engine, expire_on_commit=False)
+        """A session whose commits anchor the chains' heads in the store when due."""
+        session = Session(self.engine, expire_on_commit=False)
+        event.listen(session, "after_commit", self.anchorer.after_commit)
+        event.listen(session, "after_rollback", _forget_heads)
+        return session
 
     def actor(self, role: str) -> Actor:
         return Actor(self.settings.station_id, f"{role}:{self.user}")
@@ -54,7 +63,12 @@ class Vault:
         """The same opened vault (engine, store, profiles) acting for another OS user: the
         service's view of one caller."""
         other = Vault(self.settings, clock=self.clock, user=user)
-        for name in ("engine", "store", "profiles"):
+        for name in ("engine", "store", "profiles", "anchorer"):
             if name in self.__dict__:
                 other.__dict__[name] = self.__dict__[name]
         return other
+
+
+def _forget_heads(session: Session) -> None:
+    """A rolled-back transaction moved no head: nothing of it is anchored."""
+    session.info.pop(HEADS_KEY, None)

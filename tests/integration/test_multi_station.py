@@ -110,12 +110,12 @@ def test_same_bytes_from_two_stations_at_once_give_one_evidence_row(
         dock_a, dock_b = dock_row(sa, "station-a"), dock_row(sb, "station-b")
         # A has inserted, flushed and appended its audit event, but not committed yet.
         mine, outcome_a = records.record_sealed(
-            sa, dock_a, clip(sha), NOW, a.actor("ingest"), False
+            sa, dock_a, clip(sha), NOW, a.actor("ingest"), False, a.store
         )
         assert outcome_a == "sealed"
         with ThreadPoolExecutor(1) as pool:
             theirs = pool.submit(
-                records.commit_sealed, sb, dock_b, clip(sha), NOW, b.actor("ingest"), False
+                records.commit_sealed, sb, dock_b, clip(sha), NOW, b.actor("ingest"), False, b.store
             )
             # B is now blocked (row lock or write lock) behind A: it cannot have finished.
             with pytest.raises(TimeoutError):

@@ -16,7 +16,6 @@ from vault import client
 from vault.context import Vault
 from vault.service import server
 
-
 _SERVERS: dict[Path, server.VaultServer] = {}
 
 

@@ -16,6 +16,7 @@ from vault.access.principals import current, get_principal, require_role
 from vault.context import Vault
 from vault.db.models import AccessDocument, AccessGrant, AccessRequest, Principal
 from vault.errors import AccessRefused, Conflict, VolumeError
+from vault.sealing import seals
 from vault.timeutil import iso
 
 CHUNK = 1024 * 1024
@@ -116,9 +117,9 @@ def file_request(
         session.add(request)
         session.flush()
         assert request.id is not None
-        for presented in documents:
-            session.add(seal_document(vault, request.id, presented))
-        register.append(
+        sealed = [seal_document(vault, request.id, presented) for presented in documents]
+        session.add_all(sealed)
+        entry = register.append(
             vault,
             session,
             "request",
@@ -131,6 +132,11 @@ def file_request(
             request_id=request.id,
             detail={"requester_kind": requester.kind},
         )
+        session.flush()
+        for document in sealed:
+            seals.seal_document(
+                vault.store, document.sha256, f"request:{request.id}", document, entry
+            )
         session.commit()
     return request
 

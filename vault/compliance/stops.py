@@ -23,6 +23,7 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.models import Device, Officer, StopRecord
 from vault.errors import Conflict, NotFound, VolumeError
+from vault.sealing import seals
 from vault.timeutil import iso
 
 STOP_REASONS = {
@@ -130,7 +131,7 @@ def add_stop(
             row.statement_version = sealed.version
         session.add(row)
         session.flush()
-        audit.append(
+        event = audit.append(
             session,
             vault.actor("compliance"),
             at=now,
@@ -147,6 +148,9 @@ def add_stop(
                 "by": row.filed_by,
             },
         )
+        if row.statement_sha256 is not None:
+            session.flush()
+            seals.seal_document(vault.store, row.statement_sha256, f"stop:{row.id}", row, event)
         session.commit()
     return row
 

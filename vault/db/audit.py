@@ -11,10 +11,19 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from vault.db.engine import lock_for_transaction
-from vault.db.models import AuditEvent
+from vault.db.models import AuditEvent, RegisterEntry
 from vault.timeutil import iso
 
 GENESIS = "0" * 64
+HEADS_KEY = "vault.chain_heads"  # Session.info: the chains' heads this transaction moved
+
+
+def note_head(session: Session, chain: str, row: AuditEvent | RegisterEntry, force: bool) -> None:
+    """This transaction moved CHAIN's head to ROW: once it commits, the vault anchors the
+    head in the store if it is due (vault.sealing.anchors; FORCE: due now, a signing)."""
+    pending = session.info.setdefault(HEADS_KEY, {})
+    _, forced = pending.get(chain, (None, False))
+    pending[chain] = (row, force or forced)
 
 
 def event_hash(prev_hash: str, event: AuditEvent) -> str:
@@ -66,6 +75,7 @@ def append(
     )
     event.hash = event_hash(prev, event)
     session.add(event)
+    note_head(session, "audit", event, False)
     return event
 
 

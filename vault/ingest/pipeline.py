@@ -33,6 +33,12 @@ from vault.retention_rules import EvidenceFacts, decide
 from vault.timeutil import local_to_utc
 
 
+NOT_IMMUTABLE = (
+    "sealed files are NOT immutable on this station (no CAP_LINUX_IMMUTABLE, or a filesystem "
+    "without chattr +i): only their mode protects them; see README, 'Immutable files'"
+)
+
+
 def start_dock(
     vault: Vault,
     session: Session,
@@ -253,6 +259,8 @@ def _ingest_one(
             sha, size, records.sealed_retention(vault, session, sha) or retain_until
         )
         checkpoint("ingest.sealed")
+        if put.created and not put.immutable and NOT_IMMUTABLE not in run.report.problems:
+            run.report.problems.append(NOT_IMMUTABLE)
         run.progress.phase("reading")
     except VaultError as exc:
         writer.abort()
@@ -291,6 +299,7 @@ def _ingest_one(
         vault.clock.now(),
         vault.actor("ingest"),
         seen_this_run=sha in run.newly_sealed,
+        store=vault.store,
     )
     assert evidence.id is not None
     checkpoint("ingest.recorded")

@@ -16,6 +16,8 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.audit import Actor
 from vault.db.models import DockSession, Evidence, Sighting
+from vault.sealing import seals
+from vault.store import WormStore
 
 
 @dataclass(frozen=True)
@@ -50,8 +52,10 @@ def record_sealed(
     now: datetime,
     actor: Actor,
     seen_this_run: bool,
+    store: WormStore,
 ) -> tuple[Evidence, str]:
-    """Insert or link the evidence row and its sighting; returns (evidence, outcome)."""
+    """Insert or link the evidence row and its sighting; returns (evidence, outcome). A new
+    row's seal record goes into STORE before the transaction commits (issue 15)."""
     assert dock.id is not None
     evidence = session.exec(select(Evidence).where(Evidence.sha256 == clip.sha256)).first()
     if evidence is None:
@@ -82,7 +86,7 @@ def record_sealed(
         )
         session.add(evidence)
         session.flush()
-        audit.append(
+        event = audit.append(
             session,
             actor,
             at=now,
@@ -97,6 +101,8 @@ def record_sealed(
                 "immutable": clip.immutable,
             },
         )
+        session.flush()
+        seals.seal_evidence(store, session, evidence, event, clip.path)
     else:
         # IN-6: the same bytes again (a re-dock, or the camera's IMP copy) are linked, not resealed.
         outcome = "duplicate" if seen_this_run else "already_sealed"
@@ -138,6 +144,7 @@ def commit_sealed(
     now: datetime,
     actor: Actor,
     seen_this_run: bool,
+    store: WormStore,
 ) -> tuple[Evidence, str]:
     """record_sealed in its own transaction. When another station recorded the same bytes
     between our look and our insert, the unique sha256 refuses our row (PostgreSQL makes us
@@ -145,7 +152,7 @@ def commit_sealed(
     "duplicate" when this run saw the bytes before (IN-6). One evidence row, never an error."""
     for attempt in range(SEAL_ATTEMPTS):
         try:
-            result = record_sealed(session, dock, clip, now, actor, seen_this_run)
+            result = record_sealed(session, dock, clip, now, actor, seen_this_run, store)
             session.commit()
             return result
         except (IntegrityError, OperationalError) as exc:

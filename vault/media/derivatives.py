@@ -23,6 +23,7 @@ from vault.db.models import Derivative, Evidence, MediaJob
 from vault.errors import NotFound, ObjectMissing, RetentionLocked
 from vault.media.runner import MediaError
 from vault.retention_rules import PERMANENT
+from vault.sealing import seals
 
 CHUNK = 8 * 1024 * 1024
 MEDIA_TYPES = {
@@ -129,7 +130,7 @@ def link(
     row.created_at, row.purged_at = now, None
     session.add(row)
     actor = vault.actor("media")
-    audit.append(
+    event = audit.append(
         session,
         actor,
         at=now,
@@ -137,6 +138,8 @@ def link(
         subject=f"evidence:{evidence_id}",
         detail={"kind": kind, "sha256": sealed.sha256, "size": sealed.size, "key": sealed.key},
     )
+    session.flush()
+    seals.seal_derivative(vault.store, row, session.get_one(Evidence, evidence_id), event)
     return row
 
 

@@ -1,0 +1,98 @@
+"""Issue 15: sealing an object also seals its facts into the same WORM store, and the
+chains' heads are anchored there, so that a forged or lost database loses nothing."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+from sqlmodel import col, select
+
+from tests.conftest import make_settings
+from vault.context import Vault
+from vault.db import audit
+from vault.db.models import AuditEvent, Device, DockSession, Evidence, Officer
+from vault.ingest.pipeline import ingest_volume
+from vault.sealing import anchors, seals
+from vault.timeutil import FixedClock
+
+
+def test_every_sealed_clip_has_a_seal_record_of_its_facts(vault: Vault, camera: Path) -> None:
+    report = ingest_volume(vault, camera)
+    assert report.clips and not report.failed
+    with vault.session() as session:
+        rows = list(session.exec(select(Evidence)))
+        for row in rows:
+            (seal,) = seals.seals_of(vault.store, row.sha256)
+            body = seal.body
+            assert body["type"] == "evidence" and body["sha256"] == row.sha256
+            facts = body["evidence"]
+            for name in ("id", "size", "file_name", "storage_key", "dock_session_id", "kind"):
+                assert facts[name] == getattr(row, name), name
+            assert facts["sealed_at"] == row.sealed_at.isoformat()
+            dock = session.get_one(DockSession, row.dock_session_id)
+            assert body["dock"]["id"] == dock.id and body["station"] == dock.station_id
+            if row.device_pk:
+                assert (
+                    body["device"]["device_id"] == session.get_one(Device, row.device_pk).device_id
+                )
+            if row.officer_pk:
+                officer = session.get_one(Officer, row.officer_pk)
+                assert body["officer"]["officer_id"] == officer.officer_id
+            # The record names the very audit event that sealed the clip, which is in the chain.
+            event = session.get_one(AuditEvent, body["event"]["seq"])
+            assert event.hash == body["event"]["hash"] and event.action == "evidence.sealed"
+            assert body["path"].endswith(row.file_name)
+    names = list(vault.store.record_names("seal/"))
+    assert len(names) == len(rows)
+    # A second docking of the same clips seals nothing new, and writes no new seal record.
+    ingest_volume(vault, camera)
+    assert list(vault.store.record_names("seal/")) == names
+
+
+def test_a_seal_record_cannot_be_replaced(vault: Vault, camera: Path) -> None:
+    ingest_volume(vault, camera)
+    name = next(iter(vault.store.record_names("seal/")))
+    original = vault.store.read_record(name)
+    with pytest.raises(Exception, match="another record"):
+        vault.store.put_record(name, original.replace(b'"size":', b'"size":1'))
+    assert vault.store.read_record(name) == original
+
+
+def test_chain_heads_are_anchored_as_they_grow_and_never_ahead_of_a_commit(
+    home: Path, clock: FixedClock, camera: Path
+) -> None:
+    vault = Vault(make_settings(home, store={"anchor_every": 3}), clock=clock, user="tester")
+    ingest_volume(vault, camera)
+    found = anchors.read_all(vault.store, "audit")
+    assert found, "an ingest's events are anchored"
+    with vault.session() as session:
+        events = {e.id: e.hash for e in session.exec(select(AuditEvent))}
+        head = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
+    assert head is not None
+    for anchor in found:
+        assert events[anchor.seq] == anchor.hash  # every anchor names a committed event
+    assert all(b.seq > a.seq for a, b in itertools.pairwise(found))
+    assert head.id is not None and head.id - found[-1].seq < 3
+
+    # A rolled-back event is never anchored, even when it would be due.
+    with vault.session() as session:
+        for _ in range(5):
+            audit.append(session, vault.actor("test"), at=clock.now(), action="test.rolled")
+        session.flush()
+        session.rollback()
+    assert anchors.read_all(vault.store, "audit") == found
+
+    # A quiet chain: the next tick after anchor_minutes anchors the head.
+    quiet = Vault(make_settings(home, store={"anchor_every": 1000}), clock=clock, user="tester")
+    with quiet.session() as session:
+        audit.append(session, quiet.actor("test"), at=clock.now(), action="test.quiet")
+        session.commit()
+    with quiet.session() as session:
+        assert quiet.anchorer.tick(session) == []  # not yet due
+    clock.advance(6 * 60)
+    with quiet.session() as session:
+        (written,) = quiet.anchorer.tick(session)
+        newest = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
+    assert newest is not None and (written.seq, written.hash) == (newest.id, newest.hash)
