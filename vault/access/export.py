@@ -3,21 +3,26 @@
 An export package (EV-1..EV-3) holds the originals bit-exact, their viewing copies, the
 written statement, manifest.json and SHA256SUMS, which any receiver checks with
 `sha256sum -c SHA256SUMS`. The database lock is held only to decide and to register, never
-while bytes are copied; the package is built under a temporary name and renamed when whole.
+while bytes are copied. The package is built in a hidden folder, renamed into place when
+whole, then registered (AC-7); a journal under $EVAULT_HOME/tmp/exports, written before the
+rename, lets the next export register a package that a crash left delivered but unregistered.
 """
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
+import logging
 import os
 import shutil
 import tempfile
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
 from vault.access import iso, policy, register
 from vault.access.facts import SUFFIXES, add_recording_formats, package_facts, viewing_copy
@@ -25,11 +30,22 @@ from vault.access.principals import current
 from vault.access.statement import write_statement
 from vault.cases.retention import get_evidence
 from vault.context import Vault
-from vault.db.models import AccessGrant, AccessRequest, Derivative, Evidence, Principal
+from vault.db.models import (
+    AccessGrant,
+    AccessRequest,
+    Derivative,
+    Evidence,
+    Principal,
+    RegisterEntry,
+)
 from vault.errors import Conflict, StoreError
+from vault.faults import checkpoint
+from vault.store.durable import fsync_dir, make_dirs
 
+log = logging.getLogger(__name__)
 CHUNK = 8 * 1024 * 1024
 STATEMENT = "文字说明材料.pdf"
+JOURNAL_FORMAT = "evidence-vault-pending-export/1"
 
 
 def _basis(session: Session, grant: AccessGrant | None) -> dict[str, Any]:
@@ -178,6 +194,154 @@ def _check_out(out: Path) -> None:
         raise Conflict(f"{out} exists and is not an empty folder: choose a new --out")
 
 
+def _inside(path: Path, root: Path) -> bool:
+    """PATH lies in ROOT, as written or once the symlinks of its existing part resolve."""
+    lexical, real = Path(os.path.abspath(path)), path.resolve()
+    roots = {Path(os.path.abspath(root)), root.resolve()}
+    return any(p.is_relative_to(r) for p in (lexical, real) for r in roots)
+
+
+def _check_place(vault: Vault, out: Path, shown_out: Path | None) -> None:
+    """A package never lands in the vault's own folders (its home, the store, the spool),
+    nor through a symlink. The service builds in its scratch folder under $EVAULT_HOME/tmp
+    and hands the package to SHOWN_OUT: that is then the place the caller chose."""
+    settings = vault.settings
+    records = {"store": settings.store_path, "spool": settings.spool_path}
+    shown = shown_out or out
+    for path in dict.fromkeys((shown, out)):
+        if path.is_symlink():
+            raise Conflict(f"--out {path} is a symbolic link: name a real folder instead")
+    places = {"home": settings.home, **records}
+    for name, root in places.items():
+        if _inside(shown, root):
+            raise Conflict(
+                f"--out {shown} lies inside the vault's {name} {root}: choose a folder outside it"
+            )
+    if shown_out is not None:  # the service's own build place: only its scratch
+        for name, root in records.items():
+            if _inside(out, root):
+                raise Conflict(f"{out} lies inside the vault's {name} {root}: not a build place")
+        if _inside(out, settings.home) and not _inside(out, settings.home / "tmp"):
+            raise Conflict(
+                f"{out} lies inside the vault's home outside its tmp/: not a build place"
+            )
+
+
+def _journal_dir(vault: Vault) -> Path:
+    return vault.settings.home / "tmp" / "exports"
+
+
+def _write_journal(vault: Vault, pending: dict[str, Any]) -> tuple[Path, int]:
+    """The pending export, durable before the package is renamed into place; its file stays
+    locked (flock) while this export runs, so no other export takes it for a crash's."""
+    folder = _journal_dir(vault)
+    make_dirs(folder)
+    temp = folder / f".{pending['export_id']}.tmp"
+    final = folder / f"{pending['export_id']}.json"
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with open(fd, "wb", closefd=False) as handle:
+            handle.write(json.dumps(pending, ensure_ascii=False).encode("utf-8"))
+        os.fsync(fd)
+        temp.rename(final)
+        fsync_dir(folder)
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    return final, fd
+
+
+def _register_export(vault: Vault, action: str, fields: dict[str, Any]) -> None:
+    with vault.session() as session:
+        register.append(vault, session, action, **fields)
+        session.commit()
+
+
+def _registered_already(vault: Vault, pending: dict[str, Any]) -> bool:
+    """A crash after the commit and before the journal went: the entry is there."""
+    fields = pending["entry"]
+    with vault.session() as session:
+        found = session.exec(
+            select(RegisterEntry.detail).where(
+                RegisterEntry.event == pending["action"],
+                col(RegisterEntry.what) == fields["what"],
+            )
+        )
+        return any((d or {}).get("export_id") == pending["export_id"] for d in found)
+
+
+def _settle(vault: Vault, pending: dict[str, Any]) -> str:
+    """What a journal left by a crash comes to: the package registered (it was delivered
+    whole), or the journal dropped (nothing was delivered, or it was registered already)."""
+    out, shown, work = Path(pending["out"]), Path(pending["shown"]), Path(pending["work"])
+    if work.is_dir():
+        shutil.rmtree(work, ignore_errors=True)  # the crash came before the rename
+    if _registered_already(vault, pending):
+        return "already-registered"
+    sums = out / "SHA256SUMS"
+    if not sums.is_file() or _sha256_file(sums) != pending["sha256sums"]:
+        return "dropped"
+    if out != shown:  # built by the service, which died before handing it over
+        shutil.rmtree(out, ignore_errors=True)
+        return "removed"
+    fields = pending["entry"]
+    detail = fields["detail"] | {"recovered": True}
+    _register_export(vault, pending["action"], fields | {"detail": detail})
+    return "registered"
+
+
+def _read_journal(fd: int) -> dict[str, Any] | None:
+    """The journal's content; None when torn or none (then it never preceded a rename)."""
+    with open(fd, "rb", closefd=False) as handle:
+        text = handle.read()
+    try:
+        pending = json.loads(text)
+    except ValueError:
+        return None
+    keys = ("export_id", "out", "shown", "work", "action", "sha256sums", "entry")
+    if not isinstance(pending, dict) or pending.get("format") != JOURNAL_FORMAT:
+        return None
+    return pending if all(key in pending for key in keys) else None
+
+
+def _recover_one(vault: Vault, path: Path) -> dict[str, Any] | None:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if os.stat(path).st_ino != os.fstat(fd).st_ino:
+                return None
+        except (BlockingIOError, FileNotFoundError):
+            return None  # an export in flight holds it, or it was settled meanwhile
+        pending = _read_journal(fd)
+        outcome = _settle(vault, pending) if pending else "dropped"
+        path.unlink()
+        pending = pending or {}
+        done = {"journal": path.name, "outcome": outcome} | {
+            key: pending.get(key) for key in ("shown", "grant_id", "action", "scope")
+        }
+        log.warning("pending export settled: %s", done)
+        return done
+    finally:
+        os.close(fd)
+
+
+def recover_pending_exports(vault: Vault) -> list[dict[str, Any]]:
+    """Settle the journals that crashed exports left: register a package that was delivered
+    whole (with detail.recovered), drop the rest (AC-7). What was done, one dict each."""
+    folder = _journal_dir(vault)
+    if not folder.is_dir():
+        return []
+    journals = sorted(folder.glob("*.json")) + sorted(folder.glob(".*.tmp"))
+    done = [_recover_one(vault, path) for path in journals]
+    return [d for d in done if d is not None]
+
+
 def export(
     vault: Vault,
     scope_text: str,
@@ -190,8 +354,10 @@ def export(
     """Write an evidence package under a grant to copy or export; refused (nothing written,
     the attempt registered) without one. SHOWN_OUT is where the caller receives it (the
     service builds it in its own place): what the register and the answer name."""
+    recover_pending_exports(vault)
     scope = policy.parse_scope(scope_text)
     _check_out(out)
+    _check_place(vault, out, shown_out)
     with (
         register.refusals_registered(vault, "export", what=f"export {scope}"),
         vault.session() as session,
@@ -214,35 +380,69 @@ def export(
         if discs:
             images = _write_discs(work, facts, grant.id)
             result.images = [shown / image.relative_to(work) for image in images]
-        # AC-7: registered before the package is in place; a crash in between leaves only
-        # the hidden partial folder, never an unregistered package.
-        with vault.session() as session:
-            register.append(
-                vault,
-                session,
-                grant.action,
-                who=facts["requester"],
-                unit=facts["requester_unit"],
-                documents=facts["documents"],
-                what=f"{grant.action} {scope}",
-                handled_by=caller.name,
-                detail={
-                    "out": str(shown),
-                    "place": place,
-                    "sha256sums": _sha256_file(work / "SHA256SUMS"),
-                    "evidence": [e.id for e in evidence],
-                    "images": [p.name for p in result.images],
-                },
-                **basis,
-            )
-            session.commit()
+        token = uuid.uuid4().hex
+        sha256sums = _sha256_file(work / "SHA256SUMS")
+        fields: dict[str, Any] = {
+            "who": facts["requester"],
+            "unit": facts["requester_unit"],
+            "documents": facts["documents"],
+            "what": f"{grant.action} {scope}",
+            "handled_by": caller.name,
+            "detail": {
+                "out": str(shown),
+                "place": place,
+                "sha256sums": sha256sums,
+                "evidence": [e.id for e in evidence],
+                "images": [p.name for p in result.images],
+                "export_id": token,
+            },
+            **basis,
+        }
+        pending = {
+            "format": JOURNAL_FORMAT,
+            "export_id": token,
+            "out": str(out),
+            "shown": str(shown),
+            "work": str(work),
+            "grant_id": grant.id,
+            "action": grant.action,
+            "scope": scope_text,
+            "sha256sums": sha256sums,
+            "entry": fields,
+        }
+        journal, lock = _write_journal(vault, pending)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    try:
+        _place(work, out, journal)
+        try:
+            fsync_dir(out.parent)
+            checkpoint("export.placed")
+            _register_export(vault, grant.action, fields)
+        except Exception:
+            # AC-7: nothing delivered without its entry. A crash here (no exception
+            # handled) leaves the journal: the next export registers the package.
+            shutil.rmtree(out, ignore_errors=True)
+            journal.unlink(missing_ok=True)
+            raise
+        journal.unlink(missing_ok=True)
+    finally:
+        os.close(lock)
+    return result
+
+
+def _place(work: Path, out: Path, journal: Path) -> None:
+    """Rename the whole package into place; undone (journal too) if that fails."""
+    try:
         if out.exists():
             out.rmdir()
         work.rename(out)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        if work.is_dir():  # not renamed: nothing delivered
+            shutil.rmtree(work, ignore_errors=True)
+            journal.unlink(missing_ok=True)
         raise
-    return result
 
 
 def _write_discs(work: Path, facts: dict[str, Any], grant_id: int) -> list[Path]:

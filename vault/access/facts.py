@@ -81,9 +81,11 @@ def _custody(session: Session, evidence: Evidence, cases: list[Case]) -> list[di
         }
         for e in audit
     ]
+    # Subjects hold user text (case numbers): escaped, so `%` and `_` match only
+    # themselves; then compared exactly, as SQLite's LIKE ignores ASCII case.
     access = session.exec(
         select(RegisterEntry)
-        .where(or_(*(col(RegisterEntry.what).endswith(s) for s in subjects)))
+        .where(or_(*(col(RegisterEntry.what).endswith(s, autoescape=True) for s in subjects)))
         .order_by(col(RegisterEntry.seq))
     )
     events += [
@@ -97,6 +99,7 @@ def _custody(session: Session, evidence: Evidence, cases: list[Case]) -> list[di
             "hash": r.hash,
         }
         for r in access
+        if any(r.what and r.what.endswith(s) for s in subjects)
     ]
     return sorted(events, key=lambda e: str(e["at"]))
 
