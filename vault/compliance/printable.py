@@ -228,6 +228,7 @@ def render(report: dict[str, Any], tz: str) -> str:
     meta = (
         f"工作站 {_e(report['station_id'])}；生成于 {_local(report['generated_at'], tz)}；"
         f"范围 {span}{'；' + picked if picked else ''}<br>"
+        f"{_verified(report, tz)}<br>"
         f"上传期限 {_e(settings['upload_deadline'])}"
         f"（节假日：chinese-calendar {_e(cal['version'])}，{cal['years'][0]}–{cal['years'][1]} 年；"
         "※ 表示超出范围按周一至周五估算）；时钟允许误差 "
@@ -254,6 +255,15 @@ def render(report: dict[str, Any], tz: str) -> str:
         "<title>执法记录仪使用合规情况报告</title>"
         f"<style>{CSS}</style></head><body>{''.join(body)}</body></html>"
     )
+
+
+def _verified(report: dict[str, Any], tz: str) -> str:
+    """OV-3: when the records were last held to the WORM store (`evault verify`)."""
+    done = report.get("verification")
+    if not done:
+        return "档案核验：尚未核验（请运行 evault verify）"
+    result = "未发现问题" if done["exit_code"] in (0, 10) else "发现被改动或缺失的记录，见下文"
+    return f"档案核验：{_local(done['at'], tz)}，{result}"
 
 
 def write_html(report: dict[str, Any], path: Path, tz: str) -> None:

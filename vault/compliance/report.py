@@ -21,6 +21,7 @@ from vault.compliance.reasons import histories
 from vault.compliance.review import review_json
 from vault.context import Vault
 from vault.db.models import (
+    AuditEvent,
     Case,
     CaseHandler,
     CaseLink,
@@ -102,6 +103,7 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
         _must_record(ctx)
         camera_badges = _badges(ctx)
         reviews = _reviews(ctx, {s["session_id"] for s in sessions})
+        verification = _verification(ctx)
         session.commit()
     return {
         "generated_at": iso(vault.clock.now()),
@@ -131,8 +133,36 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
         "late": late,
         "reviews": reviews,
         "camera_badges": camera_badges,
+        "verification": verification,
         "findings": ctx.findings,
     }
+
+
+VERIFIED = "vault.verified"  # the audit event `evault verify` leaves (vault.recovery.verify)
+
+
+def _verification(ctx: _Context) -> dict[str, Any] | None:
+    """OV-3, altered records: what the newest `evault verify` (the daily timer) found. The
+    report does not re-hash the store; it says when the store was last held to the
+    database, and lists each altered, lost or unprotected record found then."""
+    query = select(AuditEvent).where(AuditEvent.action == VERIFIED)
+    if ctx.filters.range_to is not None:
+        query = query.where(col(AuditEvent.at) < ctx.filters.range_to)
+    event = ctx.session.exec(query.order_by(col(AuditEvent.id).desc()).limit(1)).first()
+    if event is None:
+        return None  # never verified: the printed report says so
+    detail = event.detail
+    listed = detail.get("findings")
+    for found in listed if isinstance(listed, list) else []:
+        if not isinstance(found, dict) or found.get("class") == "warnings":
+            continue
+        ctx.finding(
+            "OV-3",
+            str(found.get("subject")),
+            f"altered records ({found.get('class')}), found by evault verify on "
+            f"{iso(event.at)}: {found.get('reason')}",
+        )
+    return {"at": iso(event.at), "exit_code": detail.get("exit_code"), "by": event.actor}
 
 
 def _narration(ctx: _Context, evidence_id: int) -> dict[str, Any]:
