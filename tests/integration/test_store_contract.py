@@ -373,3 +373,43 @@ def test_intruder_cannot_unlock_by_extending_past_what_the_service_can_hold(
     assert refused(
         lambda: s3.delete_object(Bucket=s3_bucket, Key=sealed.key, VersionId=sealed.version)
     )
+
+
+def test_records_are_sealed_once_read_as_first_written_and_listed_in_order(
+    make_store: StoreFactory,
+) -> None:
+    """Issue 15: seal records and anchors, on both backends: never replaced, the first
+    bytes always the ones read, even after another writer's attempt."""
+    store = make_store()
+    names = [f"anchor/audit/{n:012d}-{'ab' * 8}.json" for n in (3, 1, 2)]
+    for name in names:
+        assert store.put_record(name, json.dumps({"n": name}).encode())
+    assert not store.put_record(names[0], json.dumps({"n": names[0]}).encode())
+    with pytest.raises(StoreError, match="another record"):
+        store.put_record(names[0], b'{"n": "forged"}')
+    assert json.loads(store.read_record(names[0])) == {"n": names[0]}
+    assert list(store.record_names("anchor/audit/")) == sorted(names)
+    assert list(store.record_names("anchor/register/")) == []
+    with pytest.raises(ObjectMissing):
+        store.read_record("anchor/audit/none.json")
+    with pytest.raises(StoreError, match="not a record name"):
+        store.put_record("../../etc/x", b"")
+
+
+def test_protection_is_read_from_the_store_not_remembered(make_store: StoreFactory) -> None:
+    store = make_store()
+    key = put(store, os.urandom(1000)).key
+    if isinstance(store, LocalWormStore):
+        path = store.path_for(key)
+        expected = None if store.can_protect() else "not immutable"
+        assert store.protection(key) == expected
+        if store.can_protect():
+            from vault.store import immutable
+
+            immutable.set_immutable(str(path), False)
+        path.chmod(0o644)
+        assert "writable (mode 0644)" in (store.protection(key) or "")
+        assert "not immutable" in (store.protection(key) or "")
+    else:
+        assert store.protection(key) is None  # COMPLIANCE-locked
+    assert store.protection(store.key_for("0" * 64)) == "missing"
