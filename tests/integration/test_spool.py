@@ -49,9 +49,15 @@ def test_outage_spools_keeps_the_camera_and_the_uploader_finishes_the_job(
     assert rows[0].id is not None
     poster = store_derivative(down, rows[0].id, "poster", b"a poster made during the outage")
     assert poster.storage_key.startswith(SPOOL)
+    # Issue 15: the seal records and anchors of the outage wait in the spool, and go up too.
+    sealed = sorted(down.store.record_names("seal/"))
+    assert len(sealed) == len(rows) and list(down.store.record_names("anchor/audit/"))
+    assert sorted(down.store.spool.record_names("seal/")) == sealed  # type: ignore[attr-defined]
 
     up = s3_vault(home, clock, s3_service, s3_bucket)
     drained = drain(up)
+    assert sorted(up.store.primary.record_names("seal/")) == sealed  # type: ignore[attr-defined]
+    assert not list(up.store.spool.record_names("seal/"))  # type: ignore[attr-defined]
     assert sorted(drained.uploaded) == sorted(r.id for r in rows) and drained.left == 0
     with up.session() as session:
         rows = list(session.exec(select(Evidence)))

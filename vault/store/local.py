@@ -222,7 +222,7 @@ class LocalWormStore(PlainStore):
 
     def record_names(self, prefix: str) -> Iterator[str]:
         base = self.root / "records"
-        folder = base / check_record_name(prefix).strip("/")
+        folder = base / check_record_name(prefix).strip("/") if prefix else base
         if not folder.is_dir():
             return
         for dirpath, dirnames, filenames in os.walk(folder):

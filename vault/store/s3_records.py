@@ -78,7 +78,7 @@ class S3Records:
         base = f"{self.prefix}records/"
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(
-                Bucket=self.bucket, Prefix=base + check_record_name(prefix)
+                Bucket=self.bucket, Prefix=base + (check_record_name(prefix) if prefix else "")
             )
             for page in pages:
                 for item in page.get("Contents", []):

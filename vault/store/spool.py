@@ -185,8 +185,14 @@ class SpoolingStore:
             return self.primary.read_record(name)
 
     def record_names(self, prefix: str) -> Iterator[str]:
-        names = set(self.primary.record_names(prefix))
-        names.update(n for n in self.spool.record_names(prefix) if _vault_record(n))
+        """S3's and the spool's; while S3 cannot be reached, the spool's alone (so anchors
+        go on during an outage: they are sealed into the spool and uploaded later)."""
+        names = {n for n in self.spool.record_names(prefix) if _vault_record(n)}
+        if self.reachable():
+            try:
+                names.update(self.primary.record_names(prefix))
+            except StoreUnavailable:
+                self._down_since = time.monotonic()
         yield from sorted(names)
 
     def drain_records(self) -> int:
