@@ -25,9 +25,12 @@ from sqlmodel import Session, col, select
 
 from vault.access import signing
 from vault.context import Vault
+from vault.db import audit
 from vault.db.engine import lock_for_transaction
 from vault.db.models import Principal, RegisterEntry, RegisterSignature
-from vault.errors import AccessRefused
+from vault.errors import AccessRefused, RegisterTampered
+from vault.sealing import anchors
+from vault.sealing.anchors import Anchor
 from vault.timeutil import iso
 
 log = logging.getLogger(__name__)
@@ -43,6 +46,7 @@ EVENTS = (
     "refused",
     "principal",
     "mark",
+    "rebuilt",  # the first entry after `evault store rebuild-index` (issue 15)
 )
 
 
@@ -116,6 +120,7 @@ def append(vault: Vault, session: Session, event_name: str, **fields: Any) -> Re
     entry.hash = entry_hash(entry.prev_hash, entry)
     session.add(entry)
     session.flush()
+    audit.note_head(session, "register", entry, False)
     _sign_if_due(vault, session, entry)
     return entry
 
@@ -145,6 +150,7 @@ def sign_head(vault: Vault, session: Session, head: RegisterEntry) -> RegisterSi
         signature=signature,
     )
     session.add(row)
+    audit.note_head(session, "register", head, True)  # every signing is anchored too
     signed = signing.SignedHead(head.seq, head.hash, now, signature)
     # The head file is outside the database: write it only once the entry is committed.
     event.listen(session, "after_commit", lambda _s: _write_head(path, signed), once=True)
@@ -161,11 +167,29 @@ def _write_head(path: Path, signed: signing.SignedHead) -> None:
 
 
 def sign_now(vault: Vault) -> int | None:
-    """Sign the current head (for a service account's timer when the CLI cannot sign)."""
+    """Sign the current head (for a service account's timer when the CLI cannot sign).
+    Refused when the register does not hold against its anchors and signatures: a signature
+    over a cut, wiped or rewritten register would vouch for the forgery (issue 15)."""
+    held = anchors.read_all(vault.store, "register")  # first: anchors name committed heads
     with vault.session() as session:
-        head = session.exec(select(RegisterEntry).order_by(col(RegisterEntry.seq).desc())).first()
-        if head is None:
+        lock_for_transaction(session, "access_register")  # the head checked is the one signed
+        rows = list(session.exec(select(RegisterEntry).order_by(col(RegisterEntry.seq))))
+        check = ChainReport()
+        base = _rebuilt_from(rows, held)
+        _check_links(rows, check, base)
+        if signing.load_public_key(signing.key_path(vault.settings)) is not None:
+            _check_signatures(vault, session, rows, check, base)
+        _check_anchors(rows, held, base, check)
+        if check.problems:
+            first = min(check.problems, key=lambda p: (p["seq"] is not None, p["seq"] or 0))
+            where = f"entry {first['seq']}: " if first["seq"] is not None else ""
+            raise RegisterTampered(
+                f"not signing a register that does not hold: {where}{first['reason']} "
+                "(`evault access log --verify` lists every problem)"
+            )
+        if not rows:
             return None
+        head = rows[-1]
         if sign_head(vault, session, head) is None:
             raise AccessRefused(
                 f"cannot read the register signing key {signing.key_path(vault.settings)}; "
@@ -199,6 +223,8 @@ class ChainReport:
     signed_seq: int = 0
     key_id: str | None = None
     problems: list[dict[str, Any]] = field(default_factory=list)
+    # Not tampering, but not yet as safe as it will be: entries anchored, not yet signed.
+    warnings: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -206,6 +232,9 @@ class ChainReport:
 
     def add(self, seq: int | None, reason: str) -> None:
         self.problems.append({"seq": seq, "reason": reason})
+
+    def warn(self, seq: int | None, reason: str) -> None:
+        self.warnings.append({"seq": seq, "reason": reason})
 
     def to_json(self) -> dict[str, Any]:
         first = self.problems[0] if self.problems else None
@@ -216,11 +245,23 @@ class ChainReport:
             "key_id": self.key_id,
             "first_bad": first,
             "problems": self.problems,
+            "warnings": self.warnings,
         }
 
 
-def _check_links(rows: list[RegisterEntry], report: ChainReport) -> None:
-    prev_hash, prev_id, prev_seq = GENESIS, 0, 0
+def _rebuilt_from(rows: list[RegisterEntry], held: list[Anchor]) -> Anchor | None:
+    """The anchor a rebuilt register starts from (`evault store rebuild-index`): its first
+    entry follows an anchored head, not GENESIS. None for a register that starts at 1."""
+    if not rows or rows[0].prev_hash == GENESIS:
+        return None
+    first = rows[0]
+    return next((a for a in held if a.hash == first.prev_hash and a.seq + 1 == first.seq), None)
+
+
+def _check_links(
+    rows: list[RegisterEntry], report: ChainReport, base: Anchor | None = None
+) -> None:
+    prev_hash, prev_id, prev_seq = (base.hash, 0, base.seq) if base else (GENESIS, 0, 0)
     for row in rows:
         assert row.id is not None
         if row.seq != prev_seq + 1:
@@ -235,8 +276,14 @@ def _check_links(rows: list[RegisterEntry], report: ChainReport) -> None:
 
 
 def _check_signatures(
-    vault: Vault, session: Session, rows: list[RegisterEntry], report: ChainReport
-) -> None:
+    vault: Vault,
+    session: Session,
+    rows: list[RegisterEntry],
+    report: ChainReport,
+    base: Anchor | None = None,
+) -> bool:
+    """Every signature row and the head file against the key and the entries; False when
+    there is no public key to check them with."""
     path = signing.key_path(vault.settings)
     public = signing.load_public_key(path)
     by_seq = {row.seq: row for row in rows}
@@ -247,7 +294,7 @@ def _check_signatures(
             report.add(
                 None, f"no public key at {signing.public_path(path)}: cannot check signatures"
             )
-        return
+        return False
     report.key_id = signing.key_id(public)
     heads = [(s.seq, s.head_hash, s.signed_at, s.signature, "signature") for s in sigs]
     if head is not None:
@@ -257,29 +304,102 @@ def _check_signatures(
             report.add(
                 seq, f"{source} for entry {seq} does not verify with key {report.key_id[:16]}"
             )
+        elif base is not None and seq <= base.seq:
+            report.signed_seq = max(report.signed_seq, seq)  # lost before the rebuild
         elif seq not in by_seq:
             report.add(seq, f"entry {seq} is signed ({source}) but missing: deleted")
         elif by_seq[seq].hash != head_hash:
             report.add(seq, f"entry {seq} differs from the one signed ({source})")
         else:
             report.signed_seq = max(report.signed_seq, seq)
+    return True
+
+
+def _check_unsigned(
+    vault: Vault, rows: list[RegisterEntry], held: list[Anchor], report: ChainReport
+) -> None:
+    """Entries after the newest signature: those an anchor covers are held by the store
+    (a warning: not yet signed); beyond the newest anchor, sign_every of them are a problem
+    (appended without the key, or forged)."""
+    anchored = held[-1].seq if held else 0
     unsigned = [row.seq for row in rows if row.seq > report.signed_seq]
-    if len(unsigned) >= vault.settings.access.sign_every:
+    covered = [seq for seq in unsigned if seq <= anchored]
+    beyond = [seq for seq in unsigned if seq > anchored]
+    if covered:
+        report.warn(
+            covered[0],
+            f"entries {covered[0]}..{covered[-1]} are anchored but not yet signed "
+            "(the store holds their head); `evault access sign` as the service signs them",
+        )
+    if len(beyond) >= vault.settings.access.sign_every:
         report.add(
-            unsigned[0],
-            f"entries {unsigned[0]}..{unsigned[-1]} are covered by no signature "
+            beyond[0],
+            f"entries {beyond[0]}..{beyond[-1]} are covered by no signature "
             "(appended without the key, or forged); `evault access sign` as the service",
         )
 
 
+def _check_anchors(
+    rows: list[RegisterEntry], held: list[Anchor], base: Anchor | None, report: ChainReport
+) -> None:
+    """Every head the store anchored must still be in the register, with its hash: a cut
+    tail, an emptied register and a rewritten stretch show without the signing key."""
+    by_seq = {row.seq: row for row in rows}
+    last = rows[-1].seq if rows else 0
+    if base is not None and rows[0].event == "rebuilt":  # `evault store rebuild-index`
+        report.warn(
+            base.seq + 1,
+            f"entries 1..{base.seq} are not in the database: the register was rebuilt from "
+            f"the store's anchor of entry {base.seq} ({iso(base.at)}); they are lost",
+        )
+    elif base is not None:  # the front cut off, the first entry left following an anchor
+        report.add(
+            base.seq + 1,
+            f"the register starts at entry {base.seq + 1}, after the store's anchor of entry "
+            f"{base.seq} ({iso(base.at)}), without a rebuild record: entries were deleted",
+        )
+    beyond = [a for a in held if a.seq > last]
+    if beyond:
+        newest = beyond[-1]
+        where = f"the register ends at entry {last}" if rows else "the register is empty"
+        report.add(
+            newest.seq,
+            f"{where} but the store anchored entry {newest.seq} on {iso(newest.at)}: "
+            "entries were deleted",
+        )
+    for anchor in held:
+        if anchor.seq > last or (base is not None and anchor.seq <= base.seq):
+            continue
+        row = by_seq.get(anchor.seq)
+        if row is None:
+            report.add(
+                anchor.seq,
+                f"entry {anchor.seq}, anchored in the store on {iso(anchor.at)}, is missing: "
+                "deleted",
+            )
+        elif row.hash != anchor.hash:
+            report.add(
+                anchor.seq,
+                f"entry {anchor.seq} differs from the one the store anchored on "
+                f"{iso(anchor.at)} (rewritten)",
+            )
+
+
 def verify(vault: Vault) -> ChainReport:
-    """Check the whole register; problems are listed in order, the first bad entry first."""
+    """Check the whole register: its links, its signatures and the heads the store anchored
+    (issue 15); problems are listed in order, the first bad entry first. `evault verify`
+    (vault.recovery.chains) reports the same."""
     report = ChainReport()
+    # The anchors first: each names a committed head, so the rows read after hold it.
+    held = anchors.read_all(vault.store, "register")
     with vault.session() as session:
         rows = list(session.exec(select(RegisterEntry).order_by(col(RegisterEntry.seq))))
         report.entries = len(rows)
-        _check_links(rows, report)
-        _check_signatures(vault, session, rows, report)
+        base = _rebuilt_from(rows, held)
+        _check_links(rows, report, base)
+        if _check_signatures(vault, session, rows, report, base):
+            _check_unsigned(vault, rows, held, report)
+        _check_anchors(rows, held, base, report)
     report.problems.sort(key=lambda p: (p["seq"] is not None, p["seq"] or 0))
     return report
 

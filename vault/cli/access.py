@@ -186,7 +186,10 @@ def log(
     from_: Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601).")] = None,
     to: Annotated[str | None, typer.Option(help="Before (ISO 8601).")] = None,
     verify: Annotated[
-        bool, typer.Option("--verify", help="Check the hash chain and signatures; exit 4 if bad.")
+        bool,
+        typer.Option(
+            "--verify", help="Check the chain, its signatures and anchors; exit 4 if bad."
+        ),
     ] = False,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write a printable CSV.")] = None,
     pdf_out: Annotated[Path | None, typer.Option("--pdf", help="Write a printable PDF.")] = None,
@@ -202,11 +205,17 @@ def log(
                 f"register intact: {report['entries']} entries, signed through "
                 f"{report['signed_through']}, key {report['key_id']}"
             )
+        for warning in report.get("warnings", []):  # not tampering: exit 0 stands
+            err_console.print(f"warning: {warning['reason']}", soft_wrap=True)
         if not report["ok"]:
             first = report["problems"][0]
-            err_console.print(f"register tampered: entry {first['seq']}: {first['reason']}")
+            err_console.print(
+                f"register tampered: entry {first['seq']}: {first['reason']}", soft_wrap=True
+            )
             for problem in report["problems"][1:]:
-                err_console.print(f"  also entry {problem['seq']}: {problem['reason']}")
+                err_console.print(
+                    f"  also entry {problem['seq']}: {problem['reason']}", soft_wrap=True
+                )
             raise typer.Exit(RegisterTampered.exit_code)
         return
     if csv_out or pdf_out:
