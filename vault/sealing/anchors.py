@@ -65,21 +65,28 @@ def write(store: WormStore, anchor: Anchor) -> None:
     store.put_record(anchor.name, body)
 
 
+def _read(store: WormStore, name: str) -> Anchor:
+    data = json.loads(store.read_record(name))
+    return Anchor(
+        data["chain"],
+        int(data["seq"]),
+        data["hash"],
+        datetime.fromisoformat(data["at"]),
+        data["station"],
+    )
+
+
 def read_all(store: WormStore, chain: str) -> list[Anchor]:
     """Every anchor of a chain, lowest sequence first."""
-    found = []
-    for name in store.record_names(f"anchor/{chain}/"):
-        data = json.loads(store.read_record(name))
-        found.append(
-            Anchor(
-                data["chain"],
-                int(data["seq"]),
-                data["hash"],
-                datetime.fromisoformat(data["at"]),
-                data["station"],
-            )
-        )
+    found = [_read(store, name) for name in store.record_names(f"anchor/{chain}/")]
     return sorted(found, key=lambda a: a.seq)
+
+
+def newest(store: WormStore, chain: str) -> Anchor | None:
+    """The anchor of the highest sequence: names sort by their zero-padded sequence, so
+    only the last one is read."""
+    names = list(store.record_names(f"anchor/{chain}/"))
+    return _read(store, names[-1]) if names else None
 
 
 def heads(session: Session) -> dict[str, tuple[int, str]]:
@@ -110,8 +117,7 @@ class Anchorer:
 
     def _newest(self, chain: str) -> Anchor | None:
         if chain not in self._last:
-            anchors = read_all(self._store(), chain)
-            self._last[chain] = anchors[-1] if anchors else None
+            self._last[chain] = newest(self._store(), chain)
         return self._last[chain]
 
     def offer(self, chain: str, seq: int, head_hash: str, force: bool = False) -> Anchor | None:
