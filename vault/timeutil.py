@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
@@ -61,6 +62,29 @@ def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return as_utc(value).isoformat().replace("+00:00", "Z")
+
+
+def parse_span(
+    start: str | None, end: str | None, tz: str
+) -> tuple[datetime | None, datetime | None]:
+    """A listing's `--from`/`--to` as [start, end): a bare date as `--to` takes that whole
+    day in (`--from 2026-11-23 --to 2026-11-23` is the 23rd); a range that ends before it
+    begins is refused, not answered with nothing."""
+    from vault.errors import VaultError
+
+    first = parse_time(start, tz)
+    last = parse_time(end, tz)
+    if last is not None and end is not None and _BARE_DATE.match(end.strip()):
+        try:
+            last += timedelta(days=1)
+        except OverflowError:
+            raise VaultError(f"--to {end!r} is past the last day a date can name") from None
+    if first is not None and last is not None and last <= first:
+        raise VaultError(f"--to {end} comes before --from {start}: give the earlier one first")
+    return first, last
+
+
+_BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
 def parse_time(value: str | None, tz: str) -> datetime | None:

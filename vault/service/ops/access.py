@@ -12,7 +12,7 @@ from vault.access.policy import DOCUMENTS, describe_document
 from vault.db.models import AccessGrant, AccessRequest
 from vault.errors import Conflict, VolumeError
 from vault.service.api import Call, operation
-from vault.timeutil import iso, parse_time
+from vault.timeutil import iso, parse_span
 
 
 def _presented(call: Call, documents: list[dict[str, Any]]) -> list[requests.Presented]:
@@ -120,7 +120,7 @@ def log(
     settings = call.vault.settings
     tz = settings.timezone
     with call.vault.session() as session:
-        entries = register.entries(session, parse_time(from_, tz), parse_time(to, tz))
+        entries = register.entries(session, *parse_span(from_, to, tz))
     if verify:
         return register.verify(call.vault).to_json()
     if csv or pdf:

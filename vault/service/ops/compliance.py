@@ -24,7 +24,7 @@ from vault.errors import AccessRefused, NotFound, VaultError
 from vault.logs import configure as configure_logging
 from vault.service.api import Call, operation
 from vault.service.ops.scopes import own_badge
-from vault.timeutil import parse_time
+from vault.timeutil import parse_span, parse_time
 
 
 def _officer_id(call: Call, officer_pk: int | None) -> str | None:
@@ -75,15 +75,14 @@ def report(
     html: bool = False,
 ) -> dict[str, Any]:
     tz = call.vault.settings.timezone
+    range_from, range_to = parse_span(from_, to, tz)
     filters = ReportFilters(
-        range_from=parse_time(from_, tz),
-        range_to=parse_time(to, tz),
+        range_from=range_from,
+        range_to=range_to,
         unit=unit,
         officer_id=officer,
         device_id=device,
     )
-    if filters.range_from and filters.range_to and filters.range_to <= filters.range_from:
-        raise VaultError("--to must be after --from")
     found = build_report(call.vault, filters)
     if html:
         write_html(found, call.output("report.html"), tz)
@@ -190,7 +189,7 @@ def sample(
     to: str | None = None,
 ) -> dict[str, Any]:
     tz = call.vault.settings.timezone
-    draw = draw_sample(call.vault, count, seed, parse_time(from_, tz), parse_time(to, tz))
+    draw = draw_sample(call.vault, count, seed, *parse_span(from_, to, tz))
     return draw_json(draw)
 
 
