@@ -273,6 +273,13 @@ def test_cli_ingest_list_show_and_verify(home: Path, camera: Path) -> None:
     )
     shown = json.loads(run_evault(home, "evidence", "show", "1", "--json").stdout)
     assert [s["outcome"] for s in shown["sightings"]] == ["sealed", "duplicate"]
+    # Issue 17: `evault evidence list > f` holds every clip's whole file name and camera id.
+    piped = run_evault(home, "evidence", "list")
+    assert piped.returncode == 0, piped.stderr
+    assert "…" not in piped.stdout and "━" not in piped.stdout
+    for row in listed:
+        line = next(line for line in piped.stdout.splitlines() if row["file_name"] in line)
+        assert row["device_id"] in line
     verified = run_evault(home, "evidence", "verify", "--all", "--json")
     assert verified.returncode == 0
     assert json.loads(verified.stdout) == {"checked": 5, "ok": 5, "failed": []}

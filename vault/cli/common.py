@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import sys
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -32,8 +33,18 @@ from vault.errors import VaultError
 if TYPE_CHECKING:
     from rich.table import Table as RichTable
 
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
+
+def _console(stderr: bool) -> Console:
+    """Output that goes to a file or a pipe is never cut at 80 columns: every identifier is
+    printed whole, and a table is plain aligned text (Table below) (issue 17)."""
+    stream = sys.stderr if stderr else sys.stdout
+    piped = not stream.isatty()
+    return Console(stderr=stderr, highlight=False, width=PIPED_WIDTH if piped else None)
+
+
+PIPED_WIDTH = 100_000
+console = _console(stderr=False)
+err_console = _console(stderr=True)
 
 
 class ServiceRefused(VaultError):
@@ -170,10 +181,18 @@ def timezone_of(ctx: typer.Context) -> str:
 
 
 def Table(*headers: Any, **options: Any) -> RichTable:
-    """rich's Table, imported only when a table is printed (never for --json)."""
-    from rich.table import Table as RichTable
+    """A table that never hides an identifier (tables.py), imported only when one is
+    printed (never for --json); piped into a file it has no box drawing."""
+    from vault.cli.tables import WholeTable
 
-    return RichTable(*headers, **options)
+    if not console.is_terminal:
+        options.setdefault("box", None)
+        options.setdefault("show_edge", False)
+        options.setdefault("pad_edge", False)
+    table = WholeTable(*headers, **options)
+    for column in table.columns:
+        column.overflow = "fold"
+    return table
 
 
 def print_json(data: Any) -> None:

@@ -94,7 +94,7 @@ def ingest(
     """Seal every clip of a volume mounted on the caller's machine. The result: `report`,
     what `evault ingest --json` prints, and `failed`, how many of its first `skipped`
     entries are read or store failures (the summary shows them as failed rows)."""
-    if not progress:
+    if not (progress and _err_console.is_terminal):  # bars only on a terminal (issue 17)
         report = ingest_volume(
             call.vault, Path(volume), profile_name=profile, label=label, erase=erase
         )
@@ -203,7 +203,7 @@ def media_run(call: Call, until_idle: bool = False, progress: bool = False) -> d
         stop.set()
 
     signal.signal(signal.SIGTERM, on_term)
-    if not progress:
+    if not (progress and _err_console.is_terminal):  # bars only on a terminal
         return run_worker(call.vault, until_idle=until_idle, stop=stop).to_json()
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=_err_console, transient=False) as bars:

@@ -1,0 +1,49 @@
+"""Issue 17: a listing never hides an identifier, at any width, on a terminal or piped."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from vault.cli import common
+
+IDS = [
+    ("3100001", "环罚〔2026〕12号", "3100001_010203_20261129074803_0001.MP4", "a" * 64),
+    ("3100002", "环罚〔2026〕123号", "3100002_010204_20261129074803_0002.MP4", "b" * 64),
+]
+
+
+def render(width: int | None, terminal: bool) -> str:
+    out = io.StringIO()
+    target = Console(file=out, width=width or common.PIPED_WIDTH, force_terminal=terminal)
+    saved = common.console
+    common.console = target
+    try:
+        table = common.Table("camera", "case", "file", "sha256", title="evidence")
+        for row in IDS:
+            table.add_row(*row)
+        target.print(table)
+    finally:
+        common.console = saved
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("width", [60, 80, 140])
+def test_every_identifier_is_whole_on_one_line_at_any_terminal_width(width: int) -> None:
+    text = render(width, terminal=True)
+    lines = text.splitlines()
+    for row in IDS:
+        for value in row[:3]:
+            assert any(value in line for line in lines), (width, value, text)
+    assert "…" not in text
+
+
+def test_piped_output_is_plain_text_without_box_drawing() -> None:
+    text = render(None, terminal=False)
+    assert not set(text) & set("─━│┃┏┓┗┛┌┐└┘╭╮╰╯┡┩├┤")
+    for row in IDS:
+        line = next(line for line in text.splitlines() if row[0] in line)
+        for value in row:
+            assert value in line  # one record, one line, every value whole

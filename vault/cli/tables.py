@@ -1,0 +1,53 @@
+"""Tables that never hide an identifier (issue 17), imported only when one is printed.
+
+A cell is never cut short with "…". When the terminal is too narrow for every column at its
+widest value, the listing is printed one record per block ("header: value" lines), so ids,
+case numbers, file names and badges stay whole and greppable; piped into a file the
+console is as wide as the longest line (common.py), so the table is printed whole, as
+plain aligned text without box drawing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from rich.cells import cell_len
+from rich.console import Console, ConsoleOptions, RenderResult
+from rich.table import Table
+from rich.text import Text
+
+
+def _plain(cell: Any) -> str:
+    if isinstance(cell, Text):
+        return cell.plain
+    if isinstance(cell, str):
+        return Text.from_markup(cell).plain
+    return str(cell)
+
+
+class WholeTable(Table):
+    def _widest(self) -> int:
+        """The width every column at its widest value needs, with padding and borders."""
+        total = 0
+        for column in self.columns:
+            values: Iterable[Any] = [column.header, *column.cells]
+            total += max((cell_len(_plain(v)) for v in values), default=0) + 3
+        return total + 1
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if not self.columns or self._widest() <= options.max_width:
+            yield from super().__rich_console__(console, options)
+            return
+        if self.title:
+            yield Text(_plain(self.title), style="bold")
+        headers = [_plain(c.header) for c in self.columns]
+        width = max(cell_len(h) for h in headers)
+        for number, row in enumerate(zip(*(list(c.cells) for c in self.columns), strict=True)):
+            if number:
+                yield Text("")
+            for header, cell in zip(headers, row, strict=True):
+                line = Text(header.ljust(width) + "  ", style="bold")
+                line.append_text(cell if isinstance(cell, Text) else Text(_plain(cell)))
+                line.overflow = "fold"
+                yield line
