@@ -32,7 +32,6 @@ from vault.profiles import Profile, choose_profile
 from vault.retention_rules import EvidenceFacts, decide
 from vault.timeutil import local_to_utc
 
-
 NOT_IMMUTABLE = (
     "sealed files are NOT immutable on this station (no CAP_LINUX_IMMUTABLE, or a filesystem "
     "without chattr +i): only their mode protects them; see README, 'Immutable files'"
