@@ -280,6 +280,10 @@ def test_cli_ingest_list_show_and_verify(home: Path, camera: Path) -> None:
     for row in listed:
         line = next(line for line in piped.stdout.splitlines() if row["file_name"] in line)
         assert row["device_id"] in line
+    shown_text = run_evault(home, "evidence", "show", "1")
+    assert shown_text.returncode == 0, shown_text.stderr
+    for literal in ("None", "True", "False", "{"):
+        assert literal not in shown_text.stdout, shown_text.stdout
     verified = run_evault(home, "evidence", "verify", "--all", "--json")
     assert verified.returncode == 0
     assert json.loads(verified.stdout) == {"checked": 5, "ok": 5, "failed": []}

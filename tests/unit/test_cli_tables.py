@@ -47,3 +47,27 @@ def test_piped_output_is_plain_text_without_box_drawing() -> None:
         line = next(line for line in text.splitlines() if row[0] in line)
         for value in row:
             assert value in line  # one record, one line, every value whole
+
+
+def test_a_record_is_shown_as_fields_never_as_python_or_json_literals(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    out = io.StringIO()
+    monkeypatch.setattr(common, "console", Console(file=out, width=100))
+    common.print_fields(
+        {
+            "evidence_id": 7,
+            "legal_hold": True,
+            "purged_at": None,
+            "recorded_at": "2026-11-23T07:00:00Z",
+            "media": {"codec": "h264", "width": 1920},
+            "derivatives": [{"kind": "viewing", "size": 10}, {"kind": "poster", "size": 2}],
+            "confidentiality": ["privacy", "secrets"],
+        },
+        tz="Asia/Shanghai",
+    )
+    text = out.getvalue()
+    for literal in ("None", "True", "False", "{", "[", '"'):
+        assert literal not in text, (literal, text)
+    assert "2026-11-23 15:00:00" in text and text.count("Asia/Shanghai") == 1
+    assert "privacy, secrets" in text and "viewing" in text and "poster" in text

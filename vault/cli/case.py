@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from vault.cli.common import Table, call, console, print_fields, print_json
+from vault.cli.common import Table, call, console, human, print_fields, print_json, timezone_of
 from vault.errors import VaultError
 
 app = typer.Typer(help="Case files and the evidence linked to them.", no_args_is_help=True)
@@ -86,16 +87,21 @@ def show(ctx: typer.Context, number: Number, as_json: Json = False) -> None:
     if as_json:
         print_json(detail)
         return
-    print_fields(detail, skip=("evidence",))
+    tz = timezone_of(ctx)
+    print_fields(detail, skip=("evidence",), tz=tz)
     table = Table("evidence", "file", "linked", "unlinked", "retain until", "hold")
     for row in detail["evidence"]:
-        unlinked = f"{row['unlinked_at']} ({row['unlink_reason']})" if row["unlinked_at"] else ""
+        unlinked = (
+            f"{human(row['unlinked_at'], tz)} ({row['unlink_reason']})"
+            if row["unlinked_at"]
+            else ""
+        )
         table.add_row(
             str(row["evidence_id"]),
-            row["file_name"],
-            row["linked_at"],
-            unlinked,
-            row["retain_until"] or "permanent",
+            escape(row["file_name"]),
+            human(row["linked_at"], tz),
+            escape(unlinked),
+            human(row["retain_until"], tz) if row["retain_until"] else "permanent",
             "yes" if row["hold"] else "",
         )
     console.print(table)

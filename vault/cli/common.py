@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -199,11 +200,49 @@ def print_json(data: Any) -> None:
     typer.echo(json.dumps(data, ensure_ascii=False, indent=2, default=str))
 
 
-def print_fields(detail: dict[str, Any], skip: tuple[str, ...] = ()) -> None:
-    """A record as aligned 'key  value' lines; nested values as compact JSON."""
+def print_fields(detail: dict[str, Any], skip: tuple[str, ...] = (), tz: str | None = None) -> None:
+    """A record as labelled fields, never as Python or JSON literals (issue 17): times in
+    the station's zone to the second (the zone named once, at the top), yes/no, "-" for
+    nothing; nested records indented; a list of records as a small table."""
+    if tz:
+        console.print(f"[dim]times in {escape(tz)}[/]")
+    _fields(detail, skip, tz, 22)
+
+
+def _fields(detail: dict[str, Any], skip: tuple[str, ...], tz: str | None, width: int) -> None:
     for key, value in detail.items():
         if key in skip:
             continue
-        if isinstance(value, dict | list):
-            value = json.dumps(value, ensure_ascii=False, default=str)
-        console.print(f"[bold]{key:>22}[/]  {escape(str(value))}", soft_wrap=True)
+        label = f"[bold]{escape(key):>{width}}[/]"
+        if isinstance(value, dict) and value:
+            console.print(label, soft_wrap=True)
+            _fields(value, (), tz, width + 4)
+        elif isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+            console.print(label, soft_wrap=True)
+            headers = list(dict.fromkeys(k for row in value for k in row))
+            table = Table(*headers)
+            for row in value:
+                table.add_row(*(escape(human(row.get(h), tz)) for h in headers))
+            console.print(table)
+        else:
+            console.print(f"{label}  {escape(human(value, tz))}", soft_wrap=True)
+
+
+_ISO_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})$")
+
+
+def human(value: Any, tz: str | None = None) -> str:
+    """One value as a person reads it: no None, True or JSON brackets."""
+    if value is None or value == [] or value == {}:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, str) and tz and _ISO_TIME.match(value):
+        from vault.timeutil import local_display
+
+        return local_display(value.replace("Z", "+00:00"), tz)
+    if isinstance(value, list):
+        return ", ".join(human(v, tz) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {human(v, tz)}" for k, v in value.items())
+    return str(value)
