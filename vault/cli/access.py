@@ -9,7 +9,9 @@ from typing import Annotated
 import typer
 
 from vault.cli.common import (
+    FromDate,
     Table,
+    ToDate,
     call,
     call_receiving,
     call_with_files,
@@ -183,8 +185,8 @@ def list_grants(
 @app.command()
 def log(
     ctx: typer.Context,
-    from_: Annotated[str | None, typer.Option("--from", help="At or after (ISO 8601).")] = None,
-    to: Annotated[str | None, typer.Option(help="Before (ISO 8601).")] = None,
+    from_: FromDate = None,
+    to: ToDate = None,
     verify: Annotated[
         bool,
         typer.Option(

@@ -22,7 +22,7 @@ import tempfile
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -44,6 +44,22 @@ def _console(stderr: bool) -> Console:
 
 
 PIPED_WIDTH = 100_000
+
+# The span of a listing, alike in every command: a bare date as --to takes that day in.
+FromDate = Annotated[
+    str | None,
+    typer.Option(
+        "--from", metavar="DATE", help="At or after: a date (2026-11-23) or a time (ISO 8601)."
+    ),
+]
+ToDate = Annotated[
+    str | None,
+    typer.Option(
+        "--to",
+        metavar="DATE",
+        help="Up to: a date takes that whole day in; a time (ISO 8601) is the end, exclusive.",
+    ),
+]
 console = _console(stderr=False)
 err_console = _console(stderr=True)
 

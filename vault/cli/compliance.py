@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from vault.cli.common import Table, call, call_receiving, console, print_json
+from vault.cli.common import FromDate, Table, ToDate, call, call_receiving, console, print_json
 from vault.errors import VaultError
 
 app = typer.Typer(help="Recording compliance: sessions, narration, clocks, deadlines.")
@@ -92,10 +92,8 @@ def calendar(ctx: typer.Context, as_json: Json = False) -> None:
 @report_app.command("compliance")
 def compliance_report(
     ctx: typer.Context,
-    from_: Annotated[
-        str | None, typer.Option("--from", help="Recorded at or after (ISO 8601).")
-    ] = None,
-    to: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601).")] = None,
+    from_: FromDate = None,
+    to: ToDate = None,
     unit: Annotated[str | None, typer.Option(help="The officers' unit.")] = None,
     officer: Annotated[str | None, typer.Option(help="Officer badge number.")] = None,
     device: Annotated[str | None, typer.Option(help="Camera device id.")] = None,

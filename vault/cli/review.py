@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from vault.cli.common import call, console, print_json
+from vault.cli.common import FromDate, ToDate, call, console, print_json
 
 app = typer.Typer(help="Spot checks: random samples for playback review.", no_args_is_help=True)
 
@@ -21,10 +21,8 @@ def sample(
     seed: Annotated[
         str | None, typer.Option(help="Seed: the same seed and data give the same sample.")
     ] = None,
-    from_: Annotated[
-        str | None, typer.Option("--from", help="Sessions recorded at or after (ISO 8601).")
-    ] = None,
-    to: Annotated[str | None, typer.Option(help="Sessions recorded before (ISO 8601).")] = None,
+    from_: FromDate = None,
+    to: ToDate = None,
     as_json: Json = False,
 ) -> None:
     """Draw a reproducible random sample of sessions; the draw is recorded (OV-2)."""
