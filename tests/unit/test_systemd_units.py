@@ -36,6 +36,7 @@ def test_every_service_runs_as_the_vault_account_on_one_home() -> None:
         "evault-media.service",
         "evault-purge.service",
         "evault-uploader.service",
+        "evault-verify.service",
     }
     homes, configs, users, binaries = set(), set(), set(), set()
     for path in services:
@@ -74,3 +75,12 @@ def test_the_dock_is_not_root_and_keeps_only_what_mounting_needs() -> None:
 def test_every_timer_starts_a_shipped_service() -> None:
     for timer in UNITS.glob("*.timer"):
         assert (UNITS / timer.name.replace(".timer", ".service")).exists(), timer.name
+
+
+def test_verify_runs_daily_and_only_a_finding_fails_it() -> None:
+    """Issue 15: `evault verify --json` every day; exit 10 (warnings only) is a success."""
+    section = _unit(UNITS / "evault-verify.service")["Service"]
+    assert section["Type"] == "oneshot"
+    assert section["ExecStart"].split()[1:] == ["verify", "--json"]
+    assert section["SuccessExitStatus"].split() == ["10"]
+    assert _unit(UNITS / "evault-verify.timer")["Timer"]["OnCalendar"] == "daily"
