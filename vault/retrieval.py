@@ -24,9 +24,10 @@ from vault.db.models import (
     Sighting,
     StopRecord,
 )
-from vault.errors import Conflict, NotFound
+from vault.errors import Conflict, NotFound, VaultError
 from vault.ingest import records
 from vault.media.derivatives import derivatives_json, media_json
+from vault.store import WormStore
 from vault.timeutil import iso
 
 
@@ -96,7 +97,19 @@ def list_evidence(session: Session, filters: Filters) -> list[dict[str, Any]]:
     return [_row(e, d, o) for e, d, o in session.exec(query)]
 
 
-def show_evidence(session: Session, evidence_id: int) -> dict[str, Any]:
+def _protection_now(storage: dict[str, Any], store: WormStore, key: str) -> None:
+    try:
+        storage["immutable"] = store.stat(key).immutable
+        storage["protection"] = store.protection(key) or "as sealed"
+    except VaultError as exc:
+        storage["immutable"], storage["protection"] = False, str(exc)
+
+
+def show_evidence(
+    session: Session, evidence_id: int, store: WormStore | None = None
+) -> dict[str, Any]:
+    """Everything recorded about one record; with STORE, its protection as the store holds
+    it now (chattr +i and mode, or the Object Lock), not as the record remembers it."""
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
         raise NotFound(f"no evidence {evidence_id}")
@@ -111,6 +124,8 @@ def show_evidence(session: Session, evidence_id: int) -> dict[str, Any]:
             "backend": evidence.storage_backend,
             "key": evidence.storage_key,
             "immutable": evidence.immutable_applied,
+            "immutable_recorded": evidence.immutable_applied,
+            "protection": None,
             "retain_until": iso(evidence.retain_until),
         },
         "verify_error": evidence.verify_error,
@@ -138,6 +153,8 @@ def show_evidence(session: Session, evidence_id: int) -> dict[str, Any]:
         "derivatives": derivatives_json(session, evidence_id),  # never the original (IN-3)
         "sightings": [],
     }
+    if store is not None and evidence.purged_at is None:
+        _protection_now(detail["storage"], store, evidence.storage_key)
     first = session.get(DockSession, evidence.dock_session_id)
     detail["camera_reported"] = _camera_reported(first)  # DV-1: what the camera said
     sightings = session.exec(

@@ -4,17 +4,20 @@ chains' heads are anchored there, so that a forged or lost database loses nothin
 from __future__ import annotations
 
 import itertools
+import json
 from pathlib import Path
 
 import pytest
 from sqlmodel import col, select
 
-from tests.conftest import make_settings
+from tests.conftest import make_settings, run_evault
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import AuditEvent, Device, DockSession, Evidence, Officer
 from vault.ingest.pipeline import ingest_volume
 from vault.sealing import anchors, seals
+from vault.store import immutable
+from vault.store.local import LocalWormStore
 from vault.timeutil import FixedClock
 
 
@@ -96,3 +99,31 @@ def test_chain_heads_are_anchored_as_they_grow_and_never_ahead_of_a_commit(
         (written,) = quiet.anchorer.tick(session)
         newest = session.exec(select(AuditEvent).order_by(col(AuditEvent.id).desc())).first()
     assert newest is not None and (written.seq, written.hash) == (newest.id, newest.hash)
+
+
+def test_store_check_reads_the_protection_on_disk_not_the_records_memory(
+    home: Path, camera: Path
+) -> None:
+    """Issue 15: a sealed file whose +i was stripped and whose mode was opened is found by
+    `evault store check` (it said ok, and `evidence show` still said immutable)."""
+    assert run_evault(home, "ingest", str(camera), "--json").returncode == 0
+    clean = run_evault(home, "store", "check", "--json")
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    report = json.loads(clean.stdout)
+    assert report["ok"] and report["problems"] == []
+    store = LocalWormStore(home / "store")
+    key = next(iter(store.keys()))
+    path = store.path_for(key)
+    immutable.set_immutable(str(path), False)
+    path.chmod(0o644)
+    broken = run_evault(home, "store", "check")
+    assert broken.returncode == 1
+    assert key in broken.stdout and "writable (mode 0644)" in broken.stdout
+    listed = json.loads(run_evault(home, "evidence", "list", "--json").stdout)
+    (row,) = [r for r in listed if r["sha256"] == key.rpartition("/")[2]]
+    shown = json.loads(
+        run_evault(home, "evidence", "show", str(row["evidence_id"]), "--json").stdout
+    )
+    assert "immutable_recorded" in shown["storage"]
+    assert not shown["storage"]["immutable"]
+    assert "writable (mode 0644)" in shown["storage"]["protection"]

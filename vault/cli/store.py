@@ -7,8 +7,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
-from vault.cli.common import call, console, print_json
+from vault.cli.common import call, console, err_console, print_json
 
 app = typer.Typer(help="Check or prepare the WORM store.", no_args_is_help=True)
 
@@ -49,7 +50,14 @@ def check(
         if as_json:
             print_json(report)
         else:
-            console.print(f"local store at {report['path']}: ok (local)")
+            for note in report.get("notes", []):
+                err_console.print(f"[bold yellow]warning:[/] {escape(note)}", soft_wrap=True)
+            for found in report.get("problems", []):
+                console.print(f"{escape(found['key'])}: {escape(found['problem'])}", soft_wrap=True)
+            state = "ok" if report["ok"] else f"{len(report['problems'])} objects not protected"
+            console.print(f"local store at {escape(report['path'])}: {state}")
+        if not report["ok"]:
+            raise typer.Exit(1)
         return
     _print(report, as_json)
     if not report["ok"]:
@@ -94,3 +102,57 @@ def drain(
             )
     if report["left"]:
         raise typer.Exit(1)
+
+
+@app.command("rebuild-index")
+def rebuild_index(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Rebuild an empty database from the WORM store alone (after the database was lost,
+    or instead of an old dump): clips, dockings, cameras, officers, derivatives, stop
+    statements, retention and holds as the store keeps them; both chains continue from
+    their newest anchors. Refused unless the database is empty. Run it on the station, as
+    the vault's service account."""
+    report = call(ctx, "store.rebuild-index")
+    if as_json:
+        print_json(report)
+        return
+    rows = report["rows"]
+    anchors = ", ".join(
+        f"{chain} #{anchor['seq']}" if anchor else f"{chain}: none"
+        for chain, anchor in report["anchors"].items()
+    )
+    console.print(
+        f"rebuilt from {report['seal_records']} seal records (anchors: {anchors}) "
+        f"in {report['seconds']:.1f} s",
+        soft_wrap=True,
+    )
+    console.print(
+        f"  evidence {rows['evidence']} ({report['purged']} purged), derivatives "
+        f"{rows['derivative']}, dockings {rows['dock_session']}, cameras {rows['device']}, "
+        f"officers {rows['officer']}, sightings {rows['sighting']} (the sealing ones only), "
+        f"stop records {rows['stop_record']}, holds {rows['hold']}",
+        soft_wrap=True,
+    )
+    for key in report["unsealed_objects"]:
+        console.print(
+            f"  [yellow]no seal record:[/] {key} (sealed before seal records existed)",
+            soft_wrap=True,
+        )
+    for item in report["missing_objects"]:
+        console.print(
+            f"  [red]missing from the store:[/] {item['subject']} {item['key']}", soft_wrap=True
+        )
+    for item in report["skipped"]:
+        console.print(
+            f"  [yellow]not rebuilt:[/] {item['subject']}: {item['reason']}", soft_wrap=True
+        )
+    for item in report["renumbered"]:
+        console.print(
+            f"  [yellow]renumbered:[/] {item['table']} {item['from']} is now {item['to']}",
+            soft_wrap=True,
+        )
+    console.print("lost with the database, not rebuilt:")
+    for line in report["not_rebuilt"]:
+        console.print(f"  - {line}", soft_wrap=True)

@@ -36,6 +36,7 @@ from vault.ingest.pipeline import ingest_volume
 from vault.logs import configure as configure_logging
 from vault.media import jobs
 from vault.media.worker import run_worker
+from vault.recovery.verify import NO_CAPABILITY, can_protect
 from vault.service.api import Call, operation
 from vault.store.s3_bucket import check_bucket, init_bucket, make_client
 from vault.uploader import drain
@@ -236,8 +237,23 @@ def store_check(call: Call) -> dict[str, Any]:
     report (`evault store check --json`)."""
     settings = call.vault.settings
     if settings.store.backend == "local":
-        call.vault.store  # noqa: B018  (opening it creates and checks its folders)
-        return {"backend": "local", "path": str(settings.store_path), "ok": True}
+        store = call.vault.store  # opening it creates and checks its folders
+        able = bool(can_protect(store))
+        problems = []
+        for key in store.keys():  # noqa: SIM118 (a store) as the files are now, not as recorded
+            found = store.protection(key)
+            if found and not able:
+                found = ", ".join(p for p in found.split(", ") if p != "not immutable")
+            if found:
+                problems.append({"key": key, "problem": found})
+        return {
+            "backend": "local",
+            "path": str(settings.store_path),
+            "ok": not problems,
+            "immutable": able,
+            "problems": problems,
+            "notes": [] if able else [NO_CAPABILITY],
+        }
     return check_bucket(make_client(settings.store), settings.store).to_json()
 
 
