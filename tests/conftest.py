@@ -40,6 +40,7 @@ STOP_PG = ROOT / "scripts" / "stop-test-pg"
 # on the database, so they run once.
 SQLITE_FILE_TESTS = (
     "tests/integration/test_crash_safety.py",  # its own vault.toml; reads the file by hand
+    "tests/property/test_verify_property.py",  # copies the SQLite file per example
     "tests/integration/test_ingest.py::test_settings_fixture_keeps_embedded_defaults",
     "tests/integration/test_retention_purge.py::test_store_refuses_an_early_delete_even_if",
     "tests/integration/test_export.py::test_cli_request_approve_export_and_a_register_that",

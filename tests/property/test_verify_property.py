@@ -10,7 +10,7 @@ What "alters a fact" means here: a column that is a fact of the sealing (a row's
 record holds it), of a chain (its hash covers it), of a grant (the register approved it),
 or the retention the store holds too. Mutable columns (status, media, markings, purged_at
 ...) are not edited. Not facts either, and so only checked not to break verify: a
-signature row deleted or swapped or its key_id edited (the entries are still covered by
+signature row deleted or swapped (the entries are still covered by
 the newest signature and the head file; a signature is a proof, not a fact), and a grant's
 evidence list narrowed (it could only export less). An entry appended at a chain's tail
 with a correctly recomputed hash is a new entry rather than an altered one, and is not
@@ -131,7 +131,7 @@ FACTS: dict[str, tuple[str, ...]] = {
         "prev_hash",
         "hash",
     ),
-    "register_signature": ("seq", "head_hash", "signed_at", "signature"),
+    "register_signature": ("seq", "head_hash", "signed_at", "signature", "key_id"),
     "access_grant": (
         "request_id",
         "grantee_id",

@@ -312,6 +312,10 @@ def _check_signatures(
             report.add(seq, f"entry {seq} differs from the one signed ({source})")
         else:
             report.signed_seq = max(report.signed_seq, seq)
+    for sig in sigs:  # verified with this very key, yet naming another: the row was edited
+        good = signing.signature_ok(public, sig.seq, sig.head_hash, sig.signed_at, sig.signature)
+        if good and sig.key_id != report.key_id:
+            report.add(sig.seq, f"signature of entry {sig.seq} names another key (edited)")
     return True
 
 

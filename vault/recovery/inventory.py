@@ -21,6 +21,7 @@ from vault.db.models import (
     StopRecord,
 )
 from vault.errors import StoreError
+from vault.recovery.chains import REBUILT
 from vault.sealing import seals
 from vault.sealing.seals import Seal
 from vault.store import WormStore
@@ -53,6 +54,7 @@ class Inventory:
     chain: set[tuple[str, int, str]]  # (chain, seq, hash) of every entry in the database
     deleted: set[str]  # SHA-256 of objects the store itself recorded deleting
     purging: set[int]  # evidence ids whose purge is claimed and not yet finished
+    rebuilt: bool = False  # the database was rebuilt from the store (rebuild.py)
     by_id: dict[int, Evidence] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
@@ -101,4 +103,8 @@ def load(session: Session, store: WormStore) -> Inventory:
         chain={(c, int(s), h) for c, s, h in chain if s is not None},
         deleted=_deleted(store),
         purging=set(session.exec(purging)),
+        rebuilt=session.exec(
+            select(AuditEvent.action).order_by(col(AuditEvent.id)).limit(1)
+        ).first()
+        == REBUILT,
     )

@@ -22,6 +22,7 @@ from vault.recovery.findings import Report
 from vault.recovery.inventory import SPOOL, Inventory, exists
 from vault.retention_rules import PERMANENT
 from vault.store import WormStore
+from vault.store.s3_bucket import MAX_RETAIN_UNTIL
 from vault.timeutil import as_utc, iso
 
 # S3 keeps Object Lock dates to the second (some services round up): closer is the same.
@@ -55,14 +56,19 @@ def _compare(
         return
     if info.retain_until is None:
         report.add("retention", subject, f"the store holds no retention record for {key}")
-    elif as_utc(until) < as_utc(info.retain_until) - SLACK:
+        return
+    # S3 services hold "permanent" as the latest date they can (2106-01-01, s3_bucket.py):
+    # past that, the two sides are the same date.
+    until = min(as_utc(until), MAX_RETAIN_UNTIL)
+    stored = min(as_utc(info.retain_until), MAX_RETAIN_UNTIL)
+    if until < stored - SLACK:
         report.add(
             "retention",
             subject,
             f"the database keeps it until {iso(until)}, the store until "
             f"{iso(info.retain_until)}: the database was edited (a purge would be refused)",
         )
-    elif as_utc(until) > as_utc(info.retain_until) + SLACK:
+    elif until > stored + SLACK:
         report.add(
             "retention",
             subject,

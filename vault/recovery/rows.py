@@ -232,6 +232,14 @@ def _lost_rows(report: Report, inv: Inventory) -> None:
                 what = "derivative"
             elif seal.kind == "document" and (sha, seal.body.get("subject")) not in documents:
                 what = f"document ({seal.body.get('subject')})"
+                if inv.rebuilt and str(seal.body.get("subject")).startswith("request:"):
+                    report.add(
+                        "warnings",
+                        f"seal:{seal.name}",
+                        f"a {what} presented before the database was rebuilt: its request "
+                        "could not be rebuilt; the document stays sealed in the store",
+                    )
+                    continue
             else:
                 continue
             report.add(
