@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from vault.access import wording
 from vault.access.policy import DOCUMENTS
 from vault.access.principals import require_role
 from vault.access.statement import FAMILY, new_pdf
@@ -14,18 +15,6 @@ from vault.config import Settings
 from vault.db.models import Principal, RegisterEntry
 
 COLUMNS = ("序号", "日期", "查阅人", "单位", "证件材料", "查阅内容", "事由", "批准人", "经办人")
-EVENTS = {
-    "request": "申请",
-    "approve": "批准",
-    "deny": "不予批准",
-    "revoke": "撤销授权",
-    "view": "查阅",
-    "copy": "复制",
-    "export": "导出",
-    "refused": "拒绝（未获授权）",
-    "principal": "人员登记",
-    "mark": "密级标注",
-}
 READERS = ("auditor", "records_keeper", "approver", "legal")
 WIDTHS = (12, 30, 26, 30, 34, 52, 40, 24, 24)  # mm on landscape A4
 
@@ -35,18 +24,14 @@ def may_read(principal: Principal) -> None:
 
 
 def row(entry: RegisterEntry, tz: str) -> list[str]:
-    documents = "、".join(DOCUMENTS.get(kind, kind) for kind in entry.documents)
-    refusal = entry.detail.get("refusal") if entry.event == "refused" else None
-    what = f"{EVENTS.get(entry.event, entry.event)}：{entry.what or ''}"
-    if refusal:
-        what += f"（{refusal}）"
+    documents = "、".join(DOCUMENTS.get(kind, "其他材料") for kind in entry.documents)
     return [
         str(entry.seq),
         entry.at.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M"),
-        entry.who or "",
+        wording.reader(entry),
         entry.unit or "",
         documents,
-        what,
+        wording.what(entry),
         entry.reason or "",
         entry.approver or "",
         entry.handled_by or f"({entry.os_user})",
@@ -64,9 +49,7 @@ def write_csv(entries: list[RegisterEntry], tz: str, out: Path) -> None:
 def write_pdf(settings: Settings, entries: list[RegisterEntry], out: Path) -> None:
     pdf = new_pdf(settings, landscape=True)
     pdf.set_font(FAMILY, size=14)
-    pdf.cell(
-        0, 10, f"查阅登记簿（{settings.station_id}）", align="C", new_x="LMARGIN", new_y="NEXT"
-    )
+    pdf.cell(0, 10, "执法记录仪音像资料查阅登记簿", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, size=7)
     from fpdf.fonts import FontFace  # lazy, as in statement.new_pdf
 
