@@ -332,6 +332,8 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("evidence.list", ["evidence", "list", "--json"]),
         ("evidence.show", ["evidence", "show", "1", "--json"]),
         ("evidence.verify", ["evidence", "verify", "1", "--json"]),
+        ("verify", ["verify", "--no-objects", "--json"]),
+        ("verify.seal-missing", ["verify", "--seal-missing", "--no-objects", "--json"]),
         (
             "evidence.classify",
             [
@@ -349,6 +351,7 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("evidence.hold", ["evidence", "hold", "1", "--reason", "r"]),
         ("evidence.release", ["evidence", "release", "9999", "--reason", "r"]),
         ("evidence.mark", ["evidence", "mark", "1", "privacy", "--reason", "r"]),
+        ("evidence.redact", ["evidence", "redact", "1", "--mute", "0-1"]),
         ("evidence.view", ["evidence", "view", "1", "--player", "true"]),
         ("evidence.thumbnail", ["evidence", "thumbnail", "1", str(out / "p.jpg")]),
         ("evidence.contact-sheet", ["evidence", "contact-sheet", "1", str(out / "c.jpg")]),
@@ -369,6 +372,7 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("media.jobs", ["media", "jobs", "--json"]),
         ("media.retry", ["media", "retry"]),
         ("store.check", ["store", "check"]),
+        ("store.rebuild-index", ["store", "rebuild-index"]),
         ("store.init", ["store", "init"]),
         ("store.drain", ["store", "drain"]),
         (

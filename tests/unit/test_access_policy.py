@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from vault.access.policy import marking_refusal, missing_documents, parse_scope
+from vault.access.policy import marking_refusal, missing_documents, needs_redaction, parse_scope
 from vault.access.principals import AGENCIES, KINDS, parse_kind
 from vault.db.models import Evidence, Principal
 from vault.errors import Conflict
@@ -75,11 +75,26 @@ def test_state_secret_does_not_rule_out_a_court_or_staff() -> None:
     assert marking_refusal(evidence("state_secret"), principal("staff"), "export") is None
 
 
-@pytest.mark.parametrize("marking", ["commercial_secret", "privacy"])
-def test_secrets_and_privacy_let_a_lawyer_view_but_not_copy(marking: str) -> None:
+def test_commercial_secrets_let_a_lawyer_view_but_not_copy() -> None:
     """AC-9."""
-    assert marking_refusal(evidence(marking), principal("lawyer"), "view") is None
-    assert marking_refusal(evidence(marking), principal("lawyer"), "copy") is not None
+    assert marking_refusal(evidence("commercial_secret"), principal("lawyer"), "view") is None
+    assert marking_refusal(evidence("commercial_secret"), principal("lawyer"), "copy") is not None
+
+
+@pytest.mark.parametrize("kind", ["party", "lawyer", "other_region"])
+def test_privacy_lets_a_party_copy_only_as_a_redacted_copy(kind: str) -> None:
+    """AC-9 (issue 20): a privacy-marked record is copied to them redacted, never whole;
+    the view on site stays as it was."""
+    marked = evidence("privacy")
+    assert marking_refusal(marked, principal(kind), "copy") is None
+    assert needs_redaction(marked, principal(kind), "copy", asked=False)
+    assert not needs_redaction(marked, principal(kind), "view", asked=False)
+
+
+def test_privacy_leaves_a_court_and_staff_the_original_unless_asked() -> None:
+    for kind in ("court", "staff"):
+        assert not needs_redaction(evidence("privacy"), principal(kind), "export", asked=False)
+        assert needs_redaction(evidence(), principal(kind), "export", asked=True)
 
 
 def test_scopes_name_one_record_or_a_case() -> None:

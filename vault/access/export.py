@@ -2,10 +2,13 @@
 
 An export package (EV-1..EV-3) holds the originals bit-exact, their viewing copies, the
 written statement, manifest.json and SHA256SUMS, which any receiver checks with
-`sha256sum -c SHA256SUMS`. The database lock is held only to decide and to register, never
-while bytes are copied. The package is built in a hidden folder, renamed into place when
-whole, then registered (AC-7); a journal under $EVAULT_HOME/tmp/exports, written before the
-rename, lets the next export register a package that a crash left delivered but unregistered.
+`sha256sum -c SHA256SUMS`. A record that goes out redacted (AC-9: privacy-marked, to a
+party, a lawyer or another region; or asked for) is there only as its redacted copy, the
+render of its newest redaction plan, and the package and its register entry name the plan.
+The database lock is held only to decide and to register, never while bytes are copied. The
+package is built in a hidden folder, renamed into place when whole, then registered (AC-7);
+a journal under $EVAULT_HOME/tmp/exports, written before the rename, lets the next export
+register a package that a crash left delivered but unregistered.
 """
 
 from __future__ import annotations
@@ -25,7 +28,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from vault.access import iso, policy, register
-from vault.access.facts import SUFFIXES, add_recording_formats, package_facts, viewing_copy
+from vault.access.facts import (
+    SUFFIXES,
+    add_recording_formats,
+    package_facts,
+    redactions,
+    register_redactions,
+    viewing_copy,
+)
 from vault.access.principals import current
 from vault.access.statement import write_statement
 from vault.cases.retention import get_evidence
@@ -40,6 +50,7 @@ from vault.db.models import (
 )
 from vault.errors import Conflict, StoreError
 from vault.faults import checkpoint
+from vault.media.redact import Release
 from vault.store.durable import fsync_dir, make_dirs
 
 log = logging.getLogger(__name__)
@@ -350,10 +361,13 @@ def export(
     discs: bool = False,
     place: str | None = None,
     shown_out: Path | None = None,
+    redacted: bool = False,
 ) -> ExportResult:
     """Write an evidence package under a grant to copy or export; refused (nothing written,
     the attempt registered) without one. SHOWN_OUT is where the caller receives it (the
-    service builds it in its own place): what the register and the answer name."""
+    service builds it in its own place): what the register and the answer name. REDACTED:
+    every record as its redacted copy (AC-9; privacy-marked ones to a party, a lawyer or
+    another region go so anyway)."""
     recover_pending_exports(vault)
     scope = policy.parse_scope(scope_text)
     _check_out(out)
@@ -367,9 +381,11 @@ def export(
         now = vault.clock.now()
         grant = policy.find_grant(session, caller, evidence, ("export", "copy"), now, grant_id)
         basis = _basis(session, grant)
-        facts = package_facts(vault, session, scope, evidence, caller, grant)
+        grantee = session.get_one(Principal, grant.grantee_id)
+        hidden = redactions(session, evidence, grantee, grant.action, redacted)
+        facts = package_facts(vault, session, scope, evidence, caller, grant, hidden)
         facts["place"] = place
-        sources = _sources(session, evidence)
+        sources = _sources(session, evidence, hidden)
     assert grant.id is not None
     shown = shown_out or out
     result = ExportResult(shown, grant.action, grant.id)
@@ -395,6 +411,8 @@ def export(
                 "evidence": [e.id for e in evidence],
                 "images": [p.name for p in result.images],
                 "export_id": token,
+                # AC-9: what was hidden, and by whose plan (the plan is sealed in the store).
+                **({"redaction": register_redactions(hidden)} if hidden else {}),
             },
             **basis,
         }
@@ -461,15 +479,29 @@ def _write_discs(work: Path, facts: dict[str, Any], grant_id: int) -> list[Path]
     )
 
 
-def _sources(session: Session, evidence: list[Evidence]) -> dict[int, list[tuple[str, str]]]:
-    """Per record: (store key, sha256) of its original and of its viewing copy, if any."""
+def _sources(
+    session: Session, evidence: list[Evidence], hidden: dict[int, Release]
+) -> dict[int, list[tuple[str, str]]]:
+    """Per record: (store key, sha256) of its original and of its viewing copy, if any; of
+    a record that goes out redacted, of its redacted copy alone."""
     found: dict[int, list[tuple[str, str]]] = {}
     for record in evidence:
         assert record.id is not None
+        if (release := hidden.get(record.id)) is not None:
+            assert release.render is not None
+            found[record.id] = [(release.render.storage_key, release.render.sha256)]
+            continue
         found[record.id] = [(record.storage_key, record.sha256)]
         if copy := viewing_copy(session, record.id):
             found[record.id].append((copy.storage_key, copy.sha256))
     return found
+
+
+def _paths(item: dict[str, Any]) -> list[str]:
+    """The package's files of one record, in the order of its sources."""
+    if item.get("redacted"):
+        return [item["redacted"]["path"]]
+    return [item["original"]] + ([item["viewing"]["path"]] if item["viewing"] else [])
 
 
 def _write_package(
@@ -480,8 +512,7 @@ def _write_package(
     result: ExportResult,
 ) -> None:
     for item in facts["evidence"]:
-        paths = [item["original"]] + ([item["viewing"]["path"]] if item["viewing"] else [])
-        for rel, (key, sha256) in zip(paths, sources[item["evidence_id"]], strict=True):
+        for rel, (key, sha256) in zip(_paths(item), sources[item["evidence_id"]], strict=True):
             (work / rel).parent.mkdir(parents=True, exist_ok=True)
             size = copy_from_store(vault, key, sha256, work / rel)
             result.files.append({"path": rel, "sha256": sha256, "size": size})

@@ -1,5 +1,6 @@
 """What an export package says about its records (EV-1, EV-3): device, officers, times and
-clock offset, cases, and the chain of custody (audit chain and access register entries)."""
+clock offset, cases, and the chain of custody (audit chain and access register entries);
+and which records go out as their redacted copy, by whose plan (AC-9)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, or_, select
 
+from vault.access import policy
 from vault.access.policy import Scope
 from vault.cases.retention import linked_cases
 from vault.context import Vault
@@ -30,6 +32,8 @@ from vault.db.models import (
     Principal,
     RegisterEntry,
 )
+from vault.errors import AccessRefused
+from vault.media import redact
 from vault.timeutil import iso
 
 SUFFIXES = {"video/mp4": ".mp4", "video/webm": ".webm", "audio/mp4": ".m4a", "image/jpeg": ".jpg"}
@@ -43,6 +47,32 @@ def viewing_copy(session: Session, evidence_id: int) -> Derivative | None:
         col(Derivative.purged_at).is_(None),
     )
     return session.exec(query).first()
+
+
+def redactions(
+    session: Session, evidence: list[Evidence], grantee: Principal, action: str, asked: bool
+) -> dict[int, redact.Release]:
+    """The redacted copy of each record that must go out redacted (AC-9); refused (and
+    registered as refusals are) when one has no render of its newest plan."""
+    found: dict[int, redact.Release] = {}
+    for record in evidence:
+        assert record.id is not None
+        if not policy.needs_redaction(record, grantee, action, asked):
+            continue
+        release = redact.release(session, record.id)
+        if release.problem is not None:
+            raise AccessRefused(policy.redaction_refusal(record, grantee, asked, release.problem))
+        found[record.id] = release
+    return found
+
+
+def register_redactions(hidden: dict[int, redact.Release]) -> list[dict[str, Any]]:
+    """The register entry's account of what was hidden: each record's plan and copy."""
+    keys = ("plan_id", "plan_version", "plan_sha256", "plan_author", "sha256")
+    return [
+        {"evidence_id": evidence_id, **{k: release.facts()[k] for k in keys}}
+        for evidence_id, release in sorted(hidden.items())
+    ]
 
 
 def safe_name(name: str) -> str:
@@ -104,7 +134,9 @@ def _custody(session: Session, evidence: Evidence, cases: list[Case]) -> list[di
     return sorted(events, key=lambda e: str(e["at"]))
 
 
-def _item(vault: Vault, session: Session, evidence: Evidence) -> dict[str, Any]:
+def _item(
+    vault: Vault, session: Session, evidence: Evidence, release: redact.Release | None
+) -> dict[str, Any]:
     assert evidence.id is not None
     tz = vault.settings.timezone
     device = session.get(Device, evidence.device_pk) if evidence.device_pk else None
@@ -122,6 +154,12 @@ def _item(vault: Vault, session: Session, evidence: Evidence) -> dict[str, Any]:
             "size": copy.size,
             "media_type": copy.media_type,
         }
+    redacted = None
+    if release is not None:
+        # AC-9: the redacted copy in the original's place; neither the original nor the
+        # viewing copy (which shows everything) goes into the package.
+        redacted = {"path": f"redacted/{Path(name).stem}.mp4", **release.facts()}
+        viewing = None
     return {
         "evidence_id": evidence.id,
         "file_name": evidence.file_name,
@@ -129,8 +167,10 @@ def _item(vault: Vault, session: Session, evidence: Evidence) -> dict[str, Any]:
         "kind": evidence.kind,
         "sha256": evidence.sha256,
         "size": evidence.size,
-        "original": f"originals/{name}",
+        "original": None if redacted else f"originals/{name}",
         "viewing": viewing,
+        "released_as": "redacted" if redacted else "original",
+        "redacted": redacted,
         "cases": [c.number for c in cases],
         "device": {
             "device_id": device.device_id if device else None,
@@ -168,11 +208,14 @@ def package_facts(
     evidence: list[Evidence],
     caller: Principal,
     grant: AccessGrant,
+    hidden: dict[int, redact.Release] | None = None,
 ) -> dict[str, Any]:
-    """manifest.json's content before the file list (EV-3) and the statement's (EV-1)."""
+    """manifest.json's content before the file list (EV-3) and the statement's (EV-1);
+    HIDDEN: the records that go out as their redacted copy."""
     request = session.get_one(AccessRequest, grant.request_id)
     requester = session.get_one(Principal, grant.grantee_id)
-    items = [_item(vault, session, e) for e in evidence]
+    hidden = hidden or {}
+    items = [_item(vault, session, e, hidden.get(e.id or 0)) for e in evidence]
     number = scope.ref if scope.kind == "case" else next(iter(items[0]["cases"]), None)
     case = session.exec(select(Case).where(Case.number == number)).first() if number else None
     documents = session.exec(
@@ -205,6 +248,7 @@ def package_facts(
         "approver": session.get_one(Principal, grant.granted_by_id).name,
         "reason": request.reason,
         "place": None,
+        "redacted": sorted(hidden),  # AC-9: the evidence ids released as redacted copies
         "evidence": items,
     }
 
@@ -237,7 +281,8 @@ def _probe(path: Path) -> dict[str, Any]:
 def add_recording_formats(package: Path, facts: dict[str, Any]) -> None:
     """Recording format and end time, from the exported original itself (EV-1)."""
     for item in facts["evidence"]:
-        probed = _probe(package / item["original"])
+        shown = item["original"] or item["redacted"]["path"]  # what the package holds
+        probed = _probe(package / shown)
         parts = [Path(item["file_name"]).suffix.lstrip(".").upper() or "?"]
         fmt = probed.get("format", {})
         if fmt.get("format_long_name"):

@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from vault.access.principals import AGENCIES, STAFF, handled_case_ids
 from vault.cases.cases import get_case
 from vault.cases.retention import case_evidence
-from vault.db.models import AccessGrant, CaseLink, Evidence, Principal
+from vault.db.models import AccessGrant, CaseLink, Evidence, Principal, RegisterEntry
 from vault.errors import AccessRefused, Conflict, NotFound
 
 ACTIONS = ("view", "copy", "export")
@@ -47,6 +47,10 @@ REQUIRED_DOCUMENTS: dict[str, tuple[tuple[str, ...], ...]] = {
 SUPERVISORY = ("procuratorate", "court", "discipline", "judicial_admin", "audit")
 MARKINGS = {"state_secret": "国家秘密", "commercial_secret": "商业秘密", "privacy": "个人隐私"}
 _PRIVATE_PARTIES = ("party", "lawyer")
+# AC-9 (issue 20): who receives a privacy-marked record only as a redacted copy (faces and
+# what the reviewer boxed hidden, sound muted): the parties, their lawyers and another
+# region's unit. Supervisory and judicial bodies and this unit's staff get the original.
+REDACTED_FOR = ("party", "lawyer", "other_region")
 
 
 def describe_document(kind: str) -> str:
@@ -72,13 +76,36 @@ def marking_refusal(evidence: Evidence, requester: Principal, action: str) -> st
             f"evidence {evidence.id} is marked state_secret (国家秘密): it is never granted "
             f"to a {requester.kind} (AC-9)"
         )
-    shielded = sorted(markings & {"commercial_secret", "privacy"})
-    if shielded and action != "view":
+    # privacy is no refusal here: a copy goes out redacted (needs_redaction, at its use).
+    if "commercial_secret" in markings and action != "view":
         return (
-            f"evidence {evidence.id} is marked {', '.join(shielded)}: a {requester.kind} may "
+            f"evidence {evidence.id} is marked commercial_secret: a {requester.kind} may "
             "view it on site but not copy or export it (AC-9)"
         )
     return None
+
+
+def needs_redaction(evidence: Evidence, requester: Principal, action: str, asked: bool) -> bool:
+    """Whether a copy or export of this record goes out as its redacted copy: always when
+    the request asks for it, and for a privacy-marked record to a party, a lawyer or
+    another region (AC-9)."""
+    if action == "view":
+        return False
+    private = "privacy" in (evidence.confidentiality or [])
+    return asked or (private and requester.kind in REDACTED_FOR)
+
+
+def redaction_refusal(evidence: Evidence, requester: Principal, asked: bool, why: str) -> str:
+    """The refusal of a copy that must be redacted and cannot be (AC-9)."""
+    because = (
+        "the request asks for a redacted copy"
+        if asked and "privacy" not in (evidence.confidentiality or [])
+        else f"it is marked privacy (个人隐私): a {requester.kind} receives only a redacted copy"
+    )
+    return (
+        f"evidence {evidence.id}: {because}, and {why}; a records keeper makes one first: "
+        f"evault evidence redact {evidence.id} --faces --render (AC-9)"
+    )
 
 
 @dataclass(frozen=True)
@@ -156,6 +183,17 @@ def grant_problem(grant: AccessGrant, now: datetime) -> str | None:
     return None
 
 
+def revoked_in_register(session: Session, grant: AccessGrant) -> str | None:
+    """A grant the register revoked stays revoked, whatever its row says now (issue 15: a
+    revocation undone in SQL lets nothing out; `evault verify` reports the row)."""
+    entry = session.exec(
+        select(RegisterEntry.seq).where(
+            RegisterEntry.event == "revoke", RegisterEntry.grant_id == grant.id
+        )
+    ).first()
+    return None if entry is None else f"grant {grant.id} was revoked (register entry {entry})"
+
+
 def find_grant(
     session: Session,
     caller: Principal,
@@ -192,7 +230,7 @@ def find_grant(
             )
         else:
             # The caller's grant for this very evidence: say exactly what stops it.
-            problem = grant_problem(grant, now)
+            problem = grant_problem(grant, now) or revoked_in_register(session, grant)
             for record in evidence:
                 problem = problem or marking_refusal(record, grantee, grant.action)
             if problem is None:

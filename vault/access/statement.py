@@ -128,17 +128,41 @@ def write_statement(settings: Settings, package: dict[str, Any], out: Path) -> N
         _line(pdf, "原始文件大小（字节）", item["size"])
         if item.get("viewing"):
             _line(pdf, "查看副本 SHA-256", item["viewing"]["sha256"], size=9)
+        if redacted := item.get("redacted"):
+            _redaction(pdf, redacted)
         _line(pdf, "封存时间", item.get("sealed_local"))
     pdf.ln(4)
     pdf.set_font(FAMILY, size=10)
-    pdf.multi_cell(
-        0,
-        6,
-        "以上音像资料系执法记录仪原始记录，导出时经 SHA-256 校验与封存时一致；"
-        "包内 SHA256SUMS 可用 sha256sum -c 核验。",
-        **NEXT,
-    )
+    pdf.multi_cell(0, 6, _closing(package), **NEXT)
     pdf.ln(6)
     for role in ("负责人", "采集人", "记录人", "制作人"):
         pdf.multi_cell(0, 10, f"{role}（签名）：{BLANK}        日期：{BLANK}", **NEXT)
     pdf.output(str(out))
+
+
+def _redaction(pdf: FPDF, redacted: dict[str, Any]) -> None:
+    """AC-9: the copy in the package is redacted, by whose plan and which version."""
+    summary = redacted.get("summary") or {}
+    hidden = (
+        f"人脸 {summary.get('faces', 0)} 处、其他区域 {summary.get('boxes', 0)} 处、"
+        f"消音 {summary.get('mute', 0)} 段"
+    )
+    _line(
+        pdf,
+        "遮挡处理",
+        f"已作遮挡处理：依 {redacted['plan_author']} 制定的遮挡方案第 {redacted['plan_version']} "
+        f"版（方案编号 {redacted['plan_id']}，{redacted['plan_created_at']}），{hidden}；"
+        "本包所附为遮挡副本，原始文件未随附",
+    )
+    _line(pdf, "遮挡方案 SHA-256", redacted["plan_sha256"], size=9)
+    _line(pdf, "遮挡副本 SHA-256", redacted["sha256"], size=9)
+
+
+def _closing(package: dict[str, Any]) -> str:
+    checked = "导出时经 SHA-256 校验与封存时一致；包内 SHA256SUMS 可用 sha256sum -c 核验。"
+    if not package.get("redacted"):
+        return "以上音像资料系执法记录仪原始记录，" + checked
+    return (
+        "以上音像资料" + checked + "其中注明“已作遮挡处理”的，为依遮挡方案制作的副本"
+        "（个人隐私等已遮挡，相应声音已消除），原始记录封存于本单位，未随本包提供。"
+    )

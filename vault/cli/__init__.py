@@ -24,6 +24,7 @@ from vault.cli import (
     serve,
     session,
     store,
+    verify,
 )
 from vault.cli.common import State
 from vault.errors import VaultError
@@ -52,6 +53,7 @@ app.add_typer(dock.app, name="dock")
 app.add_typer(device.app, name="device")
 app.command("serve")(serve.serve)
 app.command("policy")(serve.policy)
+app.command("verify")(verify.verify)
 
 
 def _version(value: bool) -> None:

@@ -1,8 +1,9 @@
 """`evault evidence ...`: find records, check them against the store, set their retention
-and markings, view and export them. Each command is one call of the service API."""
+and markings, view, redact and export them. Each command is one call of the service API."""
 
 from __future__ import annotations
 
+import json
 import shlex
 import shutil
 import subprocess
@@ -11,9 +12,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from vault.cli.common import (
+    FromDate,
     Table,
+    ToDate,
     call,
     call_receiving,
     console,
@@ -32,10 +36,8 @@ def list_(
     ctx: typer.Context,
     device: Annotated[str | None, typer.Option(help="Camera device id.")] = None,
     officer: Annotated[str | None, typer.Option(help="Officer badge number.")] = None,
-    from_: Annotated[
-        str | None, typer.Option("--from", help="Recorded at or after (ISO 8601).")
-    ] = None,
-    to: Annotated[str | None, typer.Option(help="Recorded before (ISO 8601).")] = None,
+    from_: FromDate = None,
+    to: ToDate = None,
     case: Annotated[str | None, typer.Option(help="Linked to this case number.")] = None,
     retention_class: Annotated[
         str | None, typer.Option("--class", help="routine, long_term or case.")
@@ -96,13 +98,19 @@ def show(
     if as_json:
         print_json(detail)
         return
-    print_fields(detail, skip=("sightings",))
+    tz = timezone_of(ctx)
+    print_fields(detail, skip=("sightings",), tz=tz)
+    table = Table("dock", "station", "path on the camera", "outcome", "erased", title="seen")
     for sighting in detail["sightings"]:
-        console.print(
-            f"{'seen':>22}  dock {sighting['dock_id']} at {sighting['station_id']}: "
-            f"{sighting['path']} ({sighting['outcome']}, erased {sighting['erased_at']})",
-            soft_wrap=True,
+        erased = sighting["erased_at"]
+        table.add_row(
+            str(sighting["dock_id"]),
+            escape(str(sighting["station_id"])),
+            escape(sighting["path"]),
+            sighting["outcome"],
+            local_display(erased, tz) if erased else "no",
         )
+    console.print(table)
 
 
 @app.command()
@@ -254,6 +262,10 @@ def export_(
     place: Annotated[
         str | None, typer.Option(help="Place of recording for the written statement.")
     ] = None,
+    redacted: Annotated[
+        bool,
+        typer.Option("--redacted", help="Every record as its redacted copy (see evidence redact)."),
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Export an evidence package (originals, viewing copies, SHA256SUMS, manifest.json,
@@ -275,6 +287,7 @@ def export_(
         grant=grant,
         iso=iso,
         place=place,
+        redacted=redacted,
     )
     if as_json:
         print_json(result)
@@ -305,6 +318,80 @@ def mark(
         ctx, "evidence.mark", evidence_id=evidence_id, markings=markings or [], reason=reason
     )
     console.print(f"evidence {evidence_id}: {', '.join(found) or 'no marking'}")
+
+
+@app.command()
+def redact(
+    ctx: typer.Context,
+    evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],
+    faces: Annotated[
+        bool, typer.Option("--faces", help="Find the faces (again) with the detector.")
+    ] = False,
+    box: Annotated[
+        list[str] | None,
+        typer.Option(help="Hide a region: T0-T1:x,y,w,h (seconds; the source's pixels)."),
+    ] = None,
+    mute: Annotated[list[str] | None, typer.Option(help="Silence the sound: T0-T1.")] = None,
+    drop: Annotated[
+        list[str] | None, typer.Option(help="Remove a box or mute range by its id (f3, b1).")
+    ] = None,
+    plan_in: Annotated[
+        Path | None, typer.Option(help="Take the boxes and mute ranges of this JSON plan.")
+    ] = None,
+    plan_out: Annotated[
+        Path | None, typer.Option(help="Write the plan (after the changes) as JSON here.")
+    ] = None,
+    style: Annotated[str | None, typer.Option(help="blur (the default) or fill.")] = None,
+    every: Annotated[int, typer.Option(help="With --faces: look at every Nth frame.")] = 5,
+    note: Annotated[str | None, typer.Option(help="Why (kept with the plan version).")] = None,
+    render: Annotated[
+        bool, typer.Option("--render", help="Render the newest plan version and seal it.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Plan and render a redacted copy for release (AC-9): detected faces, boxes and muted
+    sound; each change is a new plan version in your name, a render a sealed derivative."""
+    plan = None
+    if plan_in is not None:
+        try:
+            plan = json.loads(plan_in.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise VaultError(f"cannot read the plan {plan_in}: {exc}") from None
+    result = call(
+        ctx,
+        "evidence.redact",
+        evidence_id=evidence_id,
+        faces=faces,
+        boxes=box or [],
+        mutes=mute or [],
+        drops=drop or [],
+        plan=plan,
+        style=style,
+        every=every,
+        note=note,
+        render=render,
+    )
+    if plan_out is not None and result["plan"] is not None:
+        text = json.dumps(result["plan"], ensure_ascii=False, indent=1)
+        plan_out.write_text(text + "\n", encoding="utf-8")
+    if as_json:
+        print_json(result)
+        return
+    for change in result["changes"]:
+        console.print(f"  {change}")
+    for row in result["versions"]:
+        rendered = f"rendered {row['rendered'][:12]}" if row["rendered"] else "not rendered"
+        console.print(
+            f"plan v{row['version']} by {row['author']} at {row['created_at']}: "
+            f"{row['faces']} faces, {row['boxes']} boxes, {row['mute']} mute ranges "
+            f"({row['style']}), {rendered}" + (f" — {row['note']}" if row["note"] else ""),
+            soft_wrap=True,
+        )
+    if result["render"]:
+        done = result["render"]
+        console.print(f"redacted copy {done['kind']}: {done['sha256']} ({done['size']:,} bytes)")
+    if plan_out is not None:
+        console.print(f"plan written to {plan_out}")
 
 
 @app.command()

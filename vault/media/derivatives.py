@@ -95,6 +95,8 @@ def seal(vault: Vault, path: Path, retain_until: datetime | None) -> Sealed:
 def media_type(kind: str, suffix: str) -> str:
     if kind == "audio":
         return "audio/flac" if suffix == ".flac" else "audio/wav"
+    if kind.startswith("redacted-"):  # a redacted copy, one per plan version (redact.py)
+        return "video/mp4"
     return MEDIA_TYPES[kind]
 
 

@@ -69,6 +69,19 @@ TABLE: tuple[Rule, ...] = (
         records_keeper="all",
         auditor="all",
     ),
+    _rule(
+        "verify",
+        "hold every record against the WORM store",
+        system="all",
+        records_keeper="all",
+        auditor="all",
+    ),
+    _rule(
+        "verify.seal-missing",
+        "seal records for rows sealed before them",
+        system="all",
+        records_keeper="all",
+    ),
     # Retention (RT-1..RT-4).
     _rule("evidence.classify", "set a retention class", records_keeper="all"),
     _rule("evidence.hold", "place a legal hold", records_keeper="all", legal="all"),
@@ -80,6 +93,11 @@ TABLE: tuple[Rule, ...] = (
         legal="all",
         approver="all",
     ),
+    # Redacting a released copy (AC-9, issue 20): records keepers alone. They prepare and
+    # hand over every package (经办人), and the work writes derivatives into the store like
+    # media.retry; an approver decides whether footage goes out, not what the copy hides,
+    # and keeping the two apart is the separation of approving from preparing (AC-3).
+    _rule("evidence.redact", "plan and render a redacted copy (AC-9)", records_keeper="all"),
     # Seeing footage (AC-2, AC-3, AC-8): each use registered.
     _rule("evidence.view", "watch a viewing copy", "view", **_STAFF_GRANT),
     _rule("evidence.thumbnail", "a clip's poster frame", "view", **_STAFF_GRANT),
@@ -112,6 +130,7 @@ TABLE: tuple[Rule, ...] = (
     _rule("store.check", "check the WORM store", system="all", records_keeper="all", auditor="all"),
     _rule("store.init", "create the S3 bucket", system="all"),
     _rule("store.drain", "upload the spool", system="all"),
+    _rule("store.rebuild-index", "rebuild the database from the WORM store", system="all"),
     # Access requests, decisions and the register (AC-2..AC-8).
     _rule(
         "access.request",

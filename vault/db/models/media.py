@@ -51,3 +51,22 @@ class MediaJob(SQLModel, table=True):
     heartbeat_at: datetime | None = Field(default=None, sa_column=utc_column())
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     finished_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class RedactionPlan(SQLModel, table=True):
+    """One version of what a released copy of a clip hides (AC-9, issue 20): detected faces
+    and a reviewer's boxes (time ranges × rectangles) and mute ranges, as JSON. Each change
+    is a new attributed version, never an update; a render names the version it shows."""
+
+    __tablename__ = "redaction_plan"
+    __table_args__ = (UniqueConstraint("evidence_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    evidence_id: int = Field(foreign_key="evidence.id", index=True)
+    version: int  # 1, 2, ... per evidence
+    plan: dict[str, object] = Field(default_factory=dict, sa_column=Column(JSON))
+    sha256: str = Field(max_length=64)  # of the plan's canonical JSON
+    author: str = Field(max_length=128)  # the principal who made this version
+    os_user: str = Field(max_length=64)  # the OS user it acted through
+    created_at: datetime = Field(sa_column=utc_column(nullable=False))
+    note: str | None = None

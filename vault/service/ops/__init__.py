@@ -9,7 +9,9 @@ from vault.service.ops import (  # noqa: F401
     evidence,
     meta,
     principal,
+    rebuild,
     station,
+    verify,
 )
 
 

@@ -1,4 +1,5 @@
-"""Operations on evidence: find, show, verify, retention, markings, viewing and export."""
+"""Operations on evidence: find, show, verify, retention, markings, viewing, redaction and
+export."""
 
 from __future__ import annotations
 
@@ -10,10 +11,11 @@ from vault.access.grants import mark as mark_evidence
 from vault.cases.retention import classify as classify_evidence
 from vault.cases.retention import place_hold, release_hold
 from vault.errors import AccessRefused, VaultError
+from vault.media import redact as media_redact
 from vault.retrieval import Filters, find_orphans, list_evidence, show_evidence, verify_evidence
 from vault.service.api import Call, operation
 from vault.service.ops.scopes import handles_case, own_badge, require_own_evidence
-from vault.timeutil import iso, parse_time
+from vault.timeutil import iso, parse_span
 
 
 @operation("evidence.list")
@@ -33,11 +35,12 @@ def list_(
         if officer not in (None, badge):
             raise AccessRefused(f"{call.name} may list only officer {badge}'s own evidence")
         officer = badge
+    recorded_from, recorded_to = parse_span(from_, to, tz)
     filters = Filters(
         device_id=device,
         officer_id=officer,
-        recorded_from=parse_time(from_, tz),
-        recorded_to=parse_time(to, tz),
+        recorded_from=recorded_from,
+        recorded_to=recorded_to,
         case_number=case,
         retention_class=retention_class,
         limit=limit,
@@ -50,7 +53,7 @@ def list_(
 def show(call: Call, evidence_id: int) -> dict[str, Any]:
     require_own_evidence(call, evidence_id)
     with call.vault.session() as session:
-        return show_evidence(session, evidence_id)
+        return show_evidence(session, evidence_id, call.vault.store)
 
 
 @operation("evidence.verify")
@@ -126,6 +129,38 @@ def contact_sheet(call: Call, evidence_id: int) -> dict[str, Any]:
     return _derivative(call, evidence_id, "contact_sheet")
 
 
+@operation("evidence.redact")
+def redact(
+    call: Call,
+    evidence_id: int,
+    faces: bool = False,
+    boxes: list[str] | None = None,
+    mutes: list[str] | None = None,
+    drops: list[str] | None = None,
+    plan: dict[str, Any] | None = None,
+    style: str | None = None,
+    every: int = 5,
+    detect_width: int = 640,
+    note: str | None = None,
+    render: bool = False,
+) -> dict[str, Any]:
+    """A new version of the clip's redaction plan (attributed to the caller's principal)
+    when the changes change it; with RENDER, the newest version rendered and sealed."""
+    assert call.principal is not None  # the policy lets only a records keeper in
+    changes = media_redact.Changes(
+        faces=faces,
+        boxes=list(boxes or []),
+        mutes=list(mutes or []),
+        drops=list(drops or []),
+        plan_in=plan,
+        style=style,
+        every=every,
+        detect_width=detect_width,
+        note=note,
+    )
+    return media_redact.redact(call.vault, evidence_id, call.principal.name, changes, render)
+
+
 @operation("evidence.export")
 def export(
     call: Call,
@@ -135,12 +170,13 @@ def export(
     grant: int | None = None,
     iso: bool = False,
     place: str | None = None,
+    redacted: bool = False,
 ) -> dict[str, Any]:
     if (evidence_id is None) == (case is None):
         raise VaultError("give one evidence id or --case NUMBER")
     scope = f"case:{case}" if case is not None else f"evidence:{evidence_id}"
     package = call.output("package")
     result = access_export.export(
-        call.vault, scope, package, grant, iso, place, shown_out=Path(out)
+        call.vault, scope, package, grant, iso, place, shown_out=Path(out), redacted=redacted
     )
     return result.to_json()
