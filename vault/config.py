@@ -169,6 +169,8 @@ class AccessSettings(Section):
     sign_every: Annotated[int, Field(ge=1, le=10000)] = 1  # sign the head every N entries
     document_years: Annotated[int, Field(ge=1, le=1000)] = 30  # retention of request documents
     cjk_font: Path | None = None  # default: Noto CJK from Debian's fonts-noto-cjk
+    # The enforcement body's full name, at the head of every official paper (issue 17).
+    bureau_name: Annotated[str, Field(max_length=128)] | None = None
 
 
 class MediaSettings(Section):

@@ -100,6 +100,34 @@ def parse_time(value: str | None, tz: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
 
 
+ZONE_NAMES = {
+    "Asia/Shanghai": "北京时间",
+    "Asia/Chongqing": "北京时间",
+    "Asia/Harbin": "北京时间",
+    "PRC": "北京时间",
+    "Asia/Urumqi": "乌鲁木齐时间",
+    "Asia/Hong_Kong": "香港时间",
+    "Asia/Macau": "澳门时间",
+    "Asia/Taipei": "台北时间",
+}
+
+
+def zone_name(tz: str, at: datetime | None = None) -> str:
+    """The zone's name for an official paper: 北京时间, or 当地时间（UTC+08:00）."""
+    if tz in ZONE_NAMES:
+        return ZONE_NAMES[tz]
+    offset = (at or datetime.now(UTC)).astimezone(ZoneInfo(tz)).strftime("%z")
+    return f"当地时间（UTC{offset[:3]}:{offset[3:]}）"
+
+
+def paper_time(value: datetime | None, tz: str) -> str | None:
+    """A time on an official paper: 2026-12-02 03:01:05 北京时间 (issue 17)."""
+    if value is None:
+        return None
+    shown = value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S")
+    return f"{shown} {zone_name(tz, value)}"
+
+
 def local_display(value: str | None, tz: str) -> str:
     """A UTC ISO time from the records, shown in the station's zone to the second."""
     if value is None:

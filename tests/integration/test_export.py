@@ -122,7 +122,7 @@ def test_written_statement_names_officers_times_place_device_format_and_hashes(
         "设备厂商及型号",
         "录制格式",
         "SHA-256",
-        "负责人（签名）",
+        "负责人：",
         CASE_NAME,
         CASE,
         "010203",

@@ -10,7 +10,6 @@ import subprocess
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlmodel import Session, col, or_, select
 
@@ -34,7 +33,7 @@ from vault.db.models import (
 )
 from vault.errors import AccessRefused
 from vault.media import redact
-from vault.timeutil import iso
+from vault.timeutil import iso, paper_time
 
 SUFFIXES = {"video/mp4": ".mp4", "video/webm": ".webm", "audio/mp4": ".m4a", "image/jpeg": ".jpg"}
 
@@ -82,16 +81,20 @@ def safe_name(name: str) -> str:
 
 
 def local(value: datetime | None, tz: str) -> str | None:
-    if value is None:
-        return None
-    return value.astimezone(ZoneInfo(tz)).strftime("%Y-%m-%d %H:%M:%S") + f" ({tz})"
+    """Times in the package and its statement: local, to the second, the zone named in
+    Chinese (2026-12-02 03:01:05 北京时间)."""
+    return paper_time(value, tz)
 
 
 def _officer(session: Session, pk: int | None) -> dict[str, Any] | None:
     officer = session.get(Officer, pk) if pk else None
     if officer is None:
         return None
-    return {"officer_id": officer.officer_id, "name": officer.name, "unit": officer.unit}
+    name = officer.name
+    if not name:  # the person the records keeper registered with this badge
+        named = select(Principal.name).where(Principal.officer_pk == officer.id)
+        name = session.exec(named).first()
+    return {"officer_id": officer.officer_id, "name": name, "unit": officer.unit}
 
 
 def _custody(session: Session, evidence: Evidence, cases: list[Case]) -> list[dict[str, Any]]:
@@ -278,19 +281,37 @@ def _probe(path: Path) -> dict[str, Any]:
     return found
 
 
+STREAM_KINDS = {"video": "视频", "audio": "音频"}
+CODECS = {
+    "h264": "H.264",
+    "hevc": "H.265",
+    "mpeg4": "MPEG-4",
+    "mjpeg": "MJPEG",
+    "aac": "AAC",
+    "pcm_s16le": "PCM",
+    "pcm_alaw": "G.711",
+    "pcm_mulaw": "G.711",
+    "adpcm_ima_wav": "ADPCM",
+    "mp3": "MP3",
+    "opus": "Opus",
+}
+
+
 def add_recording_formats(package: Path, facts: dict[str, Any]) -> None:
     """Recording format and end time, from the exported original itself (EV-1)."""
     for item in facts["evidence"]:
         shown = item["original"] or item["redacted"]["path"]  # what the package holds
         probed = _probe(package / shown)
-        parts = [Path(item["file_name"]).suffix.lstrip(".").upper() or "?"]
+        parts = [f"{Path(item['file_name']).suffix.lstrip('.').upper() or '未知'} 文件"]
         fmt = probed.get("format", {})
-        if fmt.get("format_long_name"):
-            parts.append(str(fmt["format_long_name"]))
         for stream in probed.get("streams", []):
+            kind = STREAM_KINDS.get(str(stream.get("codec_type")))
+            if kind is None:
+                continue  # data and timecode tracks: not what a reader asks about
+            codec = str(stream.get("codec_name") or "")
             size = f" {stream['width']}×{stream['height']}" if stream.get("width") else ""
-            parts.append(f"{stream.get('codec_type')} {stream.get('codec_name')}{size}")
-        item["format"] = "; ".join(parts)
+            parts.append(f"{kind} {CODECS.get(codec, codec.upper())}{size}")
+        item["format"] = "，".join(parts)
         duration = fmt.get("duration")
         if duration and item["start"]:
             item["duration_s"] = float(duration)

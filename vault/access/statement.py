@@ -69,10 +69,17 @@ def find_cjk_font(settings: Settings) -> tuple[Path, int]:
 
 
 def new_pdf(settings: Settings, landscape: bool = False) -> FPDF:
+    """An A4 official paper in Chinese: 第X页 共Y页 at the foot of every page."""
     from fpdf import FPDF  # imported here: it costs half a second at every command
 
+    class Paper(FPDF):
+        def footer(self) -> None:
+            self.set_y(-12)
+            self.set_font(FAMILY, size=9)
+            self.cell(0, 6, f"第{self.page_no()}页 共{{nb}}页", align="C")
+
     path, index = find_cjk_font(settings)
-    pdf = FPDF(orientation="L" if landscape else "P", unit="mm", format="A4")
+    pdf = Paper(orientation="L" if landscape else "P", unit="mm", format="A4")
     pdf.set_auto_page_break(auto=True, margin=15)
     pdf.add_font(FAMILY, "", str(path), collection_font_number=index)
     pdf.set_font(FAMILY, size=10)
@@ -86,11 +93,12 @@ def _line(pdf: FPDF, label: str, value: object, size: float = 10) -> None:
 
 
 def _person(person: dict[str, Any] | None) -> str:
+    """姓名（执法证号）; a name the records do not know is left blank to be written in."""
     if not person:
         return BLANK
-    name = person.get("name") or ""
-    badge = person.get("officer_id") or ""
-    return f"{name}（警号/执法证号 {badge}）" if name else f"执法证号 {badge}"
+    name = person.get("name") or BLANK
+    badge = person.get("officer_id")
+    return f"{name}（执法证号 {badge}）" if badge else name
 
 
 def write_statement(settings: Settings, package: dict[str, Any], out: Path) -> None:
@@ -100,6 +108,7 @@ def write_statement(settings: Settings, package: dict[str, Any], out: Path) -> N
     pdf.cell(0, 12, "文字说明材料", align="C", new_x="LMARGIN", new_y="NEXT")
     pdf.set_font(FAMILY, size=10)
     case = package.get("case") or {}
+    _line(pdf, "执法机关", settings.access.bureau_name)
     _line(pdf, "执法单位", package.get("unit"))
     _line(pdf, "案件名称", case.get("name"))
     _line(pdf, "案件编号", case.get("number"))
@@ -134,10 +143,32 @@ def write_statement(settings: Settings, package: dict[str, Any], out: Path) -> N
     pdf.ln(4)
     pdf.set_font(FAMILY, size=10)
     pdf.multi_cell(0, 6, _closing(package), **NEXT)
-    pdf.ln(6)
-    for role in ("负责人", "采集人", "记录人", "制作人"):
-        pdf.multi_cell(0, 10, f"{role}（签名）：{BLANK}        日期：{BLANK}", **NEXT)
+    _signatures(pdf, package)
     pdf.output(str(out))
+
+
+def _signatures(pdf: FPDF, package: dict[str, Any]) -> None:
+    """One line per person who signs (every officer who collected or recorded a clip of the
+    package), and the seal's place, kept together on one page."""
+    lines = [("负责人", BLANK)]
+    for role, field in (("采集人", "collecting_officer"), ("记录人", "officer")):
+        seen: list[str] = []
+        for item in package["evidence"]:
+            person = _person(item.get(field))
+            if person not in seen:
+                seen.append(person)
+        lines += [(role, person) for person in seen or [BLANK]]
+    lines.append(("制作人", str(package.get("exported_by") or BLANK)))
+    needed = 6 + 10 * len(lines) + 36
+    if pdf.get_y() + needed > pdf.page_break_trigger:
+        pdf.add_page()
+    pdf.ln(6)
+    pdf.set_font(FAMILY, size=10)
+    for role, person in lines:
+        pdf.multi_cell(0, 10, f"{role}：{person}    签名：{BLANK}    日期：{BLANK}", **NEXT)
+    pdf.ln(4)
+    pdf.set_x(pdf.w - pdf.r_margin - 60)
+    pdf.cell(60, 30, "（盖章处）", border=1, align="C", **NEXT)
 
 
 def _redaction(pdf: FPDF, redacted: dict[str, Any]) -> None:
