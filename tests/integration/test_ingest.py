@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import csv
+import io
 import json
 import os
 from datetime import UTC, datetime, timedelta
@@ -280,6 +282,10 @@ def test_cli_ingest_list_show_and_verify(home: Path, camera: Path) -> None:
     for row in listed:
         line = next(line for line in piped.stdout.splitlines() if row["file_name"] in line)
         assert row["device_id"] in line
+    as_csv = run_evault(home, "evidence", "list", "--csv")
+    assert as_csv.returncode == 0, as_csv.stderr
+    parsed = list(csv.DictReader(io.StringIO(as_csv.stdout)))
+    assert sorted(r["file"] for r in parsed) == sorted(r["file_name"] for r in listed)
     shown_text = run_evault(home, "evidence", "show", "1")
     assert shown_text.returncode == 0, shown_text.stderr
     for literal in ("None", "True", "False", "{"):

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from vault.cli.common import (
+    Csv,
     FromDate,
     Table,
     ToDate,
@@ -16,6 +17,7 @@ from vault.cli.common import (
     call_receiving,
     call_with_files,
     console,
+    csv_mode,
     err_console,
     print_json,
     timezone_of,
@@ -134,8 +136,10 @@ def list_requests(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="pending, approved or denied.")] = None,
     as_json: Json = False,
+    csv: Csv = False,
 ) -> None:
     """List access requests (an officer: those he filed or asked for)."""
+    csv_mode(csv)
     rows = call(ctx, "access.requests", status=status)
     if as_json:
         print_json(rows)
@@ -162,8 +166,10 @@ def list_grants(
         bool, typer.Option("--mine", help="Only your own grants (an officer sees no others).")
     ] = False,
     as_json: Json = False,
+    csv: Csv = False,
 ) -> None:
     """List grants with their expiry and revocation."""
+    csv_mode(csv)
     rows = call(ctx, "access.grants", mine=mine)
     if as_json:
         print_json(rows)

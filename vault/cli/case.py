@@ -8,7 +8,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from vault.cli.common import Table, call, console, human, print_fields, print_json, timezone_of
+from vault.cli.common import (
+    Csv,
+    Table,
+    call,
+    console,
+    csv_mode,
+    human,
+    print_fields,
+    print_json,
+    timezone_of,
+)
 from vault.errors import VaultError
 
 app = typer.Typer(help="Case files and the evidence linked to them.", no_args_is_help=True)
@@ -112,8 +122,10 @@ def list_(
     ctx: typer.Context,
     status: Annotated[str | None, typer.Option(help="open or closed.")] = None,
     as_json: Json = False,
+    csv: Csv = False,
 ) -> None:
     """All case files."""
+    csv_mode(csv)
     rows = call(ctx, "case.list", status=status)
     if as_json:
         print_json(rows)

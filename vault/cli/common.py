@@ -45,6 +45,19 @@ def _console(stderr: bool) -> Console:
 
 PIPED_WIDTH = 100_000
 
+# `--csv` on every listing: the table's columns as CSV on stdout, every value whole.
+Csv = Annotated[bool, typer.Option("--csv", help="Print CSV (the table's columns).")]
+
+
+def csv_mode(on: bool) -> None:
+    """Print every table of this command as CSV (tables.py): plain, whole, unwrapped."""
+    if on:
+        from vault.cli import tables
+
+        tables.CSV["on"] = True
+        console.width = PIPED_WIDTH
+
+
 # The span of a listing, alike in every command: a bare date as --to takes that day in.
 FromDate = Annotated[
     str | None,

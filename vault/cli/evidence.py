@@ -15,12 +15,14 @@ import typer
 from rich.markup import escape
 
 from vault.cli.common import (
+    Csv,
     FromDate,
     Table,
     ToDate,
     call,
     call_receiving,
     console,
+    csv_mode,
     print_fields,
     print_json,
     timezone_of,
@@ -44,8 +46,10 @@ def list_(
     ] = None,
     limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    csv: Csv = False,
 ) -> None:
     """List evidence by camera, officer and recording time."""
+    csv_mode(csv)
     rows = call(
         ctx,
         "evidence.list",

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from vault.cli.common import Table, call, console, print_json
+from vault.cli.common import Csv, Table, call, console, csv_mode, print_json
 
 app = typer.Typer(help="Principals (staff and outside requesters) and roles.", no_args_is_help=True)
 
@@ -92,8 +92,10 @@ def disable(
 def list_(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    csv: Csv = False,
 ) -> None:
     """List principals with their roles and OS users."""
+    csv_mode(csv)
     rows = call(ctx, "principal.list")
     if as_json:
         print_json(rows)

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from vault.cli.common import Table, call, call_with_files, console, print_json
+from vault.cli.common import Csv, Table, call, call_with_files, console, csv_mode, print_json
 from vault.errors import VolumeError
 
 # The codes the domain knows (vault.compliance.reasons.GAP_REASONS, .stops.STOP_REASONS),
@@ -90,8 +90,9 @@ def approve(
 
 
 @stop_app.command("list")
-def list_(ctx: typer.Context, as_json: Json = False) -> None:
+def list_(ctx: typer.Context, as_json: Json = False, csv: Csv = False) -> None:
     """Every stop record (an officer: his own)."""
+    csv_mode(csv)
     rows = call(ctx, "stop-record.list")
     if as_json:
         print_json(rows)

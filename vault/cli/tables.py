@@ -9,6 +9,8 @@ plain aligned text without box drawing.
 
 from __future__ import annotations
 
+import csv
+import io
 from collections.abc import Iterable
 from typing import Any
 
@@ -26,6 +28,19 @@ def _plain(cell: Any) -> str:
     return str(cell)
 
 
+CSV = {"on": False}  # `--csv`: every table printed as CSV instead (common.csv_mode)
+
+
+def csv_lines(table: Table) -> list[str]:
+    """The table as CSV lines: its headers, then its rows, every value whole and plain."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow([_plain(c.header) for c in table.columns])
+    for row in zip(*(list(c.cells) for c in table.columns), strict=True):
+        writer.writerow([_plain(cell) for cell in row])
+    return out.getvalue().splitlines()
+
+
 class WholeTable(Table):
     def _widest(self) -> int:
         """The width every column at its widest value needs, with padding and borders."""
@@ -36,6 +51,10 @@ class WholeTable(Table):
         return total + 1
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        if CSV["on"]:
+            for text in csv_lines(self):
+                yield Text(text, no_wrap=True, overflow="ignore")
+            return
         if not self.columns or self._widest() <= options.max_width:
             yield from super().__rich_console__(console, options)
             return
