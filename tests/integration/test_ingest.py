@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import csv
 import errno
 import hashlib
-import csv
 import io
 import json
 import os
