@@ -71,3 +71,32 @@ def test_a_record_is_shown_as_fields_never_as_python_or_json_literals(
         assert literal not in text, (literal, text)
     assert "2026-11-23 15:00:00" in text and text.count("Asia/Shanghai") == 1
     assert "privacy, secrets" in text and "viewing" in text and "poster" in text
+
+
+def test_help_names_what_a_value_is() -> None:
+    import typer.main
+
+    from vault.cli import app
+    from vault.cli.metavars import name_metavars
+
+    command = typer.main.get_command(app)
+    name_metavars(command)
+    seen: dict[str, str] = {}
+
+    def walk(cmd: object, path: str) -> None:
+        import click
+
+        assert isinstance(cmd, click.Command)
+        for param in cmd.params:
+            if param.name and param.metavar:
+                seen[f"{path} {param.name}"] = param.metavar
+        if isinstance(cmd, click.Group):
+            for name, sub in cmd.commands.items():
+                walk(sub, f"{path} {name}")
+
+    walk(command, "evault")
+    assert seen["evault evidence show evidence_id"] == "ID"
+    assert seen["evault evidence list from_"] == "DATE"
+    assert seen["evault evidence list officer"] == "BADGE"
+    assert seen["evault case create number"] == "CASE"
+    assert "INTEGER" not in seen.values()

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+import typer.main
 
 from vault import __version__
 from vault.cli import (
@@ -27,6 +28,7 @@ from vault.cli import (
     verify,
 )
 from vault.cli.common import State
+from vault.cli.metavars import name_metavars
 from vault.errors import VaultError
 
 app = typer.Typer(
@@ -91,7 +93,9 @@ def main_options(
 
 def main() -> None:
     try:
-        app()
+        command = typer.main.get_command(app)
+        name_metavars(command)
+        command(prog_name="evault")
     except VaultError as exc:
         sys.stderr.write(f"error: {exc}\n")  # one plain line, no wrapping, no traceback
         sys.exit(exc.exit_code)
