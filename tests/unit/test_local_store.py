@@ -114,18 +114,47 @@ def test_retention_lives_in_sealed_records_that_an_editable_file_cannot_shorten(
     assert store.stat(key).retain_until == LATER
 
 
-def test_a_format_1_retention_file_becomes_records_once(store: LocalWormStore) -> None:
+def test_a_format_1_store_is_turned_into_records_once_and_its_files_never_read_again(
+    store: LocalWormStore,
+) -> None:
     key = put(store, b"evidence", until=LATER).key
     sha = key.split("/")[3]
-    shutil.rmtree(store.root / "records" / "retention" / sha[:2] / sha)
+    # The store as format 1 left it: an editable retention file, no series, not converted.
+    shutil.rmtree(store.root / "records" / "retention")
+    (store.root / "records" / "meta" / "format-2.json").unlink()
     old = store.root / "retention" / sha[:2] / f"{sha}.json"
     old.parent.mkdir(parents=True)
     old.write_text(
         json.dumps({"sha256": sha, "retain_until": LATER.isoformat(), "legal_hold": True})
     )
-    assert store.stat(key).retain_until == LATER and store.stat(key).legal_hold
+    reopened = LocalWormStore(store.root, immutable="off")
     assert not old.exists()
-    assert store.stat(key).retain_until == LATER and store.stat(key).legal_hold
+    assert reopened.stat(key).retain_until == LATER and reopened.stat(key).legal_hold
+    # Converted once: a retention file written afterwards is never read, even where the
+    # records were moved away (the delete is then refused: no date is known).
+    shutil.move(str(store.root / "records" / "retention"), str(store.root / "moved"))
+    old.write_text(json.dumps({"sha256": sha, "retain_until": "2000-01-01T00:00:00+00:00"}))
+    again = LocalWormStore(store.root, immutable="off")
+    assert again.stat(key).retain_until is None
+    reopened.set_legal_hold(key, False)
+    with pytest.raises(RetentionLocked):
+        again.delete(key, now=NOW)
+
+
+def test_a_record_added_past_the_series_or_unreadable_counts_for_nothing(
+    store: LocalWormStore,
+) -> None:
+    key = put(store, b"evidence", until=LATER).key
+    sha = key.split("/")[3]
+    store.set_legal_hold(key, True)
+    holds = store.root / "records" / "hold" / sha[:2] / sha
+    (holds / "000099.json").write_text(json.dumps({"legal_hold": False}))
+    assert store.stat(key).legal_hold  # past a gap: not the store's
+    series = store.root / "records" / "retention" / sha[:2] / sha
+    (series / "000002.json").write_text("{not json")
+    assert store.stat(key).retain_until == LATER
+    store.set_legal_hold(key, False)  # the store's own next record goes where it reads
+    assert not store.stat(key).legal_hold
 
 
 def test_records_are_written_once_and_never_replaced(store: LocalWormStore) -> None:

@@ -86,6 +86,7 @@ def record_sealed(
         )
         session.add(evidence)
         session.flush()
+        facts = seals.evidence_facts(session, evidence, clip.path)
         event = audit.append(
             session,
             actor,
@@ -99,10 +100,11 @@ def record_sealed(
                 "dock_id": dock.id,
                 "storage_key": clip.storage_key,
                 "immutable": clip.immutable,
+                "seal_facts": seals.facts_digest(facts),
             },
         )
         session.flush()
-        seals.seal_evidence(store, session, evidence, event, clip.path)
+        seals.write(store, facts, event)
     else:
         # IN-6: the same bytes again (a re-dock, or the camera's IMP copy) are linked, not resealed.
         outcome = "duplicate" if seen_this_run else "already_sealed"

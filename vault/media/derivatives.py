@@ -131,6 +131,8 @@ def link(
     row.encoder, row.params, row.recovered_s = encoder, params, recovered_s
     row.created_at, row.purged_at = now, None
     session.add(row)
+    session.flush()
+    facts = seals.derivative_facts(row, session.get_one(Evidence, evidence_id))
     actor = vault.actor("media")
     event = audit.append(
         session,
@@ -138,10 +140,16 @@ def link(
         at=now,
         action="media.derivative",
         subject=f"evidence:{evidence_id}",
-        detail={"kind": kind, "sha256": sealed.sha256, "size": sealed.size, "key": sealed.key},
+        detail={
+            "kind": kind,
+            "sha256": sealed.sha256,
+            "size": sealed.size,
+            "key": sealed.key,
+            "seal_facts": seals.facts_digest(facts),
+        },
     )
     session.flush()
-    seals.seal_derivative(vault.store, row, session.get_one(Evidence, evidence_id), event)
+    seals.write(vault.store, facts, event)
     return row
 
 

@@ -78,14 +78,26 @@ class _Writer:
             self.result.refused.append({"subject": subject, "reason": f"object: {check.reason}"})
         return check.ok
 
-    def event(self, subject: str, sha256: str, size: int | None, kind: str) -> AuditEvent:
+    def event(
+        self,
+        subject: str,
+        sha256: str,
+        size: int | None,
+        kind: str,
+        facts: dict[str, Any] | None = None,
+    ) -> AuditEvent:
         event = audit.append(
             self.session,
             self.vault.actor("verify"),
             at=self.vault.clock.now(),
             action="seal.backfilled",
             subject=subject,
-            detail={"sha256": sha256, "size": size, "kind": kind},
+            detail={
+                "sha256": sha256,
+                "size": size,
+                "kind": kind,
+                **({"seal_facts": seals.facts_digest(facts)} if facts else {}),
+            },
         )
         self.session.flush()
         return event
@@ -117,8 +129,9 @@ def _evidence(w: _Writer, inv: Inventory, events: dict[str, list[AuditEvent]]) -
             .order_by(col(Sighting.id))
         ).first()
         current = w.session.get_one(Evidence, row.id)
-        event = w.event(subject, row.sha256, row.size, "evidence")
-        seals.seal_evidence(w.vault.store, w.session, current, event, first or row.file_name)
+        facts = seals.evidence_facts(w.session, current, first or row.file_name)
+        event = w.event(subject, row.sha256, row.size, "evidence", facts)
+        seals.write(w.vault.store, facts, event)
         w.done(subject)
 
 
@@ -135,8 +148,9 @@ def _derivatives(w: _Writer, inv: Inventory, events: dict[str, list[AuditEvent]]
             continue
         current = w.session.get_one(Derivative, row.id)
         original = w.session.get_one(Evidence, row.evidence_id)
-        event = w.event(subject, row.sha256, row.size, "derivative")
-        seals.seal_derivative(w.vault.store, current, original, event)
+        facts = seals.derivative_facts(current, original)
+        event = w.event(subject, row.sha256, row.size, "derivative", facts)
+        seals.write(w.vault.store, facts, event)
         w.done(subject)
 
 

@@ -14,6 +14,7 @@ chain is the row's; the newest otherwise.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -65,36 +66,42 @@ def _event(event: AuditEvent | RegisterEntry) -> dict[str, Any]:
     return {"chain": "audit", "seq": event.id, "hash": event.hash, "action": event.action}
 
 
-def _write(
-    store: WormStore,
-    kind: str,
-    sha256: str,
-    event: AuditEvent | RegisterEntry,
-    part: str = "",
-    **facts: Any,
+def facts_digest(facts: dict[str, Any]) -> str:
+    """The SHA-256 of a seal record's facts (all but its event): the sealing event carries
+    it in its detail as "seal_facts", so a second record forged for the same event, with
+    other facts, is told from the real one (`evault verify`)."""
+    return hashlib.sha256(canonical(facts)).hexdigest()
+
+
+def facts_of(seal_body: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in seal_body.items() if k != "event"}
+
+
+def write(
+    store: WormStore, facts: dict[str, Any], event: AuditEvent | RegisterEntry, part: str = ""
 ) -> str:
-    body = {"format": FORMAT, "type": kind, "sha256": sha256, "event": _event(event), **facts}
-    body["event"]["at"] = event.at.isoformat()
-    name = seal_name(sha256, event.hash, part)
+    """Seal FACTS (from evidence_facts() and its kin) with the chain entry that records them."""
+    body = {**facts, "event": {**_event(event), "at": event.at.isoformat()}}
+    name = seal_name(str(facts["sha256"]), event.hash, part)
     store.put_record(name, canonical(body))
     return name
 
 
-def seal_evidence(
-    store: WormStore, session: Session, evidence: Evidence, event: AuditEvent, path: str
-) -> str:
-    """The seal record of an original: its row and those of its docking, camera and officer."""
+def _facts(kind: str, sha256: str, **facts: Any) -> dict[str, Any]:
+    return {"format": FORMAT, "type": kind, "sha256": sha256, **facts}
+
+
+def evidence_facts(session: Session, evidence: Evidence, path: str) -> dict[str, Any]:
+    """An original's facts: its row and those of its docking, camera and officer."""
     dock = session.get(DockSession, evidence.dock_session_id)
     device = session.get(Device, evidence.device_pk) if evidence.device_pk else None
     officer = session.get(Officer, evidence.officer_pk) if evidence.officer_pk else None
     keeper = None
     if device is not None and device.keeper_officer_id is not None:
         keeper = session.get(Officer, device.keeper_officer_id)
-    return _write(
-        store,
+    return _facts(
         "evidence",
         evidence.sha256,
-        event,
         path=path,
         station=dock.station_id if dock else None,
         evidence=row_facts(evidence),
@@ -105,14 +112,10 @@ def seal_evidence(
     )
 
 
-def seal_derivative(
-    store: WormStore, derivative: Derivative, original: Evidence, event: AuditEvent
-) -> str:
-    return _write(
-        store,
+def derivative_facts(derivative: Derivative, original: Evidence) -> dict[str, Any]:
+    return _facts(
         "derivative",
         derivative.sha256,
-        event,
         original={"evidence_id": original.id, "sha256": original.sha256},
         derivative=row_facts(derivative),
     )
@@ -128,7 +131,8 @@ def seal_document(
     """A document presented with a request (ROW: its AccessDocument) or a signed stop
     statement (ROW: the StopRecord); SUBJECT says which ("request:7", "stop:3")."""
     part = str(getattr(row, "id", "") or "")
-    return _write(store, "document", sha256, event, part, subject=subject, row=row_facts(row))
+    facts = _facts("document", sha256, subject=subject, row=row_facts(row))
+    return write(store, facts, event, part)
 
 
 @dataclass(frozen=True)

@@ -46,7 +46,8 @@ from vault.timeutil import as_utc, iso
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 READ_CHUNK = 8 * 1024 * 1024
 STORE_MARK = "EVIDENCE-VAULT-STORE"
-LOCAL_SERIES = ("retention", "hold", "deleted")  # the store's own records of its objects
+LOCAL_SERIES = ("retention", "hold", "deleted", "meta")  # the store's own records
+FORMAT_2 = "meta/format-2.json"  # format 1's retention files have been turned into records
 
 
 def store_error(action: str, exc: OSError) -> StoreError:
@@ -132,6 +133,29 @@ class LocalWormStore(PlainStore):
                 write_durably(mark, b"evidence-vault local WORM store, format 1\n")
         except OSError as exc:
             raise store_error(f"opening the store at {root}", exc) from exc
+        if not (root / "records" / FORMAT_2).exists():
+            self._convert_format_1()
+
+    def _convert_format_1(self) -> None:
+        """Format 1 kept each object's retention in an editable file: turned into records
+        once, when the store is first opened by this version; from then on no such file is
+        ever read (one written later is what `evault verify` reports)."""
+        for path in sorted((self.root / "retention").glob("*/*.json")):
+            sha = path.stem
+            if not SHA256_RE.match(sha):
+                continue
+            try:
+                data = json.loads(path.read_text())
+                until = data.get("retain_until")
+                hold = bool(data.get("legal_hold", False))
+            except (ValueError, AttributeError, OSError):
+                continue
+            if until and not self._series("retention", sha):
+                self._append("retention", sha, {"retain_until": str(until), "from": "format 1"})
+            if hold and not self._series("hold", sha):
+                self._append("hold", sha, {"legal_hold": True, "from": "format 1"})
+            path.unlink(missing_ok=True)
+        self.put_record(FORMAT_2, b'{"format": 2, "retention": "records"}\n')
 
     # Keys and paths
 
@@ -231,14 +255,30 @@ class LocalWormStore(PlainStore):
                 yield str((Path(dirpath) / name).relative_to(base))
 
     def _series(self, kind: str, sha256: str) -> list[dict[str, object]]:
-        """The records of one object's retention or hold series, oldest first."""
+        """One object's retention or hold series, oldest first: 000001.json, 000002.json ...
+        up to the first number missing. A record past a gap, or one that does not parse,
+        was not written by the store and counts for nothing (verify reports the store's
+        state against the database's)."""
+        found = []
         folder = f"{kind}/{sha256[:2]}/{sha256}/"
-        return [json.loads(self.read_record(name)) for name in self.record_names(folder)]
+        for number, name in enumerate(self.record_names(folder), start=1):
+            if name.rpartition("/")[2] != f"{number:06d}.json":
+                break
+            try:
+                body = json.loads(self.read_record(name))
+            except (ValueError, StoreError):
+                break
+            if not isinstance(body, dict):
+                break
+            found.append(body)
+        return found
 
     def _append(self, kind: str, sha256: str, body: dict[str, object]) -> None:
         folder = self.root / "records" / kind / sha256[:2] / sha256
-        taken = [int(p.stem) for p in folder.glob("*.json") if p.stem.isdigit()]
-        number = max(taken, default=0) + 1
+        taken = {p.name for p in folder.glob("*.json")}
+        number = 1
+        while f"{number:06d}.json" in taken:  # the next number of the run _series() reads
+            number += 1
         body = {**body, "sha256": sha256, "at": iso(datetime.now(UTC))}
         for _ in range(64):  # another writer took the number: take the next one
             encoded = json.dumps({**body, "n": number}, sort_keys=True).encode()
@@ -249,30 +289,16 @@ class LocalWormStore(PlainStore):
         raise StoreError(f"cannot add to the {kind} records of {sha256}")
 
     def _read_retention(self, sha256: str) -> tuple[datetime | None, bool]:
-        dates = [r["retain_until"] for r in self._series("retention", sha256)]
+        """The latest date of the retention series (None: no series, never deletable) and
+        the hold of the newest hold record."""
+        dates = []
+        for record in self._series("retention", sha256):
+            try:
+                dates.append(as_utc(datetime.fromisoformat(str(record["retain_until"]))))
+            except (KeyError, ValueError, TypeError):
+                continue
         holds = self._series("hold", sha256)
-        if not dates:
-            legacy = self._legacy_retention(sha256)
-            if legacy is not None:
-                return legacy
-        until = max((datetime.fromisoformat(str(d)) for d in dates if d), default=None)
-        return until, bool(holds[-1]["legal_hold"]) if holds else False
-
-    def _legacy_retention(self, sha256: str) -> tuple[datetime | None, bool] | None:
-        """Format 1's retention file, turned into records the first time it is read."""
-        path = self._legacy_retention_path(sha256)
-        try:
-            data = json.loads(path.read_text())
-        except (FileNotFoundError, ValueError):
-            return None
-        until = datetime.fromisoformat(data["retain_until"]) if data.get("retain_until") else None
-        hold = bool(data.get("legal_hold", False))
-        if until is not None:
-            self._append("retention", sha256, {"retain_until": iso(until), "from": "format 1"})
-        if hold:
-            self._append("hold", sha256, {"legal_hold": True, "from": "format 1"})
-        path.unlink(missing_ok=True)
-        return until, hold
+        return max(dates, default=None), bool(holds[-1].get("legal_hold")) if holds else False
 
     def record_retention(self, sha256: str, retain_until: datetime) -> None:
         """Set the retention of a new object, or extend an existing one; never shorten it."""
