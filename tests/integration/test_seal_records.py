@@ -11,6 +11,8 @@ import pytest
 from sqlmodel import col, select
 
 from tests.conftest import make_settings, run_evault
+from tests.integration.test_retention_purge import DOCKED, camera_clock_agrees
+from vault.cases.purge import purge
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import AuditEvent, Device, DockSession, Evidence, Officer
@@ -18,7 +20,7 @@ from vault.ingest.pipeline import ingest_volume
 from vault.sealing import anchors, seals
 from vault.store import immutable
 from vault.store.local import LocalWormStore
-from vault.timeutil import FixedClock
+from vault.timeutil import FixedClock, add_months
 
 
 def test_every_sealed_clip_has_a_seal_record_of_its_facts(vault: Vault, camera: Path) -> None:
@@ -127,3 +129,35 @@ def test_store_check_reads_the_protection_on_disk_not_the_records_memory(
     assert "immutable_recorded" in shown["storage"]
     assert not shown["storage"]["immutable"]
     assert "writable (mode 0644)" in shown["storage"]["protection"]
+
+
+def test_a_purge_that_finds_an_object_removed_by_hand_does_not_record_it_purged(
+    vault: Vault, camera: Path, clock: FixedClock
+) -> None:
+    """Red team, issue 15: an object deleted by hand, then a purge claim forged or resumed,
+    was recorded as an ordinary purge. The store records each deletion before it makes it,
+    so a purge that finds the object gone without that record keeps the row live."""
+    clock.at = DOCKED
+    camera_clock_agrees(camera, DOCKED)
+    ids = sorted({c.evidence_id for c in ingest_volume(vault, camera).clips})
+    with vault.session() as session:
+        victim = session.get_one(Evidence, ids[0])
+    store = vault.store
+    assert isinstance(store, LocalWormStore)
+    path = store.path_for(victim.storage_key)
+    immutable.set_immutable(str(path), False)
+    path.unlink()
+    clock.at = add_months(DOCKED, 13)
+    report = purge(vault, dry_run=False)
+    assert sorted(d["evidence_id"] for d in report.deleted) == ids[1:]
+    assert {"evidence_id": ids[0], "reason": "object missing, not purged"} in report.kept
+    with vault.session() as session:
+        assert session.get_one(Evidence, ids[0]).purged_at is None
+        missing = session.exec(
+            select(AuditEvent).where(AuditEvent.action == "purge.object_missing")
+        )
+        assert [e.subject for e in missing] == [f"evidence:{ids[0]}"]
+    for other in ids[1:]:  # a real deletion leaves its record in the store
+        with vault.session() as session:
+            sha = session.get_one(Evidence, other).sha256
+        assert list(store.record_names(f"deleted/{sha[:2]}/{sha}/"))

@@ -231,7 +231,24 @@ def _finish(
     try:
         vault.store.delete(record.storage_key, now)
     except ObjectMissing:
-        pass  # deleted by a job that was killed before it could record so
+        sha = record.sha256
+        if not any(vault.store.record_names(f"deleted/{sha[:2]}/{sha}/")):
+            # Gone, yet the store never deleted it (it records each deletion before it
+            # makes it): removed by hand. Not recorded as a purge; verify reports it.
+            session.delete(record)
+            record_event(
+                vault,
+                session,
+                "purge.object_missing",
+                f"evidence:{record.evidence_id}",
+                reason="the object is gone but the store recorded no deletion of it",
+            )
+            session.commit()
+            report.kept.append(
+                {"evidence_id": record.evidence_id, "reason": "object missing, not purged"}
+            )
+            return
+        # else deleted by a job that was killed before it could record so
     except RetentionLocked as exc:
         # The store keeps its own retention and refuses: the records were wrong. Keep it.
         session.delete(record)

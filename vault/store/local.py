@@ -464,9 +464,11 @@ class LocalWormStore(PlainStore):
         path = self.path_for(key)
         if immutable.is_immutable(str(path)) and not immutable.set_immutable(str(path), False):
             raise StoreError(f"{key} is immutable and this process may not clear the flag")
+        # Recorded first: a deletion the store made always has its record (a purge that
+        # finds the object gone and no record knows it was removed by hand).
+        self._append("deleted", sha, {"deleted_at": iso(as_utc(now)), "retain_until": iso(until)})
         try:
             os.unlink(path)
             fsync_dir(path.parent)
         except OSError as exc:
             raise store_error(f"deleting {key}", exc) from exc
-        self._append("deleted", sha, {"deleted_at": iso(as_utc(now)), "retain_until": iso(until)})

@@ -341,13 +341,14 @@ class S3WormStore(S3Records, PlainStore):
                     f"{key} is retained until {iso(lock.until) or 'an unknown date'}; "
                     "not deleted (RT-4)"
                 )
-        for version in [*versions[1:], *self._delete_markers(name), winner]:
-            self._delete_version(name, version)
-        self._winners.pop(name, None)
         sha = key.rpartition("/")[2]
         stamp = as_utc(now).strftime("%Y%m%dT%H%M%S%fZ")
         body = {"sha256": sha, "deleted_at": iso(as_utc(now)), "retain_until": iso(until)}
+        # Recorded before the versions go, as the local store does (see cases/purge.py).
         self.put_record(f"deleted/{sha[:2]}/{sha}/{stamp}.json", json.dumps(body).encode())
+        for version in [*versions[1:], *self._delete_markers(name), winner]:
+            self._delete_version(name, version)
+        self._winners.pop(name, None)
 
     def _delete_markers(self, name: str) -> list[str]:
         try:
