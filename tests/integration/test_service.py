@@ -384,6 +384,11 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("access.revoke", ["access", "revoke", "9999", "--reason", "r"]),
         ("access.requests", ["access", "requests", "--json"]),
         ("access.grants", ["access", "grants", "--json"]),
+        ("access.show", ["access", "show", "9999", "--json"]),
+        (
+            "access.document",
+            ["access", "show", "9999", "--document", "unit_letter", "--out", str(out / "d.pdf")],
+        ),
         ("access.log", ["access", "log", "--json"]),
         ("access.sign", ["access", "sign"]),
         ("principal.add", ["principal", "add", f"法院{tag}", "--type", "法院"]),
@@ -392,9 +397,12 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("principal.list", ["principal", "list", "--json"]),
         ("compliance.scan", ["compliance", "scan", "--json"]),
         ("compliance.late-reason", ["compliance", "late-reason", "1", "--note", "n"]),
+        ("compliance.late", ["compliance", "late", "--json"]),
         ("compliance.calendar", ["compliance", "calendar"]),
         ("report.compliance", ["report", "compliance", "--json"]),
         ("session.annotate", ["session", "annotate", "9999", "--reason", "battery", "--note", "n"]),
+        ("session.list", ["session", "list", "--json"]),
+        ("session.gaps", ["session", "gaps", "--all", "--json"]),
         (
             "stop-record.add",
             [
@@ -419,6 +427,7 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("review.sample", ["review", "sample", "--count", "1", "--seed", tag]),
         ("review.record", ["review", "record", "9999", "--result", "ok", "--note", "n"]),
         ("policy.show", ["policy", "--json"]),
+        ("todo", ["todo", "--json"]),
     ]
 
 

@@ -25,6 +25,7 @@ from vault.cli import (
     serve,
     session,
     store,
+    todo,
     verify,
 )
 from vault.cli.common import State
@@ -56,6 +57,7 @@ app.add_typer(device.app, name="device")
 app.command("serve")(serve.serve)
 app.command("policy")(serve.policy)
 app.command("verify")(verify.verify)
+app.command("todo")(todo.todo)
 
 
 def _version(value: bool) -> None:

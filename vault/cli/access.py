@@ -19,6 +19,7 @@ from vault.cli.common import (
     console,
     csv_mode,
     err_console,
+    print_fields,
     print_json,
     timezone_of,
 )
@@ -157,6 +158,49 @@ def list_requests(
             r["reason"],
         )
     console.print(table)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    request_id: Annotated[int, typer.Argument(help="Request id.")],
+    document: Annotated[
+        str | None,
+        typer.Option(
+            metavar="KIND",
+            help="Write this sealed document of the request (e.g. unit_letter) to --out.",
+        ),
+    ] = None,
+    out: Annotated[Path | None, typer.Option(help="The file to write --document to.")] = None,
+    as_json: Json = False,
+) -> None:
+    """One request as an approver weighs it: the requester, what its scope covers now, the
+    decision and grant, and the documents presented (--document KIND --out FILE writes one
+    out of the store; an officer sees only his own requests)."""
+    if (document is None) != (out is None):
+        raise VaultError("--document and --out go together: the kind, and the file to write")
+    if document is not None and out is not None:
+        if not out.absolute().parent.is_dir():
+            raise VaultError(f"no folder {out.absolute().parent} to write {out} in")
+        written, placed = call_receiving(
+            ctx, "access.document", {"document": out}, request_id=request_id, kind=document
+        )
+        if "document" not in placed:
+            raise VaultError(f"the service sent no {document} of request {request_id}")
+        if as_json:
+            print_json(written | {"written_to": str(out)})
+            return
+        console.print(
+            f"wrote {out}: {written['kind']} {written['file_name']} of request {request_id}, "
+            f"{written['size']:,} bytes, SHA-256 {written['sha256']} (as sealed)",
+            soft_wrap=True,
+        )
+        return
+    detail = call(ctx, "access.show", request_id=request_id)
+    if as_json:
+        print_json(detail)
+        return
+    print_fields(detail, tz=timezone_of(ctx))
 
 
 @app.command("grants")

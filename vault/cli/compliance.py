@@ -1,4 +1,4 @@
-"""`evault compliance scan|late-reason|calendar` and `evault report compliance`: recording
+"""`evault compliance scan|late|late-reason|calendar` and `evault report compliance`: recording
 compliance checks and the oversight report (DV-2, RC-1..RC-5, IN-1, OV-1, OV-3). Each command
 is one call of the service API."""
 
@@ -11,8 +11,20 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from vault.cli.common import FromDate, Table, ToDate, call, call_receiving, console, print_json
+from vault.cli.common import (
+    Csv,
+    FromDate,
+    Table,
+    ToDate,
+    call,
+    call_receiving,
+    console,
+    csv_mode,
+    print_json,
+    timezone_of,
+)
 from vault.errors import VaultError
+from vault.timeutil import local_display
 
 app = typer.Typer(help="Recording compliance: sessions, narration, clocks, deadlines.")
 report_app = typer.Typer(help="Reports for supervisors.", no_args_is_help=True)
@@ -58,6 +70,47 @@ def scan(
             )
     if not report["ok"]:
         raise typer.Exit(1)
+
+
+@app.command()
+def late(
+    ctx: typer.Context,
+    officer: Annotated[
+        str | None, typer.Option(help="Officer badge number (an officer: only his own).")
+    ] = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    as_json: Json = False,
+    csv: Csv = False,
+) -> None:
+    """Clips sealed after the upload deadline (IN-1) with no reason given yet; give one with
+    `evault compliance late-reason ID`."""
+    csv_mode(csv)
+    rows = call(ctx, "compliance.late", officer=officer, from_=from_, to=to)
+    if as_json:
+        print_json(rows)
+        return
+    print_late(rows, timezone_of(ctx))
+
+
+def print_late(rows: list[dict[str, Any]], tz: str) -> None:
+    table = Table(
+        "evidence", "camera", "officer", f"recorded ({tz})", f"sealed ({tz})",
+        f"deadline ({tz})", "hours late", "file",
+    )  # fmt: skip
+    for row in rows:
+        badge = row["officer_id"] or "?"
+        table.add_row(
+            str(row["evidence_id"]),
+            row["device_id"] or "?",
+            f"{row['officer_name']}（{badge}）" if row["officer_name"] else badge,
+            local_display(row["recorded_at"], tz),
+            local_display(row["sealed_at"], tz),
+            local_display(row["due"], tz) + (" (approximate)" if row["approximate"] else ""),
+            f"{row['hours_late']:.1f}",
+            row["file_name"],
+        )
+    console.print(table)
 
 
 @app.command("late-reason")

@@ -1,5 +1,6 @@
 """`evault review sample|record`: spot checks of recording sessions (OV-2, OV-3). Each command
-is one call of the service API."""
+is one call of the service API; a sample then asks for the drawn sessions' facts (camera,
+officer, times, clips) so the reviewer knows what to play back."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from vault.cli.common import FromDate, ToDate, call, console, print_json
+from vault.cli.common import Csv, FromDate, ToDate, call, console, csv_mode, print_json, timezone_of
+from vault.cli.session import print_sessions
 
 app = typer.Typer(help="Spot checks: random samples for playback review.", no_args_is_help=True)
 
@@ -24,17 +26,23 @@ def sample(
     from_: FromDate = None,
     to: ToDate = None,
     as_json: Json = False,
+    csv: Csv = False,
 ) -> None:
-    """Draw a reproducible random sample of sessions; the draw is recorded (OV-2)."""
+    """Draw a reproducible random sample of sessions; the draw is recorded (OV-2). Lists
+    each drawn session's camera, officer, start and end, and clips."""
+    csv_mode(csv)
     draw = call(ctx, "review.sample", count=count, seed=seed, from_=from_, to=to)
+    drawn = call(ctx, "session.list", ids=draw["sessions"])
     if as_json:
-        print_json(draw)
+        print_json(draw | {"drawn": drawn})
         return
-    sessions = ", ".join(map(str, draw["sessions"]))
-    console.print(
-        f"draw {draw['draw_id']} (seed {draw['seed']}, {draw['population']} sessions in range): "
-        f"{sessions}"
-    )
+    if not csv:
+        console.print(
+            f"draw {draw['draw_id']} (seed {draw['seed']}, {draw['population']} sessions in "
+            f"range): {len(draw['sessions'])} drawn",
+            soft_wrap=True,
+        )
+    print_sessions(drawn, timezone_of(ctx))
 
 
 @app.command()

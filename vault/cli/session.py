@@ -1,37 +1,161 @@
-"""`evault session annotate` and `evault stop-record add|approve|list`: the written reasons
-for interruptions (RC-3, RC-6) and the work records of permitted stops (RC-4). Each command is
-one call of the service API."""
+"""`evault session list|gaps|annotate` and `evault stop-record add|approve|list`: recording
+sessions, the interruptions that still need a written reason and the reasons themselves
+(RC-2, RC-3, RC-6), and the work records of permitted stops (RC-4). Each command is one call
+of the service API."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from vault.cli.common import Csv, Table, call, call_with_files, console, csv_mode, print_json
+from vault.cli.common import (
+    Csv,
+    FromDate,
+    Table,
+    ToDate,
+    call,
+    call_with_files,
+    console,
+    csv_mode,
+    print_json,
+    timezone_of,
+)
 from vault.errors import VolumeError
+from vault.timeutil import local_display
 
 # The codes the domain knows (vault.compliance.reasons.GAP_REASONS, .stops.STOP_REASONS),
 # for the help text only: the service checks them.
 GAP_CODES = ("device_fault", "battery", "storage_full", "weather", "obstruction", "other")
 STOP_CODES = ("witness_request", "public_transport", "secrets", "privacy", "weather", "other")
 
-app = typer.Typer(help="Recording sessions: reasons for interruptions.", no_args_is_help=True)
+app = typer.Typer(
+    help="Recording sessions, their interruptions and the reasons for them.", no_args_is_help=True
+)
 stop_app = typer.Typer(help="Work records of permitted stops (RC-4).", no_args_is_help=True)
 
 Json = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+Officer = Annotated[
+    str | None, typer.Option(help="Officer badge number (an officer: only his own).")
+]
+Camera = Annotated[str | None, typer.Option("--camera", help="Camera device id.")]
+
+
+def _person(row: dict[str, Any]) -> str:
+    """姓名（执法证号）, or the badge alone when the records know no name."""
+    badge = row.get("officer_id") or "?"
+    return f"{row['officer_name']}（{badge}）" if row.get("officer_name") else badge
+
+
+def _length(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
+
+
+@app.command("list")
+def list_sessions(
+    ctx: typer.Context,
+    officer: Officer = None,
+    device: Camera = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    as_json: Json = False,
+    csv: Csv = False,
+) -> None:
+    """Recording sessions (RC-2): camera, officer, start, end, clips (run `evault compliance
+    scan` first)."""
+    csv_mode(csv)
+    rows = call(ctx, "session.list", officer=officer, device=device, from_=from_, to=to)
+    if as_json:
+        print_json(rows)
+        return
+    print_sessions(rows, timezone_of(ctx))
+
+
+def print_sessions(rows: list[dict[str, Any]], tz: str) -> None:
+    table = Table(
+        "session", "camera", "officer", f"start ({tz})", f"end ({tz})", "clips", "interruptions"
+    )
+    for row in rows:
+        table.add_row(
+            str(row["session_id"]),
+            row["device_id"] or "?",
+            _person(row),
+            local_display(row["start"], tz),
+            local_display(row["end"], tz),
+            ", ".join(row["clips"]),
+            str(row["gaps"]),
+        )
+    console.print(table)
+
+
+# What a gap's status means to the person reading the list.
+STATUS = {
+    "needs_reason": "needs a reason",
+    "reason": "reason given",
+    "narrated": "resume narrated",
+    "stop_record": "approved stop record",
+    "stop_record_pending": "stop record awaits approval",
+    "not_checked": "resume not yet checked",
+}
+
+
+@app.command()
+def gaps(
+    ctx: typer.Context,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Also the interruptions already explained.")
+    ] = False,
+    officer: Officer = None,
+    device: Camera = None,
+    from_: FromDate = None,
+    to: ToDate = None,
+    as_json: Json = False,
+    csv: Csv = False,
+) -> None:
+    """Interruptions that still need a written reason (RC-3, RC-6): the resume is not
+    narrated and neither a reason nor an approved stop record explains it. Give one with
+    `evault session annotate GAP_ID`."""
+    csv_mode(csv)
+    rows = call(ctx, "session.gaps", all_=all_, officer=officer, device=device, from_=from_, to=to)
+    if as_json:
+        print_json(rows)
+        return
+    print_gaps(rows, timezone_of(ctx), all_)
+
+
+def print_gaps(rows: list[dict[str, Any]], tz: str, explained: bool = False) -> None:
+    headers = ["gap", "camera", "officer", "session", f"from ({tz})", f"to ({tz})", "length"]
+    table = Table(*headers, *(("status", "reason") if explained else ()))
+    for row in rows:
+        cells = [
+            str(row["gap_id"]),
+            row["device_id"] or "?",
+            _person(row),
+            str(row["session_id"]),
+            local_display(row["from"], tz),
+            local_display(row["to"], tz),
+            _length(row["seconds"]),
+        ]
+        if explained:
+            reason = row["reason_label"] or row["reason"] or ""
+            note = row["note"] or ""
+            cells += [STATUS.get(row["status"], row["status"]), f"{reason} {note}".strip()]
+        table.add_row(*cells)
+    console.print(table)
 
 
 @app.command()
 def annotate(
     ctx: typer.Context,
-    gap_id: Annotated[int, typer.Argument(help="Gap id (evault report compliance --json).")],
+    gap_id: Annotated[int, typer.Argument(help="Gap id (see evault session gaps).")],
     reason: Annotated[str, typer.Option(help=" | ".join(GAP_CODES))],
     note: Annotated[str, typer.Option(help="The written explanation.")],
 ) -> None:
     """Give the written reason for an interruption (RC-3): an officer for his own recording,
-    or a records keeper (RC-6). A changed reason is a new version; the old one is kept."""
+    or a records keeper (RC-6). `evault session gaps` lists the gaps (their ids) that need
+    one. A changed reason is a new version; the old one is kept."""
     gap = call(ctx, "session.annotate", gap_id=gap_id, reason=reason, note=note)
     console.print(
         f"gap {gap['gap_id']} of session {gap['session_id']}: {reason} ({gap['reason_label']})"

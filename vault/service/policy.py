@@ -142,6 +142,12 @@ TABLE: tuple[Rule, ...] = (
     _rule("access.revoke", "revoke a grant", approver="all", records_keeper="all"),
     _rule("access.requests", "list requests", **_readers()),
     _rule("access.grants", "list grants", **_readers()),
+    _rule("access.show", "one request, as an approver weighs it", **_readers()),
+    _rule(
+        "access.document",
+        "write out a request's sealed document",
+        **{role: "all" for role in READERS},
+    ),
     _rule("access.log", "read and print the register", **_readers(None)),
     _rule("access.sign", "sign the register's head", system="all"),
     # Principals (AC-1).
@@ -157,6 +163,7 @@ TABLE: tuple[Rule, ...] = (
     # Recording compliance (RC-1..RC-6, IN-1, OV-1, OV-2).
     _rule("compliance.scan", "sessions, gaps, narration", system="all", records_keeper="all"),
     _rule("compliance.late-reason", "explain a late upload", officer="own", records_keeper="all"),
+    _rule("compliance.late", "late clips without a reason (IN-1)", **_readers()),
     _rule(
         "compliance.calendar",
         "the working-day calendar",
@@ -169,12 +176,19 @@ TABLE: tuple[Rule, ...] = (
         officer="own",
         records_keeper="all",
     ),
+    _rule("session.list", "recording sessions (RC-2)", **_readers()),
+    _rule("session.gaps", "interruptions that need a reason (RC-3)", **_readers()),
     _rule("stop-record.add", "file a stop record (RC-4)", officer="own", records_keeper="all"),
     _rule("stop-record.approve", "approve a stop record", approver="all"),
     _rule("stop-record.list", "list stop records", **_readers()),
     _rule("review.sample", "draw a spot-check sample (OV-2)", records_keeper="all", auditor="all"),
     _rule("review.record", "record a spot check's result", records_keeper="all", auditor="all"),
     _rule("policy.show", "print this table", **_readers(None, officer="all")),
+    _rule(
+        "todo",
+        "what the caller is expected to act on",
+        **{role: "own" if role == "officer" else "all" for role in STAFF_ROLES},
+    ),
 )
 
 RULES = {rule.action: rule for rule in TABLE}

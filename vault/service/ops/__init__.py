@@ -12,6 +12,7 @@ from vault.service.ops import (  # noqa: F401
     rebuild,
     station,
     verify,
+    worklists,
 )
 
 

@@ -1,0 +1,129 @@
+"""`evault todo`: what the caller is expected to act on, by his roles (issue 17). One call of
+the service API; each non-empty section is printed as a small table."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from vault.cli.common import Table, call, console, human, print_json, timezone_of
+
+# Each section: its title, the command that acts on it, and its columns (key, header).
+SECTIONS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
+    "requests_to_decide": (
+        "access requests to decide",
+        "evault access show ID; evault access approve|deny ID",
+        (
+            ("request_id", "request"),
+            ("requester", "requester"),
+            ("requester_kind", "as"),
+            ("action", "action"),
+            ("scope", "scope"),
+            ("filed_at", "filed"),
+        ),
+    ),
+    "stop_records_to_approve": (
+        "stop records awaiting approval",
+        "evault stop-record approve ID (an approver)",
+        (
+            ("stop_id", "stop record"),
+            ("device_id", "camera"),
+            ("officer", "officer"),
+            ("from", "from"),
+            ("to", "to"),
+            ("reason", "reason"),
+            ("filed_by", "filed by"),
+        ),
+    ),
+    "gaps_without_reason": (
+        "interruptions without a reason (RC-3)",
+        "evault session annotate GAP --reason CODE --note WHY",
+        (
+            ("gap_id", "gap"),
+            ("device_id", "camera"),
+            ("officer", "officer"),
+            ("session_id", "session"),
+            ("from", "from"),
+            ("to", "to"),
+            ("seconds", "seconds"),
+        ),
+    ),
+    "late_without_reason": (
+        "late clips without a reason (IN-1)",
+        "evault compliance late-reason ID --note WHY",
+        (
+            ("evidence_id", "evidence"),
+            ("device_id", "camera"),
+            ("officer", "officer"),
+            ("recorded_at", "recorded"),
+            ("sealed_at", "sealed"),
+            ("due", "deadline"),
+            ("hours_late", "hours late"),
+        ),
+    ),
+    "dead_media_jobs": (
+        "media jobs that gave up",
+        "evault media jobs; evault media retry",
+        (("kind", "kind"), ("dead", "jobs")),
+    ),
+    "grants_expiring": (
+        "your grants about to expire",
+        "use them before they expire, or file a new request",
+        (
+            ("grant_id", "grant"),
+            ("action", "action"),
+            ("scope", "scope"),
+            ("expires_at", "expires"),
+        ),
+    ),
+    "last_verification": (
+        "the last evault verify",
+        "evault verify (daily); evault report compliance",
+        (
+            ("verified_at", "verified"),
+            ("result", "result"),
+            ("by", "by"),
+        ),
+    ),
+}
+
+
+def _cell(key: str, row: dict[str, Any], tz: str) -> str:
+    if key == "officer":
+        badge = row.get("officer_id") or "?"
+        return f"{row['officer_name']}（{badge}）" if row.get("officer_name") else badge
+    if key == "result":
+        if row.get("verified_at") is None:
+            return "never verified"
+        found = row.get("findings") or 0
+        return f"{found} findings (exit {row.get('exit_code')})" if found else "nothing found"
+    return human(row.get(key), tz)
+
+
+def todo(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """What you are expected to act on, by your roles: requests to decide (approver);
+    interruptions and late clips without a reason, dead media jobs, stop records awaiting
+    approval (records keeper); your own gaps, late clips and grants about to expire
+    (officer); the last verification (auditor)."""
+    found = call(ctx, "todo")
+    if as_json:
+        print_json(found)
+        return
+    tz = timezone_of(ctx)
+    sections = [(n, rows) for n, rows in found["sections"].items() if rows and n in SECTIONS]
+    if not sections:
+        console.print("nothing to do")
+        return
+    console.print(f"[dim]times in {tz}[/]")
+    for name, rows in sections:
+        title, command, columns = SECTIONS[name]
+        console.print(f"\n[bold]{title}[/] ({len(rows)}): {command}", soft_wrap=True)
+        table = Table(*(header for _, header in columns))
+        for row in rows:
+            table.add_row(*(escape(_cell(key, row, tz)) for key, _ in columns))
+        console.print(table)

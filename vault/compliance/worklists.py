@@ -1,0 +1,447 @@
+"""Worklists (issue 17): what is waiting for someone, found from the records as they stand.
+
+The gaps that still need a written reason (RC-3, RC-6) and the clips sealed late without one
+(IN-1) are computed exactly as the compliance report computes them (vault.compliance.report:
+its sessions, gaps and `_late`, with the deadline of vault.compliance.deadline), so a
+worklist and the report never disagree. Besides them: one access request as an approver
+weighs it (with its sealed documents, one of which can be written out), the sessions a
+spot-check draw names, and `todo`, what each role is expected to act on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from vault.access import policy
+from vault.access.principals import KINDS
+from vault.access.requests import request_json
+from vault.compliance import report
+from vault.compliance.reasons import GAP_REASONS, acting_name
+from vault.compliance.report import ReportFilters
+from vault.compliance.stops import STOP_REASONS
+from vault.context import Vault
+from vault.db import audit
+from vault.db.models import (
+    AccessDocument,
+    AccessGrant,
+    AccessRequest,
+    Device,
+    MediaJob,
+    Officer,
+    Principal,
+    StopRecord,
+)
+from vault.errors import NotFound, StoreError, VaultError
+from vault.timeutil import as_utc, iso
+
+EXPIRING = timedelta(days=3)  # a grant "about to expire" (todo): within this of its end
+CHUNK = 1024 * 1024
+
+
+def _time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+
+def officer_names(session: Session) -> dict[str, str | None]:
+    """Badge -> name: the officer's own name, else the staff principal with that badge."""
+    named = {p.officer_pk: p.name for p in session.exec(select(Principal)) if p.officer_pk}
+    return {o.officer_id: o.name or named.get(o.id or 0) for o in session.exec(select(Officer))}
+
+
+def _overlaps(filters: ReportFilters, start: datetime | None, end: datetime | None) -> bool:
+    if start is None or end is None:
+        return True
+    if filters.range_from is not None and as_utc(end) < filters.range_from:
+        return False
+    return filters.range_to is None or as_utc(start) < filters.range_to
+
+
+def _gap_status(gap: dict[str, Any], needing: set[str]) -> str:
+    if f"gap:{gap['gap_id']}" in needing:
+        return "needs_reason"
+    if gap["reason"] is not None:
+        return "stop_record" if gap["reason"].startswith("stop_record:") else "reason"
+    if gap["resume_narrated"]:
+        return "narrated"
+    if gap["stop_record_id"] is not None:
+        return "stop_record_pending"
+    return "not_checked"
+
+
+def sessions(
+    vault: Vault, filters: ReportFilters, ids: list[int] | None = None
+) -> list[dict[str, Any]]:
+    """Recording sessions (the report's): camera, officer (name and badge), times, clips."""
+    with vault.session() as session:
+        ctx = report._Context(vault, session, filters)
+        names = officer_names(session)
+        found = []
+        for row in report._sessions(ctx):
+            if ids is not None and row["session_id"] not in ids:
+                continue
+            keep = ("session_id", "device_id", "officer_id", "unit", "start", "end")
+            found.append(
+                {key: row[key] for key in keep}
+                | {
+                    "officer_name": names.get(row["officer_id"] or ""),
+                    "recorded_s": row["recorded_s"],
+                    "clips": row["clips"],
+                    "evidence_ids": row["evidence_ids"],
+                    "opening_narrated": row["opening_narrated"],
+                    "gaps": len(row["gaps"]),
+                }
+            )
+    return found
+
+
+def gaps(
+    vault: Vault, filters: ReportFilters, include_explained: bool = False
+) -> list[dict[str, Any]]:
+    """The interruptions the report lists as RC-3 findings (no narrated resume, no written
+    reason, no stop record); with include_explained every interruption, with its reason."""
+    with vault.session() as session:
+        ctx = report._Context(vault, session, filters)
+        rows = report._sessions(ctx)
+        needing = {f["subject"] for f in ctx.findings if f["rule"] == "RC-3"}
+        names = officer_names(session)
+    found = []
+    for row in rows:
+        for gap in row["gaps"]:
+            if not _overlaps(filters, _time(gap["from"]), _time(gap["to"])):
+                continue
+            status = _gap_status(gap, needing)
+            if status != "needs_reason" and not include_explained:
+                continue
+            code = gap["reason"] if gap["reason"] in GAP_REASONS else None
+            found.append(
+                {
+                    "gap_id": gap["gap_id"],
+                    "session_id": row["session_id"],
+                    "device_id": row["device_id"],
+                    "officer_id": row["officer_id"],
+                    "officer_name": names.get(row["officer_id"] or ""),
+                    "from": gap["from"],
+                    "to": gap["to"],
+                    "seconds": round(gap["seconds"], 1),
+                    "after": gap["after"],
+                    "before": gap["before"],
+                    "status": status,
+                    "reason": gap["reason"],
+                    "reason_label": GAP_REASONS[code] if code else None,
+                    "note": gap["note"],
+                    "stop_record_id": gap["stop_record_id"],
+                }
+            )
+    return found
+
+
+def late(vault: Vault, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Clips sealed after the upload deadline (IN-1) with no late reason: the report's own
+    computation (report._late, deadline.check)."""
+    with vault.session() as session:
+        ctx = report._Context(vault, session, filters)
+        rows, _ = report._late(ctx)
+        names = officer_names(session)
+    found = []
+    for row in rows:
+        if row["reason"] is not None:
+            continue
+        sealed, due = _time(row["sealed_at"]), _time(row["due"])
+        assert sealed is not None and due is not None
+        keep = ("evidence_id", "file_name", "device_id", "officer_id", "recorded_at")
+        found.append(
+            {key: row[key] for key in keep}
+            | {
+                "officer_name": names.get(row["officer_id"] or ""),
+                "sealed_at": row["sealed_at"],
+                "due": row["due"],
+                "rule": row["rule"],
+                "hours_late": round((sealed - due).total_seconds() / 3600, 2),
+                "approximate": row["approximate"],
+            }
+        )
+    return found
+
+
+# Access requests: one as an approver weighs it, and its sealed documents.
+
+
+def _principal(session: Session, pk: int | None) -> dict[str, Any] | None:
+    found = session.get(Principal, pk) if pk else None
+    if found is None:
+        return None
+    return {
+        "name": found.name,
+        "kind": found.kind,
+        "kind_label": KINDS.get(found.kind, found.kind),
+        "unit": found.unit,
+    }
+
+
+def get_request(session: Session, request_id: int) -> AccessRequest:
+    found = session.get(AccessRequest, request_id)
+    if found is None:
+        raise NotFound(f"no access request {request_id} (see evault access requests)")
+    return found
+
+
+def request_detail(vault: Vault, request_id: int) -> dict[str, Any]:
+    """A request with all an approver needs: who asks (and as what), what the scope covers
+    now, the decision, the grant and the documents presented."""
+    with vault.session() as session:
+        request = get_request(session, request_id)
+        shown = request_json(session, request)
+        try:
+            covered = policy.scope_evidence(session, policy.parse_scope(request.scope))
+            gone = None
+        except VaultError as exc:  # purged, or a case with nothing linked any more
+            covered, gone = [], str(exc)
+        devices = {d.id: d.device_id for d in session.exec(select(Device))}
+        badges = {o.id: o.officer_id for o in session.exec(select(Officer))}
+        grant = session.exec(
+            select(AccessGrant).where(AccessGrant.request_id == request.id)
+        ).first()
+        documents = session.exec(
+            select(AccessDocument)
+            .where(AccessDocument.request_id == request.id)
+            .order_by(col(AccessDocument.id))
+        )
+        now = vault.clock.now()
+        return {
+            "request_id": request.id,
+            "requester": _principal(session, request.requester_id),
+            "filed_by": shown["filed_by"],
+            "filed_at": shown["filed_at"],
+            "scope": request.scope,
+            "action": request.action,
+            "reason": request.reason,
+            "status": request.status,
+            "covers": [
+                {
+                    "evidence_id": e.id,
+                    "file_name": e.file_name,
+                    "device_id": devices.get(e.device_pk),
+                    "officer_id": badges.get(e.officer_pk),
+                    "recorded_at": iso(e.recorded_at_corrected),
+                }
+                for e in covered
+            ],
+            "covers_nothing": gone,
+            "decision": {
+                "by": shown["decided_by"],
+                "at": shown["decided_at"],
+                "reason": shown["decision_reason"],
+            }
+            if request.decided_at
+            else None,
+            "grant": {
+                "grant_id": grant.id,
+                "expires_at": iso(grant.expires_at),
+                "revoked_at": iso(grant.revoked_at),
+                "revoke_reason": grant.revoke_reason,
+                "valid": grant.revoked_at is None and as_utc(grant.expires_at) > now,
+            }
+            if grant
+            else None,
+            "documents": [
+                {
+                    "kind": d.kind,
+                    "kind_label": policy.DOCUMENTS.get(d.kind, d.kind),
+                    "file_name": d.file_name,
+                    "size": d.size,
+                    "sha256": d.sha256,
+                }
+                for d in documents
+            ],
+        }
+
+
+def write_document(vault: Vault, request_id: int, kind: str, out: Path) -> dict[str, Any]:
+    """One sealed document of the request, read out of the store into OUT, its bytes checked
+    against the SHA-256 sealed with it. Not an access-register entry (the register's events
+    are uses of footage); recorded in the audit chain as access.document_read."""
+    with vault.session() as session:
+        get_request(session, request_id)
+        found = session.exec(
+            select(AccessDocument)
+            .where(AccessDocument.request_id == request_id, AccessDocument.kind == kind)
+            .order_by(col(AccessDocument.id))
+        ).first()
+        if found is None:
+            kinds = session.exec(
+                select(AccessDocument.kind).where(AccessDocument.request_id == request_id)
+            )
+            known = ", ".join(sorted(set(kinds))) or "none"
+            raise NotFound(f"request {request_id} has no {kind} document (it has: {known})")
+        digest, size = hashlib.sha256(), 0
+        with vault.store.open(found.storage_key) as source, out.open("wb") as target:
+            while chunk := source.read(CHUNK):
+                digest.update(chunk)
+                target.write(chunk)
+                size += len(chunk)
+        if digest.hexdigest() != found.sha256 or size != found.size:
+            out.unlink(missing_ok=True)
+            raise StoreError(
+                f"the stored {kind} of request {request_id} does not match its seal "
+                f"(SHA-256 {digest.hexdigest()}, sealed {found.sha256}): run evault verify"
+            )
+        audit.append(
+            session,
+            vault.actor("access"),
+            at=vault.clock.now(),
+            action="access.document_read",
+            subject=f"request:{request_id}",
+            detail={
+                "kind": kind,
+                "file_name": found.file_name,
+                "sha256": found.sha256,
+                "by": acting_name(vault, session, "access"),
+            },
+        )
+        session.commit()
+        return {
+            "request_id": request_id,
+            "kind": kind,
+            "file_name": found.file_name,
+            "size": size,
+            "sha256": found.sha256,
+        }
+
+
+# todo: what each role is expected to act on.
+
+
+def _pending_requests(session: Session, me: int | None) -> list[dict[str, Any]]:
+    query = (
+        select(AccessRequest)
+        .where(AccessRequest.status == "pending")
+        .order_by(col(AccessRequest.id))
+    )
+    if me is not None:  # nobody approves his own request
+        query = query.where(col(AccessRequest.requester_id) != me)
+    rows = []
+    for request in session.exec(query):
+        requester = _principal(session, request.requester_id) or {}
+        rows.append(
+            {
+                "request_id": request.id,
+                "requester": requester.get("name"),
+                "requester_kind": requester.get("kind_label"),
+                "action": request.action,
+                "scope": request.scope,
+                "filed_at": iso(request.filed_at),
+            }
+        )
+    return rows
+
+
+def _pending_stops(session: Session) -> list[dict[str, Any]]:
+    query = select(StopRecord).where(StopRecord.status == "pending").order_by(col(StopRecord.id))
+    names = officer_names(session)
+    rows = []
+    for stop in session.exec(query):
+        device = session.get(Device, stop.device_pk)
+        officer = session.get(Officer, stop.officer_pk)
+        badge = officer.officer_id if officer else None
+        rows.append(
+            {
+                "stop_id": stop.id,
+                "device_id": device.device_id if device else None,
+                "officer_id": badge,
+                "officer_name": names.get(badge or ""),
+                "from": iso(stop.stop_from),
+                "to": iso(stop.stop_to),
+                "reason": STOP_REASONS.get(stop.reason, stop.reason),
+                "filed_by": stop.filed_by,
+            }
+        )
+    return rows
+
+
+def _dead_jobs(session: Session) -> list[dict[str, Any]]:
+    dead = Counter(session.exec(select(MediaJob.kind).where(MediaJob.state == "dead")))
+    return [{"kind": kind, "dead": count} for kind, count in sorted(dead.items())]
+
+
+def _expiring(session: Session, me: int | None, now: datetime) -> list[dict[str, Any]]:
+    if me is None:
+        return []
+    query = (
+        select(AccessGrant)
+        .where(
+            AccessGrant.grantee_id == me,
+            col(AccessGrant.revoked_at).is_(None),
+            col(AccessGrant.expires_at) > now,
+            col(AccessGrant.expires_at) <= now + EXPIRING,
+        )
+        .order_by(col(AccessGrant.expires_at))
+    )
+    return [
+        {
+            "grant_id": g.id,
+            "action": g.action,
+            "scope": g.scope,
+            "expires_at": iso(g.expires_at),
+        }
+        for g in session.exec(query)
+    ]
+
+
+def _verification(vault: Vault, session: Session) -> list[dict[str, Any]]:
+    """The newest `evault verify` (the report's own reading of it) and what it found."""
+    ctx = report._Context(vault, session, ReportFilters())
+    found = report._verification(ctx)
+    if found is None:
+        return [{"verified_at": None, "exit_code": None, "findings": None, "by": None}]
+    return [
+        {
+            "verified_at": found["at"],
+            "exit_code": found["exit_code"],
+            "findings": len(ctx.findings),
+            "by": found["by"],
+        }
+    ]
+
+
+SECTIONS = (
+    "requests_to_decide",
+    "stop_records_to_approve",
+    "gaps_without_reason",
+    "late_without_reason",
+    "dead_media_jobs",
+    "grants_expiring",
+    "last_verification",
+)
+
+
+def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> dict[str, Any]:
+    """Sections by role: an approver the requests and stop records to decide; a records
+    keeper every gap and late clip still without a reason, dead media jobs and stop records
+    awaiting approval; an officer his own gaps and late clips and his grants about to
+    expire; an auditor the newest verification. A section is a list of rows."""
+    keeper, officer = "records_keeper" in roles, "officer" in roles
+    sections: dict[str, list[dict[str, Any]]] = {}
+    with vault.session() as session:
+        now = vault.clock.now()
+        if "approver" in roles:
+            sections["requests_to_decide"] = _pending_requests(session, me)
+        if "approver" in roles or keeper:
+            sections["stop_records_to_approve"] = _pending_stops(session)
+        if keeper:
+            sections["dead_media_jobs"] = _dead_jobs(session)
+        if officer:
+            sections["grants_expiring"] = _expiring(session, me, now)
+        if "auditor" in roles:
+            sections["last_verification"] = _verification(vault, session)
+    if keeper or (officer and badge):
+        mine = ReportFilters(officer_id=None if keeper else badge)
+        sections["gaps_without_reason"] = gaps(vault, mine)
+        sections["late_without_reason"] = late(vault, mine)
+    ordered = {name: sections[name] for name in SECTIONS if name in sections}
+    return {"roles": roles, "generated_at": iso(vault.clock.now()), "sections": ordered}
