@@ -454,7 +454,7 @@ def test_cli_report_json_html_and_one_line_errors(station: Station, tmp_path: Pa
     )
     assert (
         bad.returncode == 1
-        and bad.stderr.strip() == "error: no gap 999999 (see `evault report compliance --json`)"
+        and bad.stderr.strip() == "error: no gap 999999 (list them: `evault session gaps`)"
     )
     scanned = run_evault(station.home, "compliance", "scan", "--json")
     assert scanned.returncode == 0, scanned.stderr

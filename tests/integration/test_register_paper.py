@@ -62,3 +62,11 @@ def test_the_printed_register_is_chinese_and_names_who_asked_on_every_row(
     assert any("stranger" in line["查阅人"] for line in refused)  # the OS user, as the kernel said
     assert any("操作系统用户未登记为人员" in line["查阅内容"] for line in refused)
     assert any("案件" in line["查阅内容"] for line in table if line["查阅内容"].startswith("导出"))
+
+
+def test_every_operation_has_words_for_the_paper_register() -> None:
+    from vault.service.policy import TABLE
+
+    missing = [rule.action for rule in TABLE if rule.action not in wording.OPERATIONS]
+    assert missing == [], "add them to vault/access/wording.py OPERATIONS"
+    assert all(wording.is_chinese_only(words) for words in wording.OPERATIONS.values())

@@ -84,7 +84,7 @@ def annotate_gap(vault: Vault, gap_id: int, reason: str, note: str) -> Recording
     with vault.session() as session:
         gap = session.get(RecordingGap, gap_id)
         if gap is None:
-            raise NotFound(f"no gap {gap_id} (see `evault report compliance --json`)")
+            raise NotFound(f"no gap {gap_id} (list them: `evault session gaps`)")
         now = vault.clock.now()
         who = acting_name(vault, session, "officer")
         previous = {"reason": gap.reason, "note": gap.note} if gap.reason else None

@@ -96,7 +96,7 @@ def annotate(call: Call, gap_id: int, reason: str, note: str) -> dict[str, Any]:
         with call.vault.session() as session:
             gap = session.get(RecordingGap, gap_id)
             if gap is None:
-                raise NotFound(f"no gap {gap_id} (see `evault report compliance --json`)")
+                raise NotFound(f"no gap {gap_id} (list them: `evault session gaps`)")
             recording = session.get(RecordingSession, gap.session_id)
             officer_pk = recording.officer_pk if recording else None
         if _officer_id(call, officer_pk) != badge:
