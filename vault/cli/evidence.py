@@ -349,12 +349,20 @@ def redact(
     every: Annotated[int, typer.Option(help="With --faces: look at every Nth frame.")] = 5,
     note: Annotated[str | None, typer.Option(help="Why (kept with the plan version).")] = None,
     render: Annotated[
-        bool, typer.Option("--render", help="Render the newest plan version and seal it.")
-    ] = False,
+        bool | None,
+        typer.Option(
+            "--render/--no-render",
+            help="Render the newest plan version and seal it (the default with --faces: "
+            "--no-render to review the detections first).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Plan and render a redacted copy for release (AC-9): detected faces, boxes and muted
-    sound; each change is a new plan version in your name, a render a sealed derivative."""
+    sound; each change is a new plan version in your name, a render a sealed derivative.
+    `--faces` alone detects, tracks and renders in one go."""
+    if render is None:
+        render = faces
     plan = None
     if plan_in is not None:
         try:
