@@ -23,6 +23,7 @@ from vault.cli.common import (
     call_receiving,
     console,
     csv_mode,
+    human,
     print_fields,
     print_json,
     timezone_of,
@@ -394,7 +395,8 @@ def redact(
     for row in result["versions"]:
         rendered = f"rendered {row['rendered'][:12]}" if row["rendered"] else "not rendered"
         console.print(
-            f"plan v{row['version']} by {row['author']} at {row['created_at']}: "
+            f"plan v{row['version']} by {row['author']} at "
+            f"{human(row['created_at'], timezone_of(ctx))}: "
             f"{row['faces']} faces, {row['boxes']} boxes, {row['mute']} mute ranges "
             f"({row['style']}), {rendered}" + (f" — {row['note']}" if row["note"] else ""),
             soft_wrap=True,

@@ -41,10 +41,12 @@ def source_of(session: Session, evidence: Evidence) -> Source:
         if salvage is None:
             raise Conflict(f"evidence {evidence.id} is damaged and not salvaged: nothing to redact")
         return Source(salvage.storage_key, salvage.sha256, "salvage", ".mp4")
-    if evidence.media_state != "ok":
+    if evidence.media_state not in ("ok", "pending"):
+        # pending: not probed by the media worker yet; the render probes the file itself,
+        # and a clip that turns out damaged fails there with ffmpeg's one line.
         raise Conflict(
-            f"evidence {evidence.id} is not probed yet (media state {evidence.media_state}): "
-            "run `evault media run --until-idle` first"
+            f"evidence {evidence.id} cannot be redacted while its media state is "
+            f"{evidence.media_state}: run `evault media run --until-idle` first"
         )
     suffix = Path(evidence.file_name).suffix.lower()
     return Source(evidence.storage_key, evidence.sha256, "original", suffix[:8])
