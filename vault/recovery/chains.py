@@ -29,10 +29,11 @@ REBUILT = "index.rebuilt"
 UNLINKED = "does not follow its predecessor"
 
 
-def check_audit(vault: Vault) -> list[Finding]:
-    """The audit chain's links and hashes, and every audit anchor in the store."""
+def check_audit(vault: Vault, bad: list[tuple[str, str]] | None = None) -> list[Finding]:
+    """The audit chain's links and hashes, and every audit anchor in the store (those that
+    are not anchors go to BAD)."""
     # The anchors first: each names a committed event, so the rows read after hold it.
-    held = anchors.read_all(vault.store, "audit")
+    held = anchors.read_all(vault.store, "audit", bad)
     with vault.session() as session:
         events = list(session.exec(select(AuditEvent).order_by(col(AuditEvent.id))))
     return audit_findings(events, held)

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
 
 from sqlmodel import Session, col, select
 
@@ -25,6 +27,7 @@ from vault.recovery.chains import REBUILT
 from vault.sealing import seals
 from vault.sealing.seals import Seal
 from vault.store import WormStore
+from vault.timeutil import as_utc
 
 SPOOL = "spool:"
 
@@ -56,6 +59,10 @@ class Inventory:
     purging: set[int]  # evidence ids whose purge is claimed and not yet finished
     rebuilt: bool = False  # the database was rebuilt from the store (rebuild.py)
     by_id: dict[int, Evidence] = field(default_factory=dict)
+    # (chain, seq, hash) of each sealing event: the "seal_facts" its detail carries
+    vouched: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    bad: list[tuple[str, str]] = field(default_factory=list)  # (record, why it is no record)
+    rebuilt_at: datetime | None = None  # when (the first event's time, when rebuilt)
 
     def __post_init__(self) -> None:
         self.by_id = {e.id: e for e in self.evidence if e.id is not None}
@@ -69,27 +76,64 @@ class Inventory:
         return officer.officer_id if officer else None
 
     def in_chain(self, seal: Seal) -> bool:
-        event = seal.body.get("event") or {}
-        return (str(event.get("chain")), int(event.get("seq") or 0), seal.event_hash) in self.chain
+        return seal.sealing_event in self.chain
+
+    def forged(self, seal: Seal) -> bool:
+        """A seal record whose sealing event carries the digest of other facts."""
+        digest = self.vouched.get(seal.sealing_event)
+        return digest is not None and digest != seals.facts_digest(seals.facts_of(seal.body))
+
+    def trusted(self, seal: Seal) -> bool:
+        """A record named as the vault names it and not disowned by its sealing event."""
+        return seal.canonical and not self.forged(seal)
 
 
-def _deleted(store: WormStore) -> set[str]:
-    found = set()
+SEALING = ("evidence.sealed", "media.derivative", "seal.backfilled")
+
+
+def deleted_records(store: WormStore, bad: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """The store's records of the purge deleting an object, by SHA-256: the latest of each
+    (one that is not such a record goes to BAD and counts for no deletion)."""
+    found: dict[str, dict[str, Any]] = {}
     for name in store.record_names("deleted/"):
         parts = name.split("/")
-        if len(parts) >= 4:
-            found.add(parts[2])
+        try:
+            if len(parts) != 4 or not seals.is_sha256(parts[2]):
+                raise seals.BadRecord("not named deleted/ab/<sha256>/<n>.json")
+            body = seals.read_json(store, name)
+            if body.get("sha256") != parts[2]:
+                raise seals.BadRecord("names no object, or another than its folder")
+            if not isinstance(body.get("deleted_at"), str):
+                raise seals.BadRecord("no time of the deletion")
+        except seals.BadRecord as exc:
+            bad.append((name, str(exc)))
+            continue
+        found[parts[2]] = body
+    return found
+
+
+def _vouched(session: Session) -> dict[tuple[str, int, str], str]:
+    found = {}
+    sealing = select(AuditEvent.id, AuditEvent.hash, AuditEvent.detail).where(
+        col(AuditEvent.action).in_(SEALING)
+    )
+    for event_id, event_hash, detail in session.exec(sealing):
+        digest = detail.get("seal_facts") if isinstance(detail, dict) else None
+        if event_id is not None and isinstance(digest, str):
+            found[("audit", int(event_id), event_hash)] = digest
     return found
 
 
 def load(session: Session, store: WormStore) -> Inventory:
     by_sha: dict[str, list[Seal]] = defaultdict(list)
-    for seal in seals.all_seals(store):
+    bad: list[tuple[str, str]] = []
+    for seal in seals.all_seals(store, bad):
         by_sha[seal.sha256].append(seal)
     chain = {("audit", i, h) for i, h in session.exec(select(AuditEvent.id, AuditEvent.hash))}
     chain |= {
         ("register", s, h) for s, h in session.exec(select(RegisterEntry.seq, RegisterEntry.hash))
     }
+    first = session.exec(select(AuditEvent).order_by(col(AuditEvent.id)).limit(1)).first()
     stops = select(StopRecord).where(col(StopRecord.statement_sha256).is_not(None))
     purging = select(PurgeRecord.evidence_id).where(PurgeRecord.state == "deleting")
     return Inventory(
@@ -101,10 +145,10 @@ def load(session: Session, store: WormStore) -> Inventory:
         officers={o.id: o for o in session.exec(select(Officer)) if o.id is not None},
         seals=dict(by_sha),
         chain={(c, int(s), h) for c, s, h in chain if s is not None},
-        deleted=_deleted(store),
+        deleted=set(deleted_records(store, bad)),
         purging=set(session.exec(purging)),
-        rebuilt=session.exec(
-            select(AuditEvent.action).order_by(col(AuditEvent.id)).limit(1)
-        ).first()
-        == REBUILT,
+        rebuilt=first is not None and first.action == REBUILT,
+        rebuilt_at=as_utc(first.at) if first is not None and first.action == REBUILT else None,
+        vouched=_vouched(session),
+        bad=bad,
     )

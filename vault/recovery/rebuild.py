@@ -106,6 +106,7 @@ class RebuildReport:
     unsealed_objects: list[str] = field(default_factory=list)
     missing_objects: list[dict[str, str]] = field(default_factory=list)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    conflicts: list[dict[str, str]] = field(default_factory=list)
     renumbered: list[dict[str, Any]] = field(default_factory=list)
     register_signed: bool = False
     seconds: float = 0.0
@@ -121,6 +122,8 @@ class RebuildReport:
             # a seal record whose object is gone, with no record of the purge deleting it
             "missing_objects": self.missing_objects,
             "skipped": self.skipped,
+            # seal records of one sealing event that disagree: the first by name was taken
+            "conflicts": self.conflicts,
             "renumbered": self.renumbered,
             "register_signed": self.register_signed,
             "sightings_partial": True,
@@ -297,10 +300,14 @@ def rebuild_index(vault: Vault) -> RebuildReport:
     with vault.session() as session:
         refuse_unless_empty(session)
     store = vault.store
-    found = seal_rows.plan(all_seals(store))
+    bad: list[tuple[str, str]] = []
+    sealed, misnamed = seal_rows.named(all_seals(store, bad))
+    found = seal_rows.plan(sealed)
+    found.skipped[:0] = misnamed
     report.seal_records = found.seal_records
-    deleted = store_state.deleted(store)
-    newest = {chain: next(reversed(read_all(store, chain)), None) for chain in CHAINS}
+    deleted = store_state.deleted(store, bad)
+    # An anchor that cannot be read is never continued from (nor any that is not one).
+    newest = {chain: next(reversed(read_all(store, chain, bad)), None) for chain in CHAINS}
     report.anchors = {chain: _anchor_json(anchor) for chain, anchor in newest.items()}
     evidence = seal_rows.evidence_rows(found)
     derivatives = seal_rows.derivative_rows(found)
@@ -317,7 +324,11 @@ def rebuild_index(vault: Vault) -> RebuildReport:
         (Hold, _holds(evidence, vault.clock.now())),
     ]
     report.unsealed_objects = store_state.unsealed(store, found.sealed_sha256)
-    report.skipped = found.skipped
+    report.skipped = found.skipped + [
+        {"record": name, "subject": name.split("/")[0], "reason": f"not a record: {reason}"}
+        for name, reason in bad
+    ]
+    report.conflicts = found.conflicts
     report.renumbered = [
         {"table": table.name, "from": old, "to": new}
         for table in found.tables()

@@ -19,7 +19,7 @@ from sqlmodel import SQLModel
 from vault.db.models import AccessDocument, Derivative, Evidence, StopRecord
 from vault.recovery.findings import Report
 from vault.recovery.inventory import Inventory, bare_key
-from vault.sealing.seals import Seal
+from vault.sealing.seals import Seal, facts_digest, facts_of
 from vault.timeutil import as_utc
 
 TIMES = {
@@ -112,7 +112,7 @@ def _check(
     differences: Callable[[Seal], list[str]],
 ) -> None:
     """One row against its seal records: none is a finding, and so is a disagreement."""
-    found = [s for s in inv.seals.get(sha256 or "", []) if candidates(s)]
+    found = [s for s in inv.seals.get(sha256 or "", []) if inv.trusted(s) and candidates(s)]
     if not found:
         report.add("rows", subject, f"no seal record of its object {sha256} ({UPGRADE_HINT})")
         return
@@ -206,7 +206,60 @@ def check_rows(report: Report, inv: Inventory) -> None:
     report.checked["rows"] = (
         len(inv.evidence) + len(inv.derivatives) + len(inv.documents) + len(inv.stops)
     )
+    _bad_records(report, inv)
+    _untrusted(report, inv)
+    _conflicts(report, inv)
     _lost_rows(report, inv)
+
+
+FORGED = "a seal record that its sealing event does not vouch for: forged"
+
+
+def _bad_records(report: Report, inv: Inventory) -> None:
+    """Records in the store that are not what the vault writes (not JSON, keys missing, a
+    link, too large): each said, none trusted."""
+    for name, reason in inv.bad:
+        report.add("rows", f"record:{name}", f"not a record the vault wrote: {reason}")
+
+
+def _untrusted(report: Report, inv: Inventory) -> None:
+    for _, found in sorted(inv.seals.items()):
+        for seal in found:
+            if inv.forged(seal):
+                report.add("rows", f"seal:{seal.name}", FORGED)
+            elif not seal.canonical:
+                report.add(
+                    "rows",
+                    f"seal:{seal.name}",
+                    "a seal record not named as the vault names it (its facts say "
+                    f"{seal.expected_name}): forged",
+                )
+
+
+def _conflicts(report: Report, inv: Inventory) -> None:
+    """Two seal records of one sealing (its event, and for a document which one) that hold
+    other facts: one of them is forged (a sealing event that vouches for its record has
+    already told which)."""
+    by_sealing: dict[tuple[Any, ...], list[Seal]] = {}
+    for _, found in sorted(inv.seals.items()):
+        for seal in found:
+            if inv.trusted(seal):
+                by_sealing.setdefault(seal.identity, []).append(seal)
+    for (chain, seq, *_), found in by_sealing.items():
+        first, *others = sorted(found, key=lambda s: s.name)
+        facts = canonical_facts(first)
+        for other in others:
+            if canonical_facts(other) != facts:
+                report.add(
+                    "rows",
+                    f"seal:{other.name}",
+                    f"names the same sealing ({chain} event {seq}) as {first.name} with other "
+                    "facts: one of them is forged",
+                )
+
+
+def canonical_facts(seal: Seal) -> str:
+    return facts_digest(facts_of(seal.body))
 
 
 def _lost_rows(report: Report, inv: Inventory) -> None:
@@ -221,7 +274,9 @@ def _lost_rows(report: Report, inv: Inventory) -> None:
     documents |= {(s.statement_sha256, f"stop:{s.id}") for s in inv.stops}
     for sha, found in sorted(inv.seals.items()):
         for seal in found:
-            if not inv.in_chain(seal) and _sealed_elsewhere(seal, found, inv):
+            if not inv.trusted(seal):
+                continue  # said above
+            if not inv.in_chain(seal) and sealed_elsewhere(seal, found, inv):
                 continue  # a sealing rolled back (two stations, a crash): the other holds
             if seal.kind == "evidence" and sha not in evidence:
                 what = "evidence"
@@ -249,9 +304,13 @@ def _lost_rows(report: Report, inv: Inventory) -> None:
             )
 
 
-def _sealed_elsewhere(seal: Seal, found: list[Seal], inv: Inventory) -> bool:
+def sealed_elsewhere(seal: Seal, found: list[Seal], inv: Inventory) -> bool:
+    """Another record of the same object whose event is in the chain: SEAL's sealing was
+    rolled back after its record was written (two stations racing, a crash before the
+    commit), and the other holds."""
     return any(
-        other is not seal and other.kind == seal.kind and inv.in_chain(other) for other in found
+        other is not seal and other.kind == seal.kind and inv.trusted(other) and inv.in_chain(other)
+        for other in found
     )
 
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from vault.sealing.seals import Seal
+from vault.sealing.seals import Seal, facts_of
 
 Dump = dict[str, Any]
 
@@ -95,6 +95,7 @@ class Plan:
     sightings_of: dict[str, list[Seal]] = field(default_factory=lambda: defaultdict(list))
     sealed_sha256: set[str] = field(default_factory=set)
     skipped: list[dict[str, str]] = field(default_factory=list)
+    conflicts: list[dict[str, str]] = field(default_factory=list)
 
     def tables(self) -> tuple[Table, ...]:
         return (
@@ -107,10 +108,57 @@ class Plan:
         )
 
 
+def _skip(found: Plan, seal: Seal, reason: str) -> None:
+    found.skipped.append(
+        {"record": seal.name, "subject": str(seal.body.get("subject", seal.kind)), "reason": reason}
+    )
+
+
+def named(seals: Iterable[Seal]) -> tuple[list[Seal], list[dict[str, str]]]:
+    """The records named as the vault names them (seals.seal_name), and the others listed:
+    the vault never writes those, so a rebuild takes none of them."""
+    kept, skipped = [], []
+    for seal in seals:
+        if seal.canonical:
+            kept.append(seal)
+            continue
+        skipped.append(
+            {
+                "record": seal.name,
+                "subject": str(seal.body.get("subject", seal.kind)),
+                "reason": "not named as the vault names its seal records "
+                f"({seal.expected_name}): forged or misplaced; not taken",
+            }
+        )
+    return kept, skipped
+
+
+def agreeing(seals: Iterable[Seal], found: Plan) -> list[Seal]:
+    """Of several records of one sealing (its event) that disagree, only the first by name
+    (the others are listed, for a person to tell which is forged: the sealing event that
+    would vouch for one was lost with the database); never the newest by its own say."""
+    taken: dict[tuple[Any, ...], Seal] = {}
+    kept = []
+    for seal in sorted(seals, key=lambda s: s.name):
+        first = taken.setdefault(seal.identity, seal)
+        if first is not seal and facts_of(first.body) != facts_of(seal.body):
+            found.conflicts.append({"record": seal.name, "conflicts_with": first.name})
+            _skip(
+                found,
+                seal,
+                f"names the same sealing event as {first.name} with other facts: one of them "
+                "is forged; not taken (the other was)",
+            )
+            continue
+        kept.append(seal)
+    return kept
+
+
 def plan(seals: Iterable[Seal]) -> Plan:
     """Read every seal record once and sort its rows into their tables."""
     found = Plan()
-    for seal in seals:
+    requests: set[str] = set()
+    for seal in agreeing(seals, found):
         found.seal_records += 1
         found.sealed_sha256.add(seal.sha256)
         at = sealed_at(seal)
@@ -131,14 +179,13 @@ def plan(seals: Iterable[Seal]) -> Plan:
         elif seal.kind == "document" and str(body.get("subject", "")).startswith("stop:"):
             row = body["row"]
             found.stops.offer((row.get("id"), row.get("filed_at")), row, seal, at)
-        else:
-            found.skipped.append(
-                {
-                    "record": seal.name,
-                    "subject": str(body.get("subject", seal.kind)),
-                    "reason": "a document presented with an access request: its request and "
-                    "requester are not in the store (the document stays sealed there)",
-                }
+        elif str(body.get("subject")) not in requests:  # once per request, not per paper
+            requests.add(str(body.get("subject")))
+            _skip(
+                found,
+                seal,
+                "a document presented with an access request: its request and requester are "
+                "not in the store (the document stays sealed there)",
             )
     for table in found.tables():
         table.number()

@@ -4,11 +4,11 @@ and whether the purge deleted it (the store's deleted/ records)."""
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
 from vault.errors import ObjectMissing
+from vault.recovery.inventory import deleted_records
 from vault.store import WormStore
 from vault.store.base import ObjectInfo
 from vault.store.s3_bucket import MAX_RETAIN_UNTIL
@@ -18,13 +18,10 @@ from vault.store.s3_bucket import MAX_RETAIN_UNTIL
 PERMANENT_FROM = MAX_RETAIN_UNTIL
 
 
-def deleted(store: WormStore) -> dict[str, dict[str, Any]]:
-    """What the store says it deleted (the purge), by SHA-256: the latest record of each."""
-    found: dict[str, dict[str, Any]] = {}
-    for name in store.record_names("deleted/"):
-        body = json.loads(store.read_record(name))
-        found[str(body["sha256"])] = body
-    return found
+def deleted(store: WormStore, bad: list[tuple[str, str]]) -> dict[str, dict[str, Any]]:
+    """What the store says it deleted (the purge), by SHA-256: the latest record of each;
+    records that are not such records go to BAD as (name, reason)."""
+    return deleted_records(store, bad)
 
 
 def locate(store: WormStore, key: str, sha256: str) -> tuple[str, ObjectInfo] | None:
@@ -39,7 +36,12 @@ def locate(store: WormStore, key: str, sha256: str) -> tuple[str, ObjectInfo] | 
 
 
 def as_date(value: Any) -> datetime | None:
-    return datetime.fromisoformat(str(value)) if value else None
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value))
+    except ValueError:
+        return None
 
 
 def retain_until(until: datetime | None) -> datetime | None:

@@ -11,9 +11,11 @@
   Lock), never as the database remembers it.
 
 It changes no record it checks. It only adds: an anchor of a chain that grew quietly
-(`Anchorer.tick`), so that what is verified now is held from now on, and its result as the
-audit event "vault.verified" (the compliance report's OV-3 findings are read from the
-newest one).
+(`Anchorer.tick`), once the chains were found whole, so that what is verified now is held
+from now on (a head found cut is never anchored), and its result as the audit event
+"vault.verified" (the compliance report's OV-3 findings are read from the newest one).
+Records in the store that are not what the vault writes (not JSON, a link, too large) are
+findings, never a failure of the run.
 """
 
 from __future__ import annotations
@@ -32,9 +34,12 @@ from vault.errors import StoreError
 from vault.recovery import chains
 from vault.recovery.findings import CLASSES, Finding, Report
 from vault.recovery.grants import check_grants
-from vault.recovery.inventory import Inventory, exists, load
+from vault.recovery.inventory import SPOOL, Inventory, exists, load
 from vault.recovery.retention import check_retention
 from vault.recovery.rows import check_rows
+from vault.recovery.sealings import lost_sealings
+from vault.retrieval import find_orphans
+from vault.sealing import anchors
 from vault.store import WormStore
 
 log = logging.getLogger(__name__)
@@ -140,9 +145,42 @@ def check_protection(report: Report, store: WormStore, inv: Inventory) -> None:
     report.checked["protection"] = checked
 
 
+def check_gone(report: Report, store: WormStore, inv: Inventory) -> None:
+    """A clip marked purged, or whose purge is claimed, whose object is gone though the
+    store recorded no deletion (the store writes one whenever the purge deletes). Clips
+    sealed before seal records existed are not held to this."""
+    for e in inv.evidence:
+        if e.purged_at is None and e.id not in inv.purging:
+            continue
+        sealed = any(s.kind == "evidence" and inv.trusted(s) for s in inv.seals.get(e.sha256, []))
+        if not sealed or e.sha256 in inv.deleted or exists(store, e.storage_key) is not False:
+            continue
+        what = "marked purged" if e.purged_at is not None else "its purge is claimed"
+        report.add(
+            "objects",
+            f"evidence:{e.id}",
+            f"{e.storage_key}: {what}, but the store recorded no deletion: deleted by hand?",
+        )
+
+
+def check_orphans(report: Report, inv: Inventory, orphans: list[str]) -> None:
+    """Objects in the store that no record points at. One a trusted seal record names is
+    said by the rows class (a lost row), or is none (a sealing rolled back, a derivative
+    made again, a document of a request lost in a rebuild: warnings there)."""
+    for key in orphans:
+        sha = key.removeprefix(SPOOL).rpartition("/")[2]
+        if any(inv.trusted(s) for s in inv.seals.get(sha, [])):
+            continue
+        report.add("objects", key, "an object in the store that no record points at")
+
+
 def check_chains(report: Report, vault: Vault) -> None:
-    report.extend(chains.check_audit(vault))
+    bad: list[tuple[str, str]] = []
+    report.extend(chains.check_audit(vault, bad))
     report.extend(chains.check_register(vault))
+    anchors.read_all(vault.store, "register", bad)
+    for name, reason in bad:
+        report.add("chains", f"record:{name}", f"not an anchor the vault wrote: {reason}")
     with vault.session() as session:
         events = session.exec(select(func.count()).select_from(AuditEvent)).one()
         entries = session.exec(select(func.count()).select_from(RegisterEntry)).one()
@@ -153,15 +191,20 @@ def verify(vault: Vault, *, objects: bool = True) -> Report:
     """Every class; OBJECTS False skips re-reading the objects' bytes (the slow part)."""
     report = Report()
     store = vault.store
-    with vault.session() as session:
-        vault.anchorer.tick(session)  # a quiet chain is anchored before it is held to it
-        session.commit()
     check_chains(report, vault)
+    orphans = find_orphans(vault)  # the store listed before the records are read
     with vault.session() as session:
         inv = load(session, store)
         check_grants(report, session)
+    report.extend(lost_sealings(inv))
+    if not any(f.kind == "chains" for f in report.findings):
+        with vault.session() as session:
+            vault.anchorer.tick(session)  # a quiet chain found whole is held from now on
+            session.commit()
     if objects:
         check_objects(report, store, inv)
+    check_gone(report, store, inv)
+    check_orphans(report, inv, orphans)
     check_rows(report, inv)
     check_retention(report, store, inv)
     check_protection(report, store, inv)
@@ -207,6 +250,8 @@ def _append_result(
                 "findings": [f.to_json() for f in ordered[:RECORDED]],
             },
         )
+        if any(f.kind == "chains" for f in report.findings):
+            session.info.pop(audit.HEADS_KEY, None)  # never anchor a head found cut
         session.commit()
 
 

@@ -30,8 +30,10 @@ from vault.config import Settings
 from vault.db.audit import HEADS_KEY
 from vault.db.models import AuditEvent, RegisterEntry
 from vault.errors import StoreError
+from vault.sealing import seals
+from vault.sealing.seals import BadRecord
 from vault.store import WormStore
-from vault.timeutil import Clock
+from vault.timeutil import Clock, as_utc
 
 log = logging.getLogger(__name__)
 
@@ -66,27 +68,61 @@ def write(store: WormStore, anchor: Anchor) -> None:
 
 
 def _read(store: WormStore, name: str) -> Anchor:
-    data = json.loads(store.read_record(name))
-    return Anchor(
-        data["chain"],
-        int(data["seq"]),
-        data["hash"],
-        datetime.fromisoformat(data["at"]),
-        data["station"],
-    )
+    """One anchor; BadRecord when it is not one the vault wrote (its name included)."""
+    data = seals.read_json(store, name)
+    seq, head, at, station = (data.get(k) for k in ("seq", "hash", "at", "station"))
+    chain = name.split("/")[1] if name.count("/") >= 2 else None
+    if data.get("chain") not in CHAINS or data.get("chain") != chain:
+        raise BadRecord(f"names no chain, or another than its folder ({data.get('chain')!r})")
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise BadRecord(f"no sequence ({seq!r})")
+    if not seals.is_sha256(head):
+        raise BadRecord("no hash")
+    try:
+        moment = datetime.fromisoformat(at) if isinstance(at, str) else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.tzinfo is None:
+        raise BadRecord(f"no time with a zone ({at!r})")
+    if not isinstance(station, str):
+        raise BadRecord("no station")
+    anchor = Anchor(str(chain), seq, str(head), moment, station)
+    if anchor.name != name:
+        raise BadRecord(f"not named as its head says ({anchor.name})")
+    return anchor
 
 
-def read_all(store: WormStore, chain: str) -> list[Anchor]:
-    """Every anchor of a chain, lowest sequence first."""
-    found = [_read(store, name) for name in store.record_names(f"anchor/{chain}/")]
+def _left_out(name: str, exc: BadRecord, bad: list[tuple[str, str]] | None) -> None:
+    if bad is None:
+        log.warning("not an anchor, left out record=%s reason=%s", name, exc)
+    else:
+        bad.append((name, str(exc)))
+
+
+def read_all(
+    store: WormStore, chain: str, bad: list[tuple[str, str]] | None = None
+) -> list[Anchor]:
+    """Every anchor of a chain, lowest sequence first. One that is not an anchor (not JSON,
+    keys missing, no zone ...) is left out: added to BAD as (name, reason), logged when no
+    list is given."""
+    found = []
+    for name in store.record_names(f"anchor/{chain}/"):
+        try:
+            found.append(_read(store, name))
+        except BadRecord as exc:
+            _left_out(name, exc, bad)
     return sorted(found, key=lambda a: a.seq)
 
 
-def newest(store: WormStore, chain: str) -> Anchor | None:
+def newest(store: WormStore, chain: str, bad: list[tuple[str, str]] | None = None) -> Anchor | None:
     """The anchor of the highest sequence: names sort by their zero-padded sequence, so
-    only the last one is read."""
-    names = list(store.record_names(f"anchor/{chain}/"))
-    return _read(store, names[-1]) if names else None
+    only the last one is read (and those before it, while the last are not anchors)."""
+    for name in reversed(list(store.record_names(f"anchor/{chain}/"))):
+        try:
+            return _read(store, name)
+        except BadRecord as exc:
+            _left_out(name, exc, bad)
+    return None
 
 
 def heads(session: Session) -> dict[str, tuple[int, str]]:
@@ -131,7 +167,7 @@ class Anchorer:
                 force
                 or last is None
                 or seq - last.seq >= self._every
-                or now - last.at >= self._minutes
+                or as_utc(now) - as_utc(last.at) >= self._minutes
             )
             if not due:
                 return None
