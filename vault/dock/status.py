@@ -96,6 +96,11 @@ class Notifier:
     def __init__(self) -> None:
         self.enabled = bool(os.environ.get("NOTIFY_SOCKET"))
         self._notifier = SystemdNotifier() if self.enabled else None
+        if self._notifier is not None and self._notifier.socket is not None:
+            # Never wait on systemd: with its queue full (a slow or stopped reader, the
+            # kernel keeps ~10 datagrams) a blocking send stopped the dock for good, even
+            # its SIGTERM handler; a status or watchdog message dropped is sent again later.
+            self._notifier.socket.setblocking(False)
         self._last_status = ""
 
     def _send(self, message: str) -> None:
