@@ -14,32 +14,34 @@ HIGH_PROFILES = (100, 110, 122, 244, 44, 83, 86, 118, 128, 138, 139, 134, 135)
 
 
 class Bits:
-    """An RBSP bit reader (emulation prevention bytes removed first)."""
+    """An RBSP bit reader (emulation prevention bytes removed first). The bits are held in
+    one integer: salvage reads a slice header at every candidate position of a clip."""
 
     def __init__(self, data: bytes) -> None:
         self.data = data.replace(b"\x00\x00\x03", b"\x00\x00")
-        self.position = 0
+        self.value = int.from_bytes(self.data, "big")
+        self.left = 8 * len(self.data)  # bits not read yet
 
     def bit(self) -> int:
-        byte = self.position >> 3
-        if byte >= len(self.data):
+        if self.left <= 0:
             raise Mp4Error("bitstream ends early")
-        value = (self.data[byte] >> (7 - (self.position & 7))) & 1
-        self.position += 1
-        return value
+        self.left -= 1
+        return self.value >> self.left & 1
 
     def bits(self, count: int) -> int:
-        value = 0
-        for _ in range(count):
-            value = value << 1 | self.bit()
-        return value
+        if count > self.left:
+            raise Mp4Error("bitstream ends early")
+        self.left -= count
+        return self.value >> self.left & ((1 << count) - 1)
 
     def ue(self) -> int:
-        zeros = 0
-        while self.bit() == 0:
-            zeros += 1
-            if zeros > 31:
-                raise Mp4Error("bad exp-Golomb code")
+        rest = self.value & ((1 << self.left) - 1)  # the bits not read yet
+        if rest == 0:
+            raise Mp4Error("bitstream ends early" if self.left < 32 else "bad exp-Golomb code")
+        zeros = self.left - rest.bit_length()
+        if zeros > 31:
+            raise Mp4Error("bad exp-Golomb code")
+        self.left -= zeros + 1
         return (1 << zeros) - 1 + self.bits(zeros)
 
     def se(self) -> int:

@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 
 ProgressCallback = Callable[[dict[str, str]], None]
 STDERR_LINES = 40
+STOP_POLL_S = 0.2
 
 
 class MediaError(VaultError):
@@ -30,6 +31,10 @@ class MediaError(VaultError):
 
 class MediaTimeout(MediaError):
     """A media tool ran past its time limit and was killed."""
+
+
+class MediaStopped(MediaError):
+    """The worker was told to stop (SIGTERM) while a stoppable tool ran; it was killed."""
 
 
 class ReferenceMissing(MediaError):
@@ -80,12 +85,20 @@ def run_tool(
     timeout_s: float,
     nice: int = 0,
     progress: ProgressCallback | None = None,
+    stop: threading.Event | None = None,
+    name: str | None = None,
+    own_group: bool = True,
 ) -> ToolResult:
-    """Run args[0] (ffmpeg or ffprobe) to completion or until timeout_s, whichever is first.
+    """Run args[0] (ffmpeg, ffprobe, the salvage) to completion or until timeout_s,
+    whichever is first.
 
     With progress given, stdout is read as `-progress` key=value blocks and each finished
-    block is passed on; otherwise stdout is collected and returned.
+    block is passed on; otherwise stdout is collected and returned. stop: set (SIGTERM),
+    it kills the tool within a second (MediaStopped). name: the tool's name in messages.
+    own_group=False keeps the tool in the caller's process group, so that a kill of the
+    caller's group (a salvage's own ffprobe) takes it too.
     """
+    tool = name or os.path.basename(args[0])
     started = time.monotonic()
     try:
         proc = subprocess.Popen(
@@ -93,7 +106,7 @@ def run_tool(
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            start_new_session=True,  # its own process group: a kill takes every child too
+            start_new_session=own_group,  # its own process group: a kill takes every child
         )
     except OSError as exc:
         raise MediaError(f"cannot run {args[0]}: {exc.strerror}; is ffmpeg installed?") from exc
@@ -128,29 +141,58 @@ def run_tool(
     for reader in readers:
         reader.start()
     try:
-        proc.wait(timeout=timeout_s)
+        _wait(proc, timeout_s, stop)
+    except _Stopped:
+        _kill_group(proc, own_group)
+        kv(log, logging.WARNING, "media tool stopped", tool=tool)
+        raise MediaStopped(f"{tool} was stopped: the worker is shutting down") from None
     except subprocess.TimeoutExpired:
-        _kill_group(proc)
-        tool = os.path.basename(args[0])
+        _kill_group(proc, own_group)
         kv(log, logging.WARNING, "media tool killed", tool=tool, limit_s=timeout_s)
         raise MediaTimeout(
             f"{tool} ran longer than {timeout_s:g} s and was stopped "
             "(a hostile or broken file?); raise media.timeout_s for very long clips"
         ) from None
     except BaseException:
-        _kill_group(proc)
+        _kill_group(proc, own_group)
         raise
     finally:
         for reader in readers:
             reader.join(timeout=5)
     result = ToolResult(proc.returncode, bytes(out), list(tail), time.monotonic() - started)
-    tool, seconds = os.path.basename(args[0]), round(result.seconds, 3)
+    seconds = round(result.seconds, 3)
     kv(log, logging.DEBUG, "media tool ran", tool=tool, exit=result.returncode, s=seconds)
     return result
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+class _Stopped(Exception):
+    pass
+
+
+def _wait(proc: subprocess.Popen[bytes], timeout_s: float, stop: threading.Event | None) -> None:
+    """proc.wait(timeout_s); with stop, looking at it every STOP_POLL_S."""
+    if stop is None:
+        proc.wait(timeout=timeout_s)
+        return
+    deadline = time.monotonic() + timeout_s
+    while True:
+        if stop.is_set():
+            raise _Stopped
+        left = deadline - time.monotonic()
+        if left <= 0:
+            raise subprocess.TimeoutExpired(proc.args, timeout_s)
+        try:
+            proc.wait(timeout=min(STOP_POLL_S, left))
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _kill_group(proc: subprocess.Popen[bytes], own_group: bool = True) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
+        if own_group:
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
     with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)

@@ -9,15 +9,23 @@ the recognised samples and a new moov. AAC frames carry no length of their own, 
 run between two video samples is first written as one sample; ffprobe (which decodes every
 frame of such a run) then says where each frame starts, and the sample tables are rebuilt
 frame by frame. Only a copy is ever written: the original stays as it was sealed (IN-3).
+
+The worker runs the rebuild in a process of its own (`python -m vault.media.salvage`,
+`rebuild_isolated`) through the tool runner, like ffmpeg: under the job's time limit
+(media.timeout_s), at lowered priority, and killed at once when the worker is stopped
+(issue 16). The parent seals and records what it made.
 """
 
 from __future__ import annotations
 
+import argparse
 import itertools
 import json
 import mmap
 import struct
-from dataclasses import dataclass
+import sys
+import threading
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -27,6 +35,7 @@ from vault.media.scan import Scanner
 from vault.media.tables import Sample, write_file
 
 SCAN_TIMEOUT_S = 600.0
+REFUSED = 3  # the child's exit status for a file it cannot salvage (the reason on stderr)
 
 
 @dataclass(frozen=True)
@@ -56,7 +65,9 @@ def find_mdat(handle: BinaryIO, size: int) -> tuple[int, int, bytes]:
     raise MediaError("no media data (mdat) in the damaged file: nothing to salvage")
 
 
-def _frames_per_run(path: Path, offsets: list[int]) -> list[list[int]]:
+def _frames_per_run(
+    path: Path, offsets: list[int], timeout_s: float = SCAN_TIMEOUT_S, own_group: bool = True
+) -> list[list[int]]:
     """ffprobe decodes every AAC frame of a multi-frame sample and, for each frame, reports
     the bytes left in the packet from it on: that shows where each frame starts."""
     args = [
@@ -71,7 +82,7 @@ def _frames_per_run(path: Path, offsets: list[int]) -> list[list[int]]:
         "json",
         str(path),
     ]
-    result = run_tool(args, timeout_s=SCAN_TIMEOUT_S)
+    result = run_tool(args, timeout_s=timeout_s, own_group=own_group)
     try:  # decoding errors in some runs still leave the others' frames listed
         frames = json.loads(result.stdout or b"{}").get("frames", [])
     except json.JSONDecodeError:
@@ -97,8 +108,16 @@ def _split(runs: list[Sample], sizes: list[list[int]]) -> list[Sample]:
     return frames
 
 
-def rebuild(damaged: Path, reference: Path, out: Path) -> Result:
-    """Write `out`: the damaged clip's recognisable samples under a new index."""
+def rebuild(
+    damaged: Path,
+    reference: Path,
+    out: Path,
+    *,
+    timeout_s: float = SCAN_TIMEOUT_S,
+    own_group: bool = True,
+) -> Result:
+    """Write `out`: the damaged clip's recognisable samples under a new index. timeout_s
+    and own_group are for the ffprobe it runs (see run_tool)."""
     with reference.open("rb") as handle:
         try:
             setups = track_setups(read_moov(handle, reference.stat().st_size))
@@ -125,7 +144,7 @@ def rebuild(damaged: Path, reference: Path, out: Path) -> Result:
             frames: list[Sample] = []
             if audio is not None and scanner.audio:
                 moved = write_file(out, data, ftyp, video, scanner.video, audio, scanner.audio)
-                frames = _split(scanner.audio, _frames_per_run(out, moved))
+                frames = _split(scanner.audio, _frames_per_run(out, moved, timeout_s, own_group))
                 if frames and frames[-1].offset + frames[-1].size >= end:
                     frames.pop()  # cut off where the recording stopped: not a whole frame
             write_file(out, data, ftyp, video, scanner.video, audio if frames else None, frames)
@@ -138,3 +157,58 @@ def rebuild(damaged: Path, reference: Path, out: Path) -> Result:
         bytes_used=used,
         bytes_skipped=end - start - used,
     )
+
+
+def rebuild_isolated(
+    damaged: Path,
+    reference: Path,
+    out: Path,
+    *,
+    timeout_s: float,
+    nice: int = 0,
+    stop: threading.Event | None = None,
+) -> Result:
+    """rebuild() in a process of its own, killed past timeout_s (MediaTimeout) or once stop
+    is set (MediaStopped); its refusal comes back as a MediaError with its one-line reason."""
+    args = [sys.executable, "-m", "vault.media.salvage", str(damaged), str(reference), str(out)]
+    result = run_tool(
+        [*args, "--timeout", f"{timeout_s:g}"],
+        timeout_s=timeout_s,
+        nice=nice,
+        stop=stop,
+        name="salvage",
+    )
+    if result.returncode == REFUSED:
+        last = next((line for line in reversed(result.stderr_tail) if line.strip()), "")
+        raise MediaError(last.strip() or "salvage refused the file")
+    if result.returncode != 0:
+        raise MediaError(result.reason("salvage"))
+    try:
+        return Result(**json.loads(result.stdout))
+    except (json.JSONDecodeError, TypeError) as exc:
+        raise MediaError(f"salvage gave no result: {exc}") from exc
+
+
+def main(argv: list[str] | None = None) -> int:
+    """python -m vault.media.salvage DAMAGED REFERENCE OUT [--timeout S]: the Result as JSON
+    on stdout; a file that cannot be salvaged: its reason on stderr, exit REFUSED."""
+    parser = argparse.ArgumentParser(prog="python -m vault.media.salvage")
+    parser.add_argument("damaged", type=Path)
+    parser.add_argument("reference", type=Path)
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--timeout", type=float, default=SCAN_TIMEOUT_S)
+    args = parser.parse_args(argv)
+    try:
+        # The ffprobe it runs stays in this process's group: a kill of the salvage takes it.
+        result = rebuild(
+            args.damaged, args.reference, args.out, timeout_s=args.timeout, own_group=False
+        )
+    except MediaError as exc:
+        print(str(exc).splitlines()[0] if str(exc) else type(exc).__name__, file=sys.stderr)
+        return REFUSED
+    print(json.dumps(asdict(result)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

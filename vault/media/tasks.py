@@ -4,6 +4,7 @@ part (ffmpeg, salvage) runs with no database transaction open: sealing never wai
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,7 +19,7 @@ from vault.db.models import Derivative, Device, Evidence, Officer
 from vault.media import derivatives, sheets, transcode
 from vault.media.probe import ProbeResult, probe
 from vault.media.runner import MediaError, MediaTimeout, ReferenceMissing
-from vault.media.salvage import looks_like_mp4, rebuild
+from vault.media.salvage import looks_like_mp4, rebuild_isolated
 
 Fraction = Callable[[float], None]  # progress of the running job, 0..1
 
@@ -161,16 +162,23 @@ def caption_for(vault: Vault, session: Session, evidence: Evidence) -> str | Non
 
 
 def run(
-    vault: Vault, kind: str, work: Plan, fetcher: Fetcher, folder: Path, progress: Fraction
+    vault: Vault,
+    kind: str,
+    work: Plan,
+    fetcher: Fetcher,
+    folder: Path,
+    progress: Fraction,
+    stop: threading.Event | None = None,
 ) -> Product:
-    """The job's work proper; raises MediaError (or any error) to fail the attempt."""
+    """The job's work proper; raises MediaError (or any error) to fail the attempt. stop:
+    set when the worker is told to stop; a salvage in hand is killed (MediaStopped)."""
     assert work.source is not None
     source = fetcher.get(work.source.key, work.source.sha256, work.source.suffix)
     settings = vault.settings.media
     if kind == "probe":
         return Product(kind, probe=probe(source, timeout_s=settings.probe_timeout_s, nice=0))
     if kind == "salvage":
-        return salvage(vault, work, source, fetcher, folder)
+        return salvage(vault, work, source, fetcher, folder, stop)
     media = work.source.media
     if kind == "audio":
         if not media.get("audio_codec"):
@@ -296,8 +304,17 @@ def contact_sheet(settings: MediaSettings, work: Plan, source: Path, folder: Pat
     return Product("contact_sheet", out, encoder="pillow", params=params)
 
 
-def salvage(vault: Vault, work: Plan, source: Path, fetcher: Fetcher, folder: Path) -> Product:
-    """Rebuild an MP4 whose index (moov) is missing from its raw media data."""
+def salvage(
+    vault: Vault,
+    work: Plan,
+    source: Path,
+    fetcher: Fetcher,
+    folder: Path,
+    stop: threading.Event | None = None,
+) -> Product:
+    """Rebuild an MP4 whose index (moov) is missing from its raw media data: in a process
+    of its own, under the job's time limit (media.timeout_s, as for ffmpeg), stopped with
+    the worker; the seal and the records are made here, by the worker."""
     if not looks_like_mp4(source):
         return Product("salvage", skip="not an MP4/MOV file: nothing to rebuild")
     reference = work.reference
@@ -306,9 +323,13 @@ def salvage(vault: Vault, work: Plan, source: Path, fetcher: Fetcher, folder: Pa
     ref_path = folder / f"reference{suffix_of(reference.file_name)}"
     derivatives.fetch(vault, reference.storage_key, reference.sha256, ref_path)
     out = folder / "salvage.mp4"
-    result = rebuild(source, ref_path, out)
-    ref_path.unlink(missing_ok=True)
     settings = vault.settings.media
+    try:
+        result = rebuild_isolated(
+            source, ref_path, out, timeout_s=settings.timeout_s, nice=settings.nice, stop=stop
+        )
+    finally:
+        ref_path.unlink(missing_ok=True)
     checked = probe(out, timeout_s=settings.probe_timeout_s)
     if not checked.ok or checked.media is None:
         raise MediaError(f"the rebuilt file does not play: {checked.damage}")
