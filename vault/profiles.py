@@ -233,12 +233,13 @@ class Profile(Strict):
             try:
                 camera_time = datetime.strptime(digits, self.naming.time_format)
             except ValueError:
-                camera_time = None  # an impossible date in the name: fall back like no time
+                camera_time = None  # an impossible date (month 13, year 0): time_text keeps it
         return NameInfo(
             kind=kind,
             device_id=groups.get("device"),
             officer_id=groups.get("officer"),
             camera_time=camera_time,
+            time_text=groups.get("time"),
             sequence=groups.get("seq"),
             important=bool(groups.get("important")),
         )
@@ -269,6 +270,8 @@ class NameInfo:
     camera_time: datetime | None  # naive: the camera's local time as it states it
     sequence: str | None
     important: bool
+    # The time as the name writes it (None: the name has none); kept when it is no date.
+    time_text: str | None = None
 
 
 def load_profile(path: Path) -> Profile:

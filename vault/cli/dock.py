@@ -15,6 +15,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Column, Table
 
 from vault.cli.common import call, console, print_json
+from vault.cli.display import literal, styled
 
 app = typer.Typer(
     help="The docking-station daemon and its bays.",
@@ -74,14 +75,14 @@ def _table(state: dict[str, Any]) -> Group:
             note = f"(removed) {note}"
         table.add_row(
             bay["bay"],
-            f"[{style}]{bay['state']}[/]",
-            escape(bay["device_id"] or bay["profile"] or "?"),
+            styled(bay["state"], style),
+            literal(bay["device_id"] or bay["profile"] or "?"),
             bar,
             f"{bay['files_done']}/{bay['files_total']}",
             f"{_size(bay['bytes_done'])}/{_size(bay['bytes_total'])}",
             rate,
             eta,
-            escape(note),
+            literal(note),
         )
     head = (
         f"station {escape(state['station_id'])}, dock pid {state['pid']} since "

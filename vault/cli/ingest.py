@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from vault.cli.common import Table, call, console, print_json
+from vault.cli.display import literal, styled
 
 STATUS_STYLE = {
     "sealed": "green",
@@ -62,32 +63,36 @@ def print_summary(report: dict[str, Any], failed: int) -> None:
     device, clock = report["device"], report["clock"]
     offset = f"{clock['offset_s']:+.1f} s" if clock["offset_s"] is not None else "unknown"
     console.print(
-        f"dock {report['dock_id']}: camera {device['device_id'] or '?'} "
-        f"(profile {device['profile']}), officer {device['officer_id'] or '?'}, "
-        f"clock offset {offset}"
+        literal(
+            f"dock {report['dock_id']}: camera {device['device_id'] or '?'} "
+            f"(profile {device['profile']}), officer {device['officer_id'] or '?'}, "
+            f"clock offset {offset}"
+        )
     )
     table = Table("path", "status", "size", "evidence", "verified", "sha256")
     for clip in report["clips"]:
-        verified = {
-            True: "yes",
-            False: f"[red]NO: {clip.get('verify_error')}[/]",
-            None: "earlier",
-        }
-        style = STATUS_STYLE.get(clip["status"], "white")
+        if clip["verified"] is None:
+            verified = literal("earlier")
+        elif clip["verified"]:
+            verified = literal("yes")
+        else:
+            verified = styled(f"NO: {clip.get('verify_error')}", "red")
         table.add_row(
             clip["path"],
-            f"[{style}]{clip['status']}[/]",
+            styled(clip["status"], STATUS_STYLE.get(clip["status"], "white")),
             f"{clip['size']:,}",
             str(clip["evidence_id"]),
-            verified[clip["verified"]],
+            verified,
             clip["sha256"][:16] + "…",
         )
     for entry in report["skipped"][:failed]:
-        table.add_row(entry["path"], "[red]failed[/]", "", "", "", entry["reason"])
+        table.add_row(entry["path"], styled("failed", "red"), "", "", "", entry["reason"])
     console.print(table)
     for entry in report["skipped"][failed:]:
-        console.print(f"  skipped {entry['path']}: {entry['reason']}")
+        console.print(literal(f"  skipped {entry['path']}: {entry['reason']}"))
     for path in report["erased"]:
-        console.print(f"  erased from camera: {path}")
+        console.print(literal(f"  erased from camera: {path}"))
     for problem in report["problems"]:
-        console.print(f"  [yellow]note:[/] {problem}")
+        line = styled("  note: ", "yellow")
+        line.append_text(literal(problem))
+        console.print(line)

@@ -5,6 +5,10 @@ widest value, the listing is printed one record per block ("header: value" lines
 case numbers, file names and badges stay whole and greppable; piped into a file the
 console is as wide as the longest line (common.py), so the table is printed whole, as
 plain aligned text without box drawing.
+
+Every cell given as a string is shown literally (display.literal): a file name, a model or
+a reason that looks like Rich markup is printed as it is, never parsed, so no call site
+escapes anything; a cell the code wants coloured is a Text (display.styled).
 """
 
 from __future__ import annotations
@@ -15,18 +19,13 @@ from collections.abc import Iterable
 from typing import Any
 
 from rich.cells import cell_len
-from rich.console import Console, ConsoleOptions, RenderResult
+from rich.console import Console, ConsoleOptions, RenderableType, RenderResult
+from rich.style import StyleType
 from rich.table import Table
 from rich.text import Text
 
-
-def _plain(cell: Any) -> str:
-    if isinstance(cell, Text):
-        return cell.plain
-    if isinstance(cell, str):
-        return Text.from_markup(cell).plain
-    return str(cell)
-
+from vault.cli.display import literal
+from vault.cli.display import plain as _plain
 
 CSV = {"on": False}  # `--csv`: every table printed as CSV instead (common.csv_mode)
 
@@ -42,6 +41,16 @@ def csv_lines(table: Table) -> list[str]:
 
 
 class WholeTable(Table):
+    def add_row(
+        self,
+        *renderables: RenderableType | None,
+        style: StyleType | None = None,
+        end_section: bool = False,
+    ) -> None:
+        """A row; its string cells are shown literally (never parsed as markup)."""
+        cells = [literal(c) if isinstance(c, str) else c for c in renderables]
+        super().add_row(*cells, style=style, end_section=end_section)
+
     def _widest(self) -> int:
         """The width every column at its widest value needs, with padding and borders."""
         total = 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import typer
-from rich.markup import escape
 
 from vault.cli.common import Table, call, console, human, print_json, timezone_of
 
@@ -125,5 +124,5 @@ def todo(
         console.print(f"\n[bold]{title}[/] ({len(rows)}): {command}", soft_wrap=True)
         table = Table(*(header for _, header in columns))
         for row in rows:
-            table.add_row(*(escape(_cell(key, row, tz)) for key, _ in columns))
+            table.add_row(*(_cell(key, row, tz) for key, _ in columns))
         console.print(table)

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 
 from vault.cli.common import Table, call, console, print_json
+from vault.cli.display import styled
 
 SHOWN = 3  # findings printed per class; --json lists them all
 
@@ -18,7 +19,7 @@ def _print(report: dict[str, Any]) -> None:
     table = Table("class", "exit", "checked", "found", "first findings")
     for kind, data in report["classes"].items():
         found = data["found"]
-        first = "\n".join(escape(f"{f['subject']}: {f['reason']}") for f in found[:SHOWN])
+        first = "\n".join(f"{f['subject']}: {f['reason']}" for f in found[:SHOWN])
         if len(found) > SHOWN:
             first += f"\n… and {len(found) - SHOWN} more (--json)"
         style = "green" if not found else "yellow" if kind == "warnings" else "red"
@@ -26,7 +27,7 @@ def _print(report: dict[str, Any]) -> None:
             kind,
             str(data["exit_code"]),
             str(data["checked"]),
-            f"[{style}]{len(found)}[/]",
+            styled(len(found), style),
             first or "—",
         )
     console.print(table)

@@ -1,5 +1,8 @@
 """The last stages of an ingest: record the read-back verifications, then erase from the
-camera only what was sealed, verified and is unchanged since it was read (IN-2)."""
+camera only what was sealed, verified and is unchanged since it was read (IN-2): same
+inode, size, modification and change time; where the volume could be written while it was
+read and its filesystem keeps no change time (FAT, FUSE), read again and hashed (README,
+"Erasing")."""
 
 from __future__ import annotations
 
@@ -53,6 +56,7 @@ def erase(run: Run, session: Session) -> None:
     if not erasable_clips:
         return
     same_mount = True
+    read_only_when_read = run.volume.read_only  # the volume the clips were read from
     if run.remount_rw is not None:
         try:
             run.volume = run.remount_rw(run.volume)
@@ -66,7 +70,14 @@ def erase(run: Run, session: Session) -> None:
             run.report.problems.append(f"{clip.path}: no longer on the camera; nothing erased")
             continue
         try:
-            run.volume.unlink(by_rel[clip.path], run.read_stats[clip.path], same_mount=same_mount)
+            run.volume.unlink(
+                by_rel[clip.path],
+                run.read_stats[clip.path],
+                same_mount=same_mount,
+                read_only_when_read=read_only_when_read,
+                sha256=clip.sha256,
+                chunk_size=run.vault.settings.ingest.chunk_size,
+            )
         except VolumeError as exc:
             run.report.problems.append(f"{clip.path}: {exc}")
             continue

@@ -4,10 +4,11 @@ if asked, erase verified clips from the camera (IN-2, IN-3, IN-6)."""
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -15,10 +16,10 @@ from sqlmodel import Session
 
 from vault.context import Vault
 from vault.db import audit, upsert
-from vault.db.models import DockSession
+from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
 from vault.errors import VaultError, VolumeError
 from vault.faults import checkpoint
-from vault.ingest import records
+from vault.ingest import records, values
 from vault.ingest.deviceinfo import DeviceInfo, read_device_info
 from vault.ingest.erase import collect
 from vault.ingest.erase import erase as erase_verified
@@ -26,11 +27,13 @@ from vault.ingest.plan import Candidate, most_common, plan
 from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
 from vault.ingest.run import DockContext, Remount, Run
 from vault.ingest.stream import Streamer
-from vault.ingest.volume import Volume
+from vault.ingest.volume import Volume, VolumeFile
 from vault.media import jobs as media_jobs
 from vault.profiles import Profile, choose_profile
 from vault.retention_rules import EvidenceFacts, decide
 from vault.timeutil import local_to_utc
+
+log = logging.getLogger(__name__)
 
 NOT_IMMUTABLE = (
     "sealed files are NOT immutable on this station (no CAP_LINUX_IMMUTABLE, or a filesystem "
@@ -71,7 +74,7 @@ def start_dock(
         device_pk=device.id if device else None,
         officer_pk=officer.id if officer else None,
         profile=profile.name,
-        volume=str(volume.root),
+        volume=volume.shown_root,
         started_at=station_time,
         device_info={**(context.driver_info if context else {}), **info.raw},
         device_time_raw=info.device_time_raw,
@@ -101,7 +104,7 @@ def start_dock(
         detail={
             "device_id": device_id,
             "profile": profile.name,
-            "volume": str(volume.root),
+            "volume": volume.shown_root,
             "clock_offset_s": offset,
             **({"bay": context.bay} if context and context.bay else {}),
         },
@@ -127,15 +130,24 @@ def ingest_volume(
     for the erase step (the dock mounts cameras read-only); None: the volume is used as is."""
     settings = vault.settings
     with Volume.open(path, settings.ingest.max_depth) as volume:
+        if len(volume.shown_root) > values.column_length(DockSession, "volume"):
+            raise VolumeError("the volume's path is longer than the records hold")
         profile = choose_profile(vault.profiles, volume.root_names(), label, profile_name)
         info = read_device_info(volume, profile, label, settings.timezone)
         station_time = vault.clock.now()
-        candidates, skipped = plan(volume, profile)
+        name_problems: list[str] = []
+        candidates, skipped = plan(volume, profile, name_problems)
         names = [c.name for c in candidates if c.name]
         told = context or DockContext()
         device_id = info.device_id or told.device_id or most_common([n.device_id for n in names])
         officer_id = (
             info.officer_id or told.officer_id or most_common([n.officer_id for n in names])
+        )
+        device_id = values.identifier(
+            device_id, "the device id", values.column_length(Device, "device_id"), name_problems
+        )
+        officer_id = values.identifier(
+            officer_id, "the officer id", values.column_length(Officer, "officer_id"), name_problems
         )
         with vault.session() as session:
             dock = start_dock(
@@ -154,7 +166,7 @@ def ingest_volume(
             station_time=station_time,
             offset_s=dock.clock_offset_s,
             skipped=skipped,
-            problems=list(info.problems),
+            problems=[*info.problems, *name_problems],
         )
         if device_id is None:
             report.problems.append("the camera's device id is unknown (IN-4)")
@@ -186,7 +198,14 @@ def _process(run: Run, candidates: list[Candidate]) -> None:
                         "camera for its next dock"
                     )
                     break
-                _ingest_one(run, session, streamer, verifier, candidate)
+                try:
+                    _ingest_one(run, session, streamer, verifier, candidate)
+                except Exception as exc:  # no file may keep the rest of the camera unsealed
+                    session.rollback()
+                    log.exception("ingest of %s failed", candidate.item.rel)
+                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+                    run.report.failed.append((candidate.item.rel, f"not sealed: {reason}"))
+                    run.progress.file_done(candidate.item.rel, "failed")
                 collect(run, session, wait=False)
             run.progress.phase("verifying")
             collect(run, session, wait=True)
@@ -202,17 +221,41 @@ def _process(run: Run, candidates: list[Candidate]) -> None:
         _finish(run, error)
 
 
-def _clip_times(run: Run, candidate: Candidate) -> tuple[str | None, str, datetime | None]:
-    """The camera's own time for a clip: (as stated, source, as UTC)."""
+def _clip_times(
+    run: Run, candidate: Candidate, mtime_ns: int
+) -> tuple[str | None, str, datetime | None]:
+    """The camera's own time for a clip: (as stated, source, as UTC). A time the records
+    cannot compute with (month 13, year 0000 or 9999) is kept as the camera wrote it, with
+    the source "name_invalid" or "mtime_invalid", and no UTC time; a profile that falls
+    back to the modification time does so for such a name too (as for a name with none)."""
     tz = run.vault.settings.timezone
-    if candidate.name and candidate.name.camera_time:
-        stated = candidate.name.camera_time
-        return stated.isoformat(sep=" "), "file_name", local_to_utc(stated, tz)
-    if run.profile.naming.time_fallback == "mtime":
-        utc = datetime.fromtimestamp(_true_mtime_ns(run, candidate.item.mtime_ns) / 1e9, UTC)
+    name = candidate.name
+    if name is not None and name.time_text is not None:
+        stated = name.camera_time
+        if stated is not None and values.usable_local(stated):
+            return stated.isoformat(sep=" "), "file_name", local_to_utc(stated, tz)
+    mtime_fallback = run.profile.naming.time_fallback == "mtime"
+    if name is not None and name.time_text is not None and not mtime_fallback:
+        run.bad_times += 1
+        return name.time_text[: values.column_length(Evidence, "camera_time")], "name_invalid", None
+    if mtime_fallback:
+        true_ns = _true_mtime_ns(run, mtime_ns)
+        utc = _instant(true_ns)
+        if utc is None:
+            run.bad_times += 1
+            return str(true_ns), "mtime_invalid", None
         local = utc.astimezone(ZoneInfo(tz)).replace(tzinfo=None)
         return local.isoformat(sep=" "), "mtime", utc
     return None, "none", None
+
+
+def _instant(ns: int) -> datetime | None:
+    """A file time in nanoseconds as UTC, if the records can use it."""
+    try:
+        utc = datetime.fromtimestamp(ns / 1e9, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None
+    return utc if values.usable_instant(utc) else None
 
 
 def _true_mtime_ns(run: Run, shown_ns: int) -> int:
@@ -231,15 +274,19 @@ def _ingest_one(
 ) -> None:
     item, vault = candidate.item, run.vault
     run.progress.file_started(item.rel, item.size)
+    too_long = _too_long(item)
+    if too_long:
+        run.report.failed.append((item.rel, f"not sealed: {too_long}"))
+        run.progress.file_done(item.rel, "failed")
+        return
     try:
         fd, st = run.volume.open_file(item)
     except VolumeError as exc:
         run.report.failed.append((item.rel, f"not read: {exc}"))
         run.progress.file_done(item.rel, "failed")
         return
-    camera_time, source, recorded_at = _clip_times(run, candidate)
-    offset = run.dock.clock_offset_s
-    corrected = recorded_at - timedelta(seconds=offset) if recorded_at and offset else recorded_at
+    camera_time, source, recorded_at = _clip_times(run, candidate, st.st_mtime_ns)
+    corrected = values.shifted(recorded_at, run.dock.clock_offset_s)
     docked = run.dock.started_at
     # A new clip is routine (RT-1) until someone classifies it or links it to a case.
     routine = EvidenceFacts(corrected, docked, "routine", None)
@@ -249,7 +296,7 @@ def _ingest_one(
     try:
         sha, size = streamer.copy(fd, writer, run.progress.advance)
         after = os.fstat(fd)
-        if size != st.st_size or (after.st_size, after.st_mtime_ns) != (st.st_size, st.st_mtime_ns):
+        if size != st.st_size or not _unchanged(run.volume, st, after):
             raise VolumeError("the file changed while it was being read")
         run.progress.phase("sealing")
         # RT-1, RT-4: the first docking counts. Bytes already sealed keep the retention their
@@ -283,7 +330,7 @@ def _ingest_one(
         camera_time_source=source,
         recorded_at=recorded_at,
         recorded_at_corrected=corrected,
-        mtime=datetime.fromtimestamp(_true_mtime_ns(run, st.st_mtime_ns) / 1e9, UTC),
+        mtime=_instant(_true_mtime_ns(run, st.st_mtime_ns)),
         officer_pk=_officer_pk(run, session, officer_id),
         storage_backend=put.backend or vault.store.backend,
         storage_key=put.key,
@@ -322,6 +369,30 @@ def _ingest_one(
     run.progress.file_done(item.rel, outcome)
 
 
+def _unchanged(volume: Volume, before: os.stat_result, after: os.stat_result) -> bool:
+    """Is the file as it was when opened? Size and modification time, and the change time
+    where the filesystem keeps one (rewriting in place and setting the times back shows
+    there)."""
+    same = (after.st_size, after.st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    if volume.ctime_trusted:
+        same = same and after.st_ctime_ns == before.st_ctime_ns
+    return same
+
+
+def _too_long(item: VolumeFile) -> str | None:
+    """Why the records cannot hold this file's name, if they cannot."""
+    file_name = item.rel.rpartition("/")[2]
+    for what, text, limit in (
+        ("file name", file_name, values.column_length(Evidence, "file_name")),
+        ("folder", item.dir_rel, values.column_length(Evidence, "camera_folder")),
+        ("path", item.rel, values.column_length(Sighting, "path")),
+    ):
+        if len(text) > limit:
+            shown = f"{len(text)} characters, at most {limit}"
+            return f"its {what} is longer than the records hold ({shown})"
+    return None
+
+
 def _officer_pk(run: Run, session: Session, officer_id: str | None) -> int | None:
     if not officer_id:
         return None
@@ -335,6 +406,12 @@ def _officer_pk(run: Run, session: Session, officer_id: str | None) -> int | Non
 
 def _finish(run: Run, error: str | None) -> None:
     report = run.report
+    if run.bad_times:
+        report.problems.append(
+            f"{run.bad_times} clips carry a time that is no usable date (a month 13, a year "
+            "0000, ...): kept as the camera wrote it (camera_time_source name_invalid or "
+            "mtime_invalid); their retention counts from the docking"
+        )
     with run.vault.session() as session:
         dock = session.get_one(DockSession, report.dock_id)
         dock.finished_at = run.vault.clock.now()

@@ -73,3 +73,4 @@ class Run:
     remount_rw: Remount | None = None
     context: DockContext | None = None
     stopped: bool = False
+    bad_times: int = 0  # clips whose time is no usable date (kept as written, flagged)
