@@ -20,6 +20,7 @@ from vault.cli.common import (
     call_receiving,
     console,
     csv_mode,
+    err_console,
     print_json,
     timezone_of,
 )
@@ -147,7 +148,13 @@ def compliance_report(
     ctx: typer.Context,
     from_: FromDate = None,
     to: ToDate = None,
-    unit: Annotated[str | None, typer.Option(help="The officers' unit.")] = None,
+    unit: Annotated[
+        str | None,
+        typer.Option(
+            help="A unit: its officers, cases and the cameras that reported it at docking "
+            "(every name of it in `evault unit list`)."
+        ),
+    ] = None,
     officer: Annotated[str | None, typer.Option(help="Officer badge number.")] = None,
     device: Annotated[str | None, typer.Option(help="Camera device id.")] = None,
     as_json: Json = False,
@@ -156,7 +163,10 @@ def compliance_report(
     ] = None,
 ) -> None:
     """Per officer and camera: recordings, sessions, interruptions, narration, clocks,
-    late uploads, must-record cases without footage, and every finding (OV-1, OV-3)."""
+    late uploads, must-record cases without footage, and every finding (OV-1, OV-3).
+
+    Filters that match no record say so, name the values that exist, and exit 1: a report
+    over nothing is never a clean one."""
     params: dict[str, Any] = {
         "from_": from_,
         "to": to,
@@ -168,10 +178,56 @@ def compliance_report(
         report = call(ctx, "report.compliance", **params)
     else:
         report = _report_with_html(ctx, params, html)
+    nothing = nothing_matched(report, timezone_of(ctx))
     if as_json:
         print_json(report)
-        return
-    _print_report(report, html)
+        if nothing:
+            err_console.print(nothing, markup=False, soft_wrap=True)
+    else:
+        _print_report(report, html, nothing)
+    if nothing and _filtered(report):
+        raise typer.Exit(1)
+
+
+FILTERS = (
+    ("unit", "--unit", "units"),
+    ("officer_id", "--officer", "officers"),
+    ("device_id", "--device", "cameras"),
+)
+SHOWN = 12  # known values named in the one line; --json has them all
+
+
+def _filtered(report: dict[str, Any]) -> bool:
+    f = report["filters"]
+    return any(f[key] for key, _, _ in FILTERS) or bool(f["from"] or f["to"])
+
+
+def _some(values: list[str]) -> str:
+    if not values:
+        return "none"
+    more = f" … ({len(values) - SHOWN} more)" if len(values) > SHOWN else ""
+    return ", ".join(values[:SHOWN]) + more
+
+
+def nothing_matched(report: dict[str, Any], tz: str) -> str | None:
+    """The one line a report over no record prints instead of a clean result, naming the
+    values that exist for each filter given (None: the filters matched records)."""
+    if report.get("matched", 1):
+        return None
+    f = report["filters"]
+    given = [f"{flag} {f[key]}" for key, flag, _ in FILTERS if f[key]]
+    for key in ("from", "to"):
+        if f[key]:
+            given.append(f"--{key} {local_display(f[key], tz)}")
+    if not given:
+        return "no records: nothing to report on yet"
+    line = f"no records match {' '.join(given)}: this report covers nothing"
+    unknown = report.get("unknown", [])
+    for key, flag, label in FILTERS:
+        if f[key]:
+            what = f"{flag} {f[key]} is in no record; " if key in unknown else ""
+            line += f"; {what}known {label}: {_some(report['known'][key])}"
+    return line
 
 
 def _report_with_html(ctx: typer.Context, params: dict[str, Any], html: Path) -> Any:
@@ -196,7 +252,7 @@ def _report_with_html(ctx: typer.Context, params: dict[str, Any], html: Path) ->
     return report
 
 
-def _print_report(report: dict[str, Any], html: Path | None) -> None:
+def _print_report(report: dict[str, Any], html: Path | None, nothing: str | None) -> None:
     table = Table(
         "officer", "camera", "clips", "hours", "sessions", "interruptions n/r/-",
         "unnarrated", "clock", "late",
@@ -216,7 +272,10 @@ def _print_report(report: dict[str, Any], html: Path | None) -> None:
         )
     console.print(table)
     findings = report["findings"]
-    console.print(f"{len(findings)} findings")
+    if nothing:
+        console.print(nothing, markup=False, soft_wrap=True)
+    if findings or not nothing:  # "0 findings" over no record would read as a clean report
+        console.print(f"{len(findings)} findings")
     for finding in findings:
         console.print(
             f"  [bold]{finding['rule']}[/] {escape(finding['subject'])}: "
