@@ -59,3 +59,9 @@ class RegisterTampered(VaultError):
     """The access register's hash chain or signed head does not check out (AC-7)."""
 
     exit_code = 4
+
+
+class UsageError(VaultError):
+    """An option's value is not one the option takes (README: exit 2, a usage error)."""
+
+    exit_code = 2

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import difflib
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import aliased
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, or_, select
 
+from vault.cases.cases import find_case, normalise_number
 from vault.cases.retention import active_holds, linked_cases
 from vault.context import Vault
 from vault.db.models import (
@@ -33,8 +35,9 @@ from vault.timeutil import iso
 
 @dataclass(frozen=True)
 class Filters:
-    device_id: str | None = None
-    officer_id: str | None = None
+    device_id: str | None = None  # the camera that recorded it, or any that delivered it
+    officer_id: str | None = None  # the officer who recorded it, or any who docked it
+    recorded_by: str | None = None  # only the officer who recorded it (an `own` scope)
     recorded_from: datetime | None = None
     recorded_to: datetime | None = None
     case_number: str | None = None
@@ -66,24 +69,47 @@ def _row(evidence: Evidence, device: Device | None, officer: Officer | None) -> 
     }
 
 
-def list_evidence(session: Session, filters: Filters) -> list[dict[str, Any]]:
-    """Evidence by device, officer and recording time (the corrected time, DV-2)."""
-    device_t, officer_t = aliased(Device), aliased(Officer)
-    query = (
-        select(Evidence, device_t, officer_t)
-        .join(device_t, col(Evidence.device_pk) == device_t.id, isouter=True)
-        .join(officer_t, col(Evidence.officer_pk) == officer_t.id, isouter=True)
-        .order_by(col(Evidence.recorded_at_corrected), col(Evidence.id))
+def _delivered_by_device(device_id: str) -> Any:
+    """Evidence of a camera: recorded by it, or seen at any docking of it (a copy between
+    cameras, IN-6). One query over indexed columns: device.device_id,
+    dock_session.device_pk, sighting.dock_session_id."""
+    device_pk = select(Device.id).where(Device.device_id == device_id)
+    seen = (
+        select(Sighting.evidence_id)
+        .join(DockSession, col(Sighting.dock_session_id) == DockSession.id)
+        .where(col(DockSession.device_pk).in_(device_pk))
     )
+    return or_(col(Evidence.device_pk).in_(device_pk), col(Evidence.id).in_(seen))
+
+
+def _delivered_by_officer(officer_id: str) -> Any:
+    """Evidence of an officer: named by its file, or seen at a docking of his."""
+    officer_pk = select(Officer.id).where(Officer.officer_id == officer_id)
+    seen = (
+        select(Sighting.evidence_id)
+        .join(DockSession, col(Sighting.dock_session_id) == DockSession.id)
+        .where(col(DockSession.officer_pk).in_(officer_pk))
+    )
+    return or_(col(Evidence.officer_pk).in_(officer_pk), col(Evidence.id).in_(seen))
+
+
+def _case_ids(session: Session, number: str) -> list[int]:
+    case = find_case(session, number)
+    return [case.id] if case is not None and case.id is not None else []
+
+
+def _narrowed(session: Session, query: Any, filters: Filters) -> Any:
     if filters.device_id:
-        query = query.where(device_t.device_id == filters.device_id)
+        query = query.where(_delivered_by_device(filters.device_id))
     if filters.officer_id:
-        query = query.where(officer_t.officer_id == filters.officer_id)
+        query = query.where(_delivered_by_officer(filters.officer_id))
+    if filters.recorded_by:
+        recorded_by = select(Officer.id).where(Officer.officer_id == filters.recorded_by)
+        query = query.where(col(Evidence.officer_pk).in_(recorded_by))
     if filters.case_number:
-        linked = (
-            select(CaseLink.evidence_id)
-            .join(Case, col(CaseLink.case_id) == Case.id)
-            .where(Case.number == filters.case_number, col(CaseLink.unlinked_at).is_(None))
+        linked = select(CaseLink.evidence_id).where(
+            col(CaseLink.case_id).in_(_case_ids(session, filters.case_number)),
+            col(CaseLink.unlinked_at).is_(None),
         )
         query = query.where(col(Evidence.id).in_(linked))
     if filters.retention_class:
@@ -92,9 +118,97 @@ def list_evidence(session: Session, filters: Filters) -> list[dict[str, Any]]:
         query = query.where(col(Evidence.recorded_at_corrected) >= filters.recorded_from)
     if filters.recorded_to:
         query = query.where(col(Evidence.recorded_at_corrected) < filters.recorded_to)
+    return query
+
+
+def list_evidence(session: Session, filters: Filters) -> list[dict[str, Any]]:
+    """Evidence by device, officer and recording time (the corrected time, DV-2); a clip
+    delivered by several cameras or officers is found under each (IN-4, IN-6)."""
+    device_t, officer_t = aliased(Device), aliased(Officer)
+    query = (
+        select(Evidence, device_t, officer_t)
+        .join(device_t, col(Evidence.device_pk) == device_t.id, isouter=True)
+        .join(officer_t, col(Evidence.officer_pk) == officer_t.id, isouter=True)
+        .order_by(col(Evidence.recorded_at_corrected), col(Evidence.id))
+    )
+    query = _narrowed(session, query, filters)
     if filters.limit:
         query = query.limit(filters.limit)
     return [_row(e, d, o) for e, d, o in session.exec(query)]
+
+
+SHOWN_KNOWN = 20  # values named when a filter matches nothing; the rest are counted
+
+
+def _listed(values: list[str], given: str) -> dict[str, Any]:
+    """Known values as a note shows them: the nearest to what was typed first, at most
+    SHOWN_KNOWN, and whether the value typed is one of them."""
+    close = difflib.get_close_matches(given, values, n=3, cutoff=0.6)
+    ordered = close + [v for v in values if v not in close]
+    return {
+        "given": given,
+        "exists": given in values,
+        "did_you_mean": [] if given in values else close,
+        "values": ordered[:SHOWN_KNOWN],
+        "more": max(0, len(ordered) - SHOWN_KNOWN),
+    }
+
+
+def known_values(
+    session: Session,
+    filters: Filters,
+    own_badge: str | None = None,
+    handled_cases: set[int] | None = None,
+) -> dict[str, Any]:
+    """What exists for each filter given, for a listing that matched nothing: the cameras,
+    officers, cases, classes and the span of recording times. Only values the caller may see:
+    with OWN_BADGE (an officer's own scope) those of the clips he recorded, and of the cases
+    those he handles (HANDLED_CASES)."""
+    visible = _narrowed(session, select(Evidence.id), Filters(recorded_by=own_badge))
+    known: dict[str, Any] = {}
+    if filters.device_id:
+        devices = select(Device.device_id)  # every camera on record
+        if own_badge:  # only those that recorded or delivered his clips
+            recorded = select(Evidence.device_pk).where(col(Evidence.id).in_(visible))
+            delivered = (
+                select(DockSession.device_pk)
+                .join(Sighting, col(Sighting.dock_session_id) == DockSession.id)
+                .where(col(Sighting.evidence_id).in_(visible))
+            )
+            devices = devices.where(
+                or_(col(Device.id).in_(recorded), col(Device.id).in_(delivered))
+            )
+        known["device"] = _listed(sorted(set(session.exec(devices))), filters.device_id)
+    if filters.officer_id:
+        badges = [own_badge] if own_badge else sorted(set(session.exec(select(Officer.officer_id))))
+        known["officer"] = _listed(badges, filters.officer_id)
+    if filters.case_number:
+        query = select(Case.number).order_by(col(Case.number))
+        if own_badge:
+            query = query.where(col(Case.id).in_(handled_cases or set()))
+        numbers = list(session.exec(query))
+        entry = _listed(numbers, normalise_number(filters.case_number))
+        entry["given"] = filters.case_number
+        known["case"] = entry
+    if filters.retention_class:
+        counted = session.exec(
+            select(Evidence.retention_class, func.count())
+            .where(col(Evidence.id).in_(visible))
+            .group_by(col(Evidence.retention_class))
+        )
+        known["class"] = {"given": filters.retention_class, "counts": dict(sorted(counted))}
+    if filters.recorded_from or filters.recorded_to:
+        first, last = session.exec(
+            select(
+                func.min(Evidence.recorded_at_corrected), func.max(Evidence.recorded_at_corrected)
+            ).where(col(Evidence.id).in_(visible))
+        ).one()
+        known["recorded"] = {
+            "given": {"from": iso(filters.recorded_from), "to": iso(filters.recorded_to)},
+            "first": iso(first),
+            "last": iso(last),
+        }
+    return known
 
 
 def _protection_now(storage: dict[str, Any], store: WormStore, key: str) -> None:

@@ -390,6 +390,9 @@ def test_device_keeper_and_ledger(home: Path, daemon: DockDaemon, cameras: Camer
     keeper = run_evault(home, "principal", "add", "王档案", "--role", "records_keeper")
     assert keeper.returncode == 0, keeper.stderr  # root, mapped as the records keeper
     assert run_evault(home, "device", "assign", "3100001", "010203").returncode == 0
+    # A keeper is an officer on record (issue 16): 020304 is added before he takes it over.
+    added = run_evault(home, "principal", "add", "李四", "--role", "officer", "--officer", "020304")
+    assert added.returncode == 0, added.stderr
     moved = run_evault(home, "device", "assign", "3100001", "020304", "--note", "hand-over")
     assert moved.returncode == 0, moved.stderr
     again = run_evault(home, "device", "assign", "3100001", "020304")

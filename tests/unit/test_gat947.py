@@ -576,6 +576,9 @@ def test_a_badge_the_camera_cannot_hold_fails_only_the_write(
 
     vault = standin_vault(home, clock, tmp_path, library, states, CLOCK + "\nwrite_keeper = true")
     call: Any = SimpleNamespace(vault=vault)  # `evault device assign`: the operation itself
+    with vault.session() as session:  # a keeper is an officer on record (issue 16)
+        session.add(Officer(officer_id="01020304"))
+        session.commit()
     reply = cases.assign(call, "3100001", "01020304", profile="gat947-standin")
     assert "cannot be written into the camera" in reply["camera_badge"]
     assert "userNo holds 7" in reply["warning"]  # the keeper is recorded; the operator told

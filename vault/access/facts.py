@@ -15,6 +15,7 @@ from sqlmodel import Session, col, or_, select
 
 from vault.access import policy
 from vault.access.policy import Scope
+from vault.cases.cases import find_case
 from vault.cases.retention import linked_cases
 from vault.context import Vault
 from vault.db.models import (
@@ -220,7 +221,7 @@ def package_facts(
     hidden = hidden or {}
     items = [_item(vault, session, e, hidden.get(e.id or 0)) for e in evidence]
     number = scope.ref if scope.kind == "case" else next(iter(items[0]["cases"]), None)
-    case = session.exec(select(Case).where(Case.number == number)).first() if number else None
+    case = find_case(session, number) if number else None
     documents = session.exec(
         select(AccessDocument.kind).where(AccessDocument.request_id == request.id)
     )

@@ -35,7 +35,7 @@ def _documents(session: Session, request_id: int) -> list[str]:
 def approve(vault: Vault, request_id: int, reason: str, days: int | None = None) -> AccessGrant:
     """Approve a pending request: a grant for its scope and action, valid for `days`."""
     settings = vault.settings.access
-    days = days or settings.grant_days
+    days = settings.grant_days if days is None else days  # 0 is refused, never the default
     if not 1 <= days <= settings.max_grant_days:
         raise Conflict(f"a grant lasts 1 to {settings.max_grant_days} days (access.max_grant_days)")
     with (

@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from vault.access import policy, register
 from vault.access.principals import current, get_principal, require_role
+from vault.cases.cases import get_case
 from vault.context import Vault
 from vault.db.models import AccessDocument, AccessGrant, AccessRequest, Principal
 from vault.errors import AccessRefused, Conflict, VolumeError
@@ -96,6 +97,8 @@ def file_request(
         if requester.id != caller.id:
             require_role(caller, ("records_keeper",), "filing a request for someone else")
         evidence = policy.scope_evidence(session, scope)
+        if scope.kind == "case":  # the number as stored, whatever brackets were typed
+            scope = policy.Scope("case", get_case(session, scope.ref).number)
         missing = policy.missing_documents(requester.kind, set(kinds))
         if missing:
             raise AccessRefused(
@@ -166,6 +169,9 @@ def request_json(session: Session, request: AccessRequest) -> dict[str, Any]:
             for d in documents
         ],
     }
+
+
+STATUSES = ("pending", "approved", "denied")  # what AccessRequest.status may be
 
 
 def list_requests(session: Session, status: str | None = None) -> list[dict[str, Any]]:

@@ -5,6 +5,7 @@ Every link and unlink is recorded with who and when; unlinking never deletes the
 
 from __future__ import annotations
 
+import difflib
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -16,6 +17,8 @@ from vault.db.models import Case, CaseHandler, CaseLink, Evidence, Officer, Sigh
 from vault.db.upsert import upsert_officer
 from vault.errors import Conflict, NotFound
 from vault.timeutil import iso
+
+STATUSES = ("open", "closed")  # what Case.status may be
 
 # RC-5: activities that must be recorded on video (Shanxi 第12条 and others).
 ACTIVITIES = (
@@ -32,11 +35,46 @@ ACTIVITIES = (
 )
 
 
+# Case numbers are typed with whatever brackets the keyboard gives: 环罚〔2026〕12号,
+# 环罚[2026]12号, 环罚（2026）12号 and 环罚【2026】12号 are one case. 〔〕 is the canonical
+# form (GB/T 9704's 发文字号), the one stored and printed.
+_OPENING = "[(（［【〖﹝〔"
+_CLOSING = "])）］】〗﹞〕"
+_BRACKETS = str.maketrans(_OPENING + _CLOSING, "〔" * len(_OPENING) + "〕" * len(_CLOSING))
+
+
+def normalise_number(number: str) -> str:
+    """The canonical form of a case number: brackets made 〔〕, spaces around it dropped."""
+    return number.strip().translate(_BRACKETS)
+
+
+def find_case(session: Session, number: str) -> Case | None:
+    """The case a number names, whichever brackets it was typed or once stored with."""
+    canonical = normalise_number(number)
+    case = session.exec(select(Case).where(Case.number == canonical)).first()
+    if case is not None:
+        return case
+    # A case stored before numbers were normalised keeps the brackets it was typed with.
+    for stored in session.exec(select(Case).where(col(Case.number) != canonical)):
+        if normalise_number(stored.number) == canonical:
+            return stored
+    return None
+
+
+def known_numbers(session: Session) -> list[str]:
+    return list(session.exec(select(Case.number).order_by(col(Case.number))))
+
+
 def get_case(session: Session, number: str) -> Case:
-    case = session.exec(select(Case).where(Case.number == number)).first()
+    case = find_case(session, number)
     if case is None:
-        raise NotFound(f"no case {number!r}")
+        raise NotFound(f"no case {number!r}{_suggestion(session, number)}")
     return case
+
+
+def _suggestion(session: Session, number: str) -> str:
+    close = difflib.get_close_matches(normalise_number(number), known_numbers(session), n=3)
+    return f" (did you mean {' or '.join(close)}?)" if close else ""
 
 
 def active_link(session: Session, case: Case, evidence_id: int) -> CaseLink | None:
@@ -64,9 +102,14 @@ def create_case(
     if unknown:
         raise Conflict(f"unknown activity {unknown[0]!r} (known: {', '.join(ACTIVITIES)})")
     years = vault.settings.retention.case_years[case_type]
+    typed, number = number, normalise_number(number)
+    if not number:
+        raise Conflict("a case needs a number")
     with vault.session() as session:
-        if session.exec(select(Case).where(Case.number == number)).first():
-            raise Conflict(f"case {number!r} already exists")
+        existing = find_case(session, number)
+        if existing is not None:
+            same = "" if existing.number == typed else f" ({typed} is the same number)"
+            raise Conflict(f"case {existing.number} already exists{same}")
         case = Case(
             number=number,
             name=name,
@@ -103,6 +146,7 @@ def link(vault: Vault, number: str, evidence_ids: list[int], dock_ids: list[int]
     """Link evidence (or all evidence seen at a docking) to a case; returns the ids linked."""
     with vault.session() as session:
         case = get_case(session, number)
+        number = case.number  # as stored, whatever brackets were typed
         assert case.id is not None
         ids = list(evidence_ids)
         for dock_id in dock_ids:
@@ -140,6 +184,7 @@ def unlink(vault: Vault, number: str, evidence_ids: list[int], reason: str) -> N
         raise Conflict("a reason is required to unlink evidence from a case")
     with vault.session() as session:
         case = get_case(session, number)
+        number = case.number  # as stored, whatever brackets were typed
         for evidence_id in evidence_ids:
             row = active_link(session, case, evidence_id)
             if row is None:
@@ -159,6 +204,7 @@ def close(vault: Vault, number: str) -> int:
     """Closing starts the case file's retention clock for its evidence (RT-3)."""
     with vault.session() as session:
         case = get_case(session, number)
+        number = case.number  # as stored, whatever brackets were typed
         if case.status == "closed":
             raise Conflict(f"case {number!r} was closed on {iso(case.closed_at)}")
         case.status, case.closed_at = "closed", vault.clock.now()
@@ -174,6 +220,7 @@ def litigation(vault: Vault, number: str, pending: bool, reason: str) -> int:
     """Administrative litigation pending: every linked record is held regardless (RT-3)."""
     with vault.session() as session:
         case = get_case(session, number)
+        number = case.number  # as stored, whatever brackets were typed
         if case.litigation == pending:
             state = "already under" if pending else "not under"
             raise Conflict(f"case {number!r} is {state} litigation hold")

@@ -21,6 +21,7 @@ from vault.cli.common import (
     err_console,
     print_fields,
     print_json,
+    print_nothing_matched,
     timezone_of,
 )
 from vault.errors import RegisterTampered, VaultError
@@ -87,7 +88,8 @@ def approve(
     request_id: Annotated[int, typer.Argument(help="Request id.")],
     reason: Reason,
     days: Annotated[
-        int | None, typer.Option(help="Grant validity (default access.grant_days).")
+        int | None,
+        typer.Option(help="Grant validity in days, at least 1 (default access.grant_days)."),
     ] = None,
 ) -> None:
     """Approve a request (approvers only): a grant for its scope and action."""
@@ -132,6 +134,9 @@ def revoke(
     console.print(f"grant {grant_id} revoked")
 
 
+REQUEST_LABELS = {"status": ("--status", "requests by status")}
+
+
 @app.command("requests")
 def list_requests(
     ctx: typer.Context,
@@ -141,9 +146,13 @@ def list_requests(
 ) -> None:
     """List access requests (an officer: those he filed or asked for)."""
     csv_mode(csv)
-    rows = call(ctx, "access.requests", status=status)
+    answer = call(ctx, "access.requests", status=status, explain=True)
+    rows = answer["requests"]
     if as_json:
-        print_json(rows)
+        print_json(rows)  # the list it always was; what exists goes to standard error
+        print_nothing_matched(answer, REQUEST_LABELS, None, as_json=True)
+        return
+    if print_nothing_matched(answer, REQUEST_LABELS, None, csv=csv):
         return
     table = Table("id", "requester", "action", "scope", "status", "documents", "reason")
     for r in rows:

@@ -275,3 +275,59 @@ def human(value: Any, tz: str | None = None) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {human(v, tz)}" for k, v in value.items())
     return str(value)
+
+
+def print_nothing_matched(
+    answer: dict[str, Any],
+    labels: dict[str, tuple[str, str]],
+    tz: str | None,
+    as_json: bool = False,
+    csv: bool = False,
+) -> bool:
+    """A listing whose filters matched nothing says so and names the values that exist
+    (issue 16). LABELS: a filter's key -> (its option, what its values are). The answer on
+    stdout stays what it always was for --json ([]) and --csv (the header): the note goes to
+    standard error, with --json as one JSON object {"matched": 0, "known": {...}}. True when
+    it printed the note in place of a table."""
+    known = answer.get("known")
+    if answer.get("matched") or not known:
+        return False
+    if as_json:
+        typer.echo(json.dumps({"matched": 0, "known": known}, ensure_ascii=False), err=True)
+        return False
+    line = escape(nothing_matched(known, labels, tz))
+    (err_console if csv else console).print(line, soft_wrap=True)
+    return not csv
+
+
+def nothing_matched(
+    known: dict[str, Any], labels: dict[str, tuple[str, str]], tz: str | None = None
+) -> str:
+    """'nothing matched --device 9999999: no such camera (did you mean 3100001?); cameras:
+    3100001, 3100002' — one clause per filter given."""
+    clauses = []
+    for key, entry in known.items():
+        option, plural = labels.get(key, (f"--{key}", "values"))
+        if "values" in entry:
+            what = f"{option} {entry['given']}"
+            if entry["exists"]:
+                clauses.append(f"{what} (on record)")
+                continue
+            what += ": none on record"
+            if entry["did_you_mean"]:
+                what += f" (did you mean {' or '.join(entry['did_you_mean'])}?)"
+            shown = ", ".join(entry["values"]) or "none yet"
+            more = f" and {entry['more']} more" if entry.get("more") else ""
+            clauses.append(f"{what}; {plural}: {shown}{more}")
+        elif "counts" in entry:
+            counts = ", ".join(f"{k} ({v})" for k, v in entry["counts"].items()) or "none yet"
+            clauses.append(f"{option} {entry['given']}; {plural}: {counts}")
+        elif "first" in entry:
+            given = entry["given"]
+            span = " ".join(f"--{k} {given[k]}" for k in ("from", "to") if given.get(k))
+            if entry["first"] is None:
+                clauses.append(f"{span}; nothing is recorded yet")
+            else:
+                first, last = human(entry["first"], tz), human(entry["last"], tz)
+                clauses.append(f"{span}; {plural} from {first} to {last}")
+    return "nothing matched " + "; ".join(clauses)

@@ -26,12 +26,23 @@ from vault.cli.common import (
     human,
     print_fields,
     print_json,
+    print_nothing_matched,
     timezone_of,
 )
 from vault.errors import VaultError
 from vault.timeutil import local_display
 
 app = typer.Typer(help="Find evidence and check it against the store.", no_args_is_help=True)
+
+
+# How `evidence list` names each filter when nothing matched.
+LIST_LABELS = {
+    "device": ("--device", "cameras"),
+    "officer": ("--officer", "officers"),
+    "case": ("--case", "cases"),
+    "class": ("--class", "classes in use"),
+    "recorded": ("recorded", "clips are recorded"),
+}
 
 
 @app.command("list")
@@ -51,7 +62,7 @@ def list_(
 ) -> None:
     """List evidence by camera, officer and recording time."""
     csv_mode(csv)
-    rows = call(
+    answer = call(
         ctx,
         "evidence.list",
         device=device,
@@ -61,11 +72,16 @@ def list_(
         case=case,
         retention_class=retention_class,
         limit=limit,
+        explain=True,
     )
-    if as_json:
-        print_json(rows)
-        return
+    rows = answer["evidence"]
     tz = timezone_of(ctx)
+    if as_json:
+        print_json(rows)  # the list it always was; what exists goes to standard error
+        print_nothing_matched(answer, LIST_LABELS, tz, as_json=True)
+        return
+    if print_nothing_matched(answer, LIST_LABELS, tz, csv=csv):
+        return
     table = Table(
         "id",
         f"recorded ({tz})",

@@ -1,5 +1,6 @@
-"""`evault compliance scan`: bring sessions and gaps up to date, then listen to the opening of
-each session (RC-1) and of each clip that resumed after an interruption (RC-3).
+"""`evault compliance scan`: bring sessions and gaps up to date, record each clip whose bytes
+arrived from more than one camera (IN-6, vault.compliance.copies), then listen to the opening
+of each session (RC-1) and of each clip that resumed after an interruption (RC-3).
 
 Idempotent, so a timer may run it as often as it likes: a clip is analysed once per setting
 of the window and the minimum speech, and again only when a better source appears (the audio
@@ -20,6 +21,7 @@ from typing import Any
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from vault.compliance import copies as camera_copies
 from vault.compliance import sessions as grouping
 from vault.compliance.narration import (
     NarrationError,
@@ -70,6 +72,9 @@ class ScanReport:
     checked: list[dict[str, Any]] = field(default_factory=list)
     failed: list[dict[str, Any]] = field(default_factory=list)
     up_to_date: int = 0
+    # IN-6: records whose bytes arrived from more than one camera; new: recorded this scan
+    copies: list[dict[str, Any]] = field(default_factory=list)
+    new_copies: int = 0
 
     @property
     def ok(self) -> bool:
@@ -86,6 +91,8 @@ class ScanReport:
             "checked": self.checked,
             "failed": self.failed,
             "up_to_date": self.up_to_date,
+            "copied_between_cameras": self.copies,
+            "new_copies": self.new_copies,
             "ok": self.ok,
         }
 
@@ -100,6 +107,12 @@ def scan(vault: Vault, since: datetime | None = None) -> ScanReport:
         report.merged_sessions = result.merged
         report.gaps, report.new_gaps = result.gaps, result.new_gaps
         report.waiting_for_probe = result.waiting
+        copies = camera_copies.find_copies(session)
+        new = camera_copies.record_new(
+            session, copies, vault.actor("compliance"), vault.clock.now()
+        )
+        session.commit()
+        report.copies, report.new_copies = [c.to_json() for c in copies], len(new)
         targets, report.up_to_date = plan(session, settings, since)
         session.commit()  # read only: lets go of the database before the long part
     kv(
@@ -115,6 +128,8 @@ def scan(vault: Vault, since: datetime | None = None) -> ScanReport:
         waiting_for_probe=report.waiting_for_probe,
         to_check=len(targets),
         up_to_date=report.up_to_date,
+        copied_between_cameras=len(report.copies),
+        new_copies=report.new_copies,
     )
     transcriber = load_transcriber(settings.transcript_model_dir) if targets else None
     folder = derivatives.work_root(vault) / f"{os.getpid()}-compliance"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,7 @@ from vault.access.policy import DOCUMENTS, describe_document
 from vault.db.models import AccessGrant, AccessRequest
 from vault.errors import Conflict, VolumeError
 from vault.service.api import Call, operation
+from vault.service.ops.choices import at_least_one, choose
 from vault.timeutil import iso, parse_span
 
 
@@ -52,6 +54,7 @@ def request(
 
 @operation("access.approve")
 def approve(call: Call, request_id: int, reason: str, days: int | None = None) -> dict[str, Any]:
+    at_least_one("--days", days)
     grant = grants.approve(call.vault, request_id, reason, days)
     return {
         "grant_id": grant.id,
@@ -81,18 +84,36 @@ def _own_id(call: Call) -> int | None:
 
 
 @operation("access.requests")
-def list_requests(call: Call, status: str | None = None) -> list[dict[str, Any]]:
-    """Every request; an officer (scope own) sees those he filed or is the requester of."""
+def list_requests(
+    call: Call, status: str | None = None, explain: bool = False
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """Every request; an officer (scope own) sees those he filed or is the requester of.
+    With EXPLAIN: {"matched", "requests", and when --status matched nothing "known": how
+    many requests the caller sees in each status}."""
+    choose("--status", status, requests.STATUSES)
     query = select(AccessRequest).order_by(col(AccessRequest.id))
-    if status:
-        query = query.where(AccessRequest.status == status)
     if call.scope == "own":
         me = _own_id(call)
         query = query.where(
             or_(col(AccessRequest.requester_id) == me, col(AccessRequest.filed_by_id) == me)
         )
     with call.vault.session() as session:
-        return [requests.request_json(session, r) for r in session.exec(query)]
+        visible = list(session.exec(query))
+        rows = [
+            requests.request_json(session, r) for r in visible if r.status == (status or r.status)
+        ]
+    if not explain:
+        return rows
+    answer: dict[str, Any] = {"matched": len(rows), "requests": rows}
+    if status and not rows:
+        counts = Counter(r.status for r in visible)
+        answer["known"] = {
+            "status": {
+                "given": status,
+                "counts": {s: counts[s] for s in requests.STATUSES if counts[s]},
+            }
+        }
+    return answer
 
 
 @operation("access.grants")

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlmodel import col, select
+
 from vault.cases import cases
 from vault.cases.purge import purge as run_purge
+from vault.db.models import Officer
 from vault.dock import ledger as ledgers
-from vault.errors import AccessRefused, VaultError
+from vault.errors import AccessRefused, NotFound, VaultError
 from vault.logs import configure as configure_logging
 from vault.service.api import Call, operation
+from vault.service.ops.choices import choose, nearest
 from vault.service.ops.scopes import handles_case, own_badge
 from vault.timeutil import parse_time
 
@@ -77,6 +81,7 @@ def litigation(call: Call, number: str, start: bool, reason: str = "") -> int:
 
 @operation("case.list")
 def list_(call: Call, status: str | None = None) -> list[dict[str, Any]]:
+    choose("--status", status, cases.STATUSES)
     badge = own_badge(call) if call.scope == "own" else None
     with call.vault.session() as session:
         rows = cases.list_cases(session, status)
@@ -87,6 +92,7 @@ def list_(call: Call, status: str | None = None) -> list[dict[str, Any]]:
 
 @operation("case.show")
 def show(call: Call, number: str) -> dict[str, Any]:
+    number = cases.normalise_number(number)
     if call.scope == "own":
         badge = own_badge(call)
         if not handles_case(call, number):
@@ -109,6 +115,21 @@ def purge(call: Call) -> dict[str, Any]:
     return run_purge(call.vault, dry_run=False).to_json()
 
 
+def _require_officer(call: Call, badge: str) -> None:
+    """A camera's keeper is an officer on record (DV-1): a badge typed wrong is refused, not
+    made a new officer."""
+    with call.vault.session() as session:
+        badges = list(session.exec(select(Officer.officer_id).order_by(col(Officer.officer_id))))
+    if badge in badges:
+        return
+    close = nearest(badge, badges, n=3)
+    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    raise NotFound(
+        f"no officer with badge {badge!r} on record{hint}: add them first "
+        f"(evault principal add NAME --role officer --officer {badge}), or dock a camera of theirs"
+    )
+
+
 @operation("device.assign")
 def assign(
     call: Call,
@@ -117,6 +138,7 @@ def assign(
     note: str | None = None,
     profile: str | None = None,
 ) -> dict[str, Any]:
+    _require_officer(call, keeper)
     ledgers.assign(call.vault, device_id, keeper, note, profile)
     reply: dict[str, Any] = {"device_id": device_id, "keeper": keeper}
     if ledgers.badge_written_by_dock(call.vault, device_id):

@@ -8,12 +8,22 @@ from typing import Any
 
 from vault.access import export as access_export
 from vault.access.grants import mark as mark_evidence
+from vault.cases.cases import normalise_number
 from vault.cases.retention import classify as classify_evidence
 from vault.cases.retention import place_hold, release_hold
 from vault.errors import AccessRefused, VaultError
 from vault.media import redact as media_redact
-from vault.retrieval import Filters, find_orphans, list_evidence, show_evidence, verify_evidence
+from vault.retention_rules import CLASSES, LONG_TERM_CATEGORIES
+from vault.retrieval import (
+    Filters,
+    find_orphans,
+    known_values,
+    list_evidence,
+    show_evidence,
+    verify_evidence,
+)
 from vault.service.api import Call, operation
+from vault.service.ops.choices import choose
 from vault.service.ops.scopes import handles_case, own_badge, require_own_evidence
 from vault.timeutil import iso, parse_span
 
@@ -28,17 +38,25 @@ def list_(
     case: str | None = None,
     retention_class: str | None = None,
     limit: int | None = None,
-) -> list[dict[str, Any]]:
+    explain: bool = False,
+) -> list[dict[str, Any]] | dict[str, Any]:
+    """The evidence the filters select. With EXPLAIN: {"matched", "evidence", and when
+    filters matched nothing "known": the values that exist for each filter given}."""
     tz = call.vault.settings.timezone
-    if call.scope == "own" and not (case and handles_case(call, case)):
-        badge = own_badge(call)
-        if officer not in (None, badge):
-            raise AccessRefused(f"{call.name} may list only officer {badge}'s own evidence")
-        officer = badge
+    choose("--class", retention_class, CLASSES)
+    case = normalise_number(case) if case else None
+    recorded_by = mine = None
+    if call.scope == "own":
+        mine = own_badge(call)
+        if not (case and handles_case(call, case)):
+            if officer not in (None, mine):
+                raise AccessRefused(f"{call.name} may list only officer {mine}'s own evidence")
+            recorded_by = mine
     recorded_from, recorded_to = parse_span(from_, to, tz)
     filters = Filters(
         device_id=device,
         officer_id=officer,
+        recorded_by=recorded_by,
         recorded_from=recorded_from,
         recorded_to=recorded_to,
         case_number=case,
@@ -46,7 +64,18 @@ def list_(
         limit=limit,
     )
     with call.vault.session() as session:
-        return list_evidence(session, filters)
+        rows = list_evidence(session, filters)
+    if not explain:
+        return rows
+    answer: dict[str, Any] = {"matched": len(rows), "evidence": rows}
+    if not rows:
+        handled = call.handled_case_ids() if mine else None
+        with call.vault.session() as session:
+            known = known_values(session, filters, mine, handled)
+        if "recorded" in known:  # as typed: a bare --to date takes its whole day in
+            known["recorded"]["given"] = {"from": from_, "to": to}
+        answer["known"] = known
+    return answer
 
 
 @operation("evidence.show")
@@ -70,6 +99,8 @@ def verify(call: Call, evidence_id: int | None = None, orphans: bool = False) ->
 def classify(
     call: Call, evidence_id: int, retention_class: str, reason: str, category: str | None = None
 ) -> dict[str, Any]:
+    choose("--class", retention_class, CLASSES)
+    choose("--category", category, LONG_TERM_CATEGORIES)
     decision = classify_evidence(call.vault, evidence_id, retention_class, category, reason)
     return {
         "evidence_id": evidence_id,
@@ -174,7 +205,7 @@ def export(
 ) -> dict[str, Any]:
     if (evidence_id is None) == (case is None):
         raise VaultError("give one evidence id or --case NUMBER")
-    scope = f"case:{case}" if case is not None else f"evidence:{evidence_id}"
+    scope = f"case:{normalise_number(case)}" if case is not None else f"evidence:{evidence_id}"
     package = call.output("package")
     result = access_export.export(
         call.vault, scope, package, grant, iso, place, shown_out=Path(out), redacted=redacted
