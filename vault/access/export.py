@@ -394,7 +394,7 @@ def export(
     try:
         _write_package(vault, work, facts, sources, result)
         if discs:
-            images = _write_discs(work, facts, grant.id)
+            images = _write_discs(work, facts, grant.id, vault.settings.access.bureau_name)
             result.images = [shown / image.relative_to(work) for image in images]
         token = uuid.uuid4().hex
         sha256sums = _sha256_file(work / "SHA256SUMS")
@@ -463,8 +463,11 @@ def _place(work: Path, out: Path, journal: Path) -> None:
         raise
 
 
-def _write_discs(work: Path, facts: dict[str, Any], grant_id: int) -> list[Path]:
-    """EV-2: two labelled disc images of the package, in its iso/ folder."""
+def _write_discs(
+    work: Path, facts: dict[str, Any], grant_id: int, bureau: str | None
+) -> list[Path]:
+    """EV-2: two labelled disc images of the package, in its iso/ folder; 制作单位 is the
+    bureau (access.bureau_name) with the unit."""
     case = facts["case"]
     ids = ", ".join(str(e["evidence_id"]) for e in facts["evidence"])
     label = f"{case['name']} {case['number']}" if case else f"执法记录仪音像资料（证据 {ids}）"
@@ -476,6 +479,7 @@ def _write_discs(work: Path, facts: dict[str, Any], grant_id: int) -> list[Path]
         facts["exported_by"],
         facts["created_at_local"][:10],
         label,
+        bureau=bureau,
     )
 
 

@@ -1,5 +1,7 @@
-"""Disc images of an export package (EV-2): two copies, each labelled with unit, maker, date
-and case name and number, as ISO 9660 with Joliet and Rock Ridge (readable anywhere)."""
+"""Disc images of an export package (EV-2): two copies, each labelled with the making body
+(制作单位: the bureau and its unit), maker, date and case name and number, as ISO 9660 with
+Joliet and Rock Ridge (readable anywhere). The label's words come from the message
+catalogue (vault.i18n): Chinese by default."""
 
 from __future__ import annotations
 
@@ -8,7 +10,9 @@ import shutil
 import subprocess
 from pathlib import Path
 
+from vault import i18n
 from vault.errors import VaultError
+from vault.i18n import _
 
 COPIES = 2
 
@@ -17,11 +21,33 @@ class DiscError(VaultError):
     """xorriso is missing or could not write an image."""
 
 
-def label_text(unit: str, maker: str, date: str, case: str, copy: int) -> str:
-    return (
-        f"执法音像资料光盘 第{copy}份（共{COPIES}份）\n"
-        f"单位：{unit}\n制作人：{maker}\n制作日期：{date}\n案件（执法活动）名称及编号：{case}\n"
-    )
+def label_text(
+    unit: str,
+    maker: str,
+    date: str,
+    case: str,
+    copy: int,
+    bureau: str | None = None,
+    language: str | None = None,
+) -> str:
+    """The words printed on disc `copy`: 制作单位 is the bureau (access.bureau_name) with
+    its unit; a value the records lack is a line to write on."""
+    blank = "＿" * 8
+    with i18n.speaking(language):
+        if bureau and unit:
+            body = _("{bureau}, {unit}").format(bureau=bureau, unit=unit)
+        else:
+            body = bureau or unit or blank
+        lines = [
+            _("Enforcement audio and video disc, copy {copy} of {copies}").format(
+                copy=copy, copies=COPIES
+            ),
+            _("Made by (body): {body}").format(body=body),
+            _("Made by (person): {maker}").format(maker=maker or blank),
+            _("Date made: {date}").format(date=date or blank),
+            _("Case (enforcement activity) name and number: {case}").format(case=case or blank),
+        ]
+    return "\n".join(lines) + "\n"
 
 
 def volume_id(base: str, copy: int) -> str:
@@ -31,7 +57,14 @@ def volume_id(base: str, copy: int) -> str:
 
 
 def write_images(
-    package: Path, target: Path, base: str, unit: str, maker: str, date: str, case: str
+    package: Path,
+    target: Path,
+    base: str,
+    unit: str,
+    maker: str,
+    date: str,
+    case: str,
+    bureau: str | None = None,
 ) -> list[Path]:
     """Write copy-1.iso and copy-2.iso (and their label texts) into target. The ISO volume
     descriptor only takes ASCII: the Chinese label travels as LABEL.TXT on the disc and as
@@ -42,7 +75,7 @@ def write_images(
     target.mkdir(parents=True, exist_ok=True)
     images = []
     for copy in range(1, COPIES + 1):
-        text = label_text(unit, maker, date, case, copy)
+        text = label_text(unit, maker, date, case, copy, bureau)
         label = target / f"label-copy-{copy}.txt"
         label.write_text(text, encoding="utf-8")
         image = target / f"copy-{copy}.iso"
