@@ -6,8 +6,9 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from vault.cli.common import Table, call, console, print_json
+from vault.cli.common import Table, call, console, err_console, print_json
 
 app = typer.Typer(help="Viewing copies, thumbnails, salvage: the media job queue.")
 
@@ -20,8 +21,10 @@ def run(
     ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary.")] = False,
 ) -> None:
-    """Work the media queue (evault-media.service runs this); never touches an original."""
-    # SIGTERM: the worker finishes the job in hand, then stops; bars on stderr unless --json.
+    """Work the media queue (evault-media.service runs this); never touches an original.
+    When the queue runs dry after new probes or audio, it runs the compliance scan."""
+    # SIGTERM: the worker finishes the job in hand (a salvage in hand is stopped), then
+    # stops; bars on stderr unless --json.
     report = call(ctx, "media.run", until_idle=until_idle, progress=not as_json)
     if as_json:
         print_json(report)
@@ -30,6 +33,14 @@ def run(
     console.print(
         f"{len(report['jobs'])} jobs: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
     )
+    for scan in report.get("scans", []):
+        if "error" in scan:
+            err_console.print(f"compliance scan failed: {escape(scan['error'])}")
+        else:
+            console.print(
+                f"compliance scan: {scan['sessions']} sessions, {scan['gaps']} gaps, "
+                f"{len(scan['checked'])} openings checked, {len(scan['failed'])} failed"
+            )
 
 
 @app.command("jobs")

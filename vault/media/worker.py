@@ -15,7 +15,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -59,12 +59,30 @@ class NoJobProgress:
 class WorkerReport:
     worker: str
     jobs: list[dict[str, Any]] = field(default_factory=list)
+    scans: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         states: dict[str, int] = {}
         for entry in self.jobs:
             states[entry["state"]] = states.get(entry["state"], 0) + 1
-        return {"worker": self.worker, "counts": states, "jobs": self.jobs}
+        return {"worker": self.worker, "counts": states, "jobs": self.jobs, "scans": self.scans}
+
+
+# What a finished job may change for the compliance scan: the media facts sessions are cut
+# from (probe, salvage) and the audio the narration check listens to.
+SCAN_INPUTS = frozenset({"probe", "salvage", "audio"})
+IdleHook = Callable[[], dict[str, Any]]
+
+
+def _run_idle_hook(hook: IdleHook, report: WorkerReport) -> None:
+    """The work that follows media work (the compliance scan); its failure is logged and
+    reported, never the worker's end: the next idle moment tries again."""
+    try:
+        report.scans.append(hook())
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, VaultError) else f"{type(exc).__name__}: {exc}"
+        kv(log, logging.WARNING, "scan after media work failed", reason=message)
+        report.scans.append({"ok": False, "error": message})
 
 
 class StatusFile:
@@ -130,8 +148,11 @@ def run_worker(
     progress: JobProgress | None = None,
     stop: threading.Event | None = None,
     max_jobs: int | None = None,
+    on_idle: IdleHook | None = None,
 ) -> WorkerReport:
-    """Work the queue; with until_idle, return once nothing is due."""
+    """Work the queue; with until_idle, return once nothing is due. on_idle runs each time
+    the queue runs dry after a job that changed what it reads (SCAN_INPUTS), so that a
+    station left alone still checks its footage (issue 16)."""
     worker = jobs.worker_id()
     report = WorkerReport(worker)
     progress = progress or NoJobProgress()
@@ -141,6 +162,7 @@ def run_worker(
     with vault.session() as session:
         jobs.enqueue_missing(session, vault.clock.now(), vault.settings.media.max_attempts)
     fetcher = tasks.Fetcher(vault, derivatives.work_root(vault) / f"{os.getpid()}-sources")
+    pending_scan = False
     try:
         while not stop.is_set() and (max_jobs is None or len(report.jobs) < max_jobs):
             now = vault.clock.now()
@@ -150,13 +172,23 @@ def run_worker(
             if job is None:
                 fetcher.drop()
                 status.update(force=True, job=None)
+                if pending_scan and on_idle is not None and not stop.is_set():
+                    status.update(force=True, job=None, scanning=True)
+                    _run_idle_hook(on_idle, report)
+                    status.update(force=True, scanning=False)
+                    pending_scan = False
+                    continue  # the scan may have queued work (it never does today)
                 if until_idle:
                     break
                 with vault.session() as session:  # e.g. from an ingest killed mid-clip
                     jobs.enqueue_missing(session, now, vault.settings.media.max_attempts)
                 stop.wait(vault.settings.media.poll_s)
                 continue
-            report.jobs.append(execute(vault, job, worker, fetcher, progress, status))
+            entry = execute(vault, job, worker, fetcher, progress, status, stop)
+            report.jobs.append(entry)
+            pending_scan = pending_scan or (
+                entry["kind"] in SCAN_INPUTS and entry["state"] in ("done", "skipped", "dead")
+            )
     finally:
         fetcher.drop()
         derivatives.clear_workdir(fetcher.folder)
@@ -170,8 +202,10 @@ def execute(
     fetcher: tasks.Fetcher,
     progress: JobProgress,
     status: StatusFile,
+    stop: threading.Event | None = None,
 ) -> dict[str, Any]:
-    """One claimed job, start to finish; never raises for a job's own failure."""
+    """One claimed job, start to finish; never raises for a job's own failure. stop
+    (SIGTERM) kills a salvage in hand; ffmpeg jobs finish first."""
     assert job.id is not None
     entry: dict[str, Any] = {"job_id": job.id, "evidence_id": job.evidence_id, "kind": job.kind}
     facts = {"job": job.id, "kind": job.kind, "evidence": job.evidence_id}
@@ -200,7 +234,7 @@ def execute(
                 status.update(job=entry | {"fraction": round(value, 3)})
 
             with heartbeats(vault, job.id, worker):
-                product = tasks.run(vault, job.kind, work, fetcher, folder, fraction)
+                product = tasks.run(vault, job.kind, work, fetcher, folder, fraction, stop)
             checkpoint("media.worked")
             state, note = record(vault, job, worker, product)
         else:

@@ -27,6 +27,7 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
+from vault.compliance.scan import scan as compliance_scan
 from vault.dock.daemon import DockDaemon, replay_events
 from vault.dock.events import load_recorded, monitor_events
 from vault.dock.status import read_status
@@ -196,7 +197,8 @@ class RichJobProgress:
 
 @operation("media.run", local_only=True)
 def media_run(call: Call, until_idle: bool = False, progress: bool = False) -> dict[str, Any]:
-    """Work the media queue; SIGTERM: finish the job in hand, then stop."""
+    """Work the media queue; SIGTERM: finish the job in hand (a salvage in hand is
+    stopped), then stop."""
     configure_logging(call.vault.settings)
     stop = threading.Event()
 
@@ -204,12 +206,23 @@ def media_run(call: Call, until_idle: bool = False, progress: bool = False) -> d
         stop.set()
 
     signal.signal(signal.SIGTERM, on_term)
+
+    def scan_after_media() -> dict[str, Any]:
+        """The compliance scan once the clips' probes and audio are in (issue 16): a
+        station left alone has its findings in `report compliance` within minutes."""
+        return compliance_scan(call.vault).to_json()
+
     if not (progress and _err_console.is_terminal):  # bars only on a terminal
-        return run_worker(call.vault, until_idle=until_idle, stop=stop).to_json()
+        report = run_worker(call.vault, until_idle=until_idle, stop=stop, on_idle=scan_after_media)
+        return report.to_json()
     columns = (TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn())
     with Progress(*columns, console=_err_console, transient=False) as bars:
         report = run_worker(
-            call.vault, until_idle=until_idle, progress=RichJobProgress(bars), stop=stop
+            call.vault,
+            until_idle=until_idle,
+            progress=RichJobProgress(bars),
+            stop=stop,
+            on_idle=scan_after_media,
         )
     return report.to_json()
 
