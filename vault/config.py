@@ -25,6 +25,7 @@ from pydantic import (
     model_validator,
 )
 
+from vault import i18n
 from vault.errors import ConfigError
 
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -144,6 +145,10 @@ class DevicesSettings(Section):
     # Admin passwords of camera control drivers (GA/T 947.4), by profile name. SecretStr: never
     # printed by repr, logs or error messages.
     driver_passwords: dict[str, SecretStr] = Field(default_factory=dict)
+    # DV-3: a camera handed out below these is a finding (Xiangxi 第12条: charge enough for a
+    # working day; a day of 1080p footage at about 1 GB an hour needs some 10 GB).
+    min_battery_percent: Annotated[int, Field(ge=0, le=100)] = 80
+    min_free_gb: Annotated[float, Field(ge=0, le=100_000)] = 10.0
 
 
 class DockSettings(Section):
@@ -182,7 +187,7 @@ class MediaSettings(Section):
     audio_bitrate_k: Annotated[int, Field(ge=16, le=512)] = 96  # AAC in the viewing copy
     caption: bool = False  # burn in device, officer, camera time and corrected time
     encoder: Literal["auto", "libx264", "h264_nvenc"] = "auto"
-    timeout_s: Annotated[float, Field(gt=0, le=86400)] = 3600.0  # per ffmpeg run
+    timeout_s: Annotated[float, Field(gt=0, le=86400)] = 3600.0  # per ffmpeg run or salvage
     probe_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
     nice: Annotated[int, Field(ge=0, le=19)] = 10  # ffmpeg runs below ingest's priority
     sheet_columns: Annotated[int, Field(ge=1, le=12)] = 4
@@ -226,6 +231,8 @@ class Settings(Section):
         default_factory=socket.gethostname
     )
     timezone: str = "Asia/Shanghai"  # the zone camera clocks and displays use
+    # The language of what people read: papers, reports, disc labels (vault.i18n, issue 17).
+    language: Literal["zh_CN", "en"] = "zh_CN"
     # Where `evault serve` listens (clients: --socket, $EVAULT_SOCKET, else the default).
     socket: Path | None = None
     database: DatabaseSettings = DatabaseSettings()
@@ -286,7 +293,13 @@ def config_path(explicit: Path | None = None) -> Path | None:
 
 
 def load_settings(explicit: Path | None = None) -> Settings:
-    path = config_path(explicit)
+    """The process's settings; from here on it speaks their `language`."""
+    settings = _read_settings(config_path(explicit))
+    i18n.use(settings.language)
+    return settings
+
+
+def _read_settings(path: Path | None) -> Settings:
     if path is None:
         return Settings()
     try:

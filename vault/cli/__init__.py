@@ -14,6 +14,7 @@ from vault.cli import (
     access,
     case,
     compliance,
+    custody,
     device,
     dock,
     evidence,
@@ -26,6 +27,7 @@ from vault.cli import (
     session,
     store,
     todo,
+    unit,
     verify,
 )
 from vault.cli.common import State
@@ -53,7 +55,9 @@ app.add_typer(session.app, name="session")
 app.add_typer(session.stop_app, name="stop-record")
 app.add_typer(review.app, name="review")
 app.add_typer(dock.app, name="dock")
+custody.register(device.app)
 app.add_typer(device.app, name="device")
+app.add_typer(unit.app, name="unit")
 app.command("serve")(serve.serve)
 app.command("policy")(serve.policy)
 app.command("verify")(verify.verify)

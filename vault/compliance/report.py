@@ -5,6 +5,12 @@ must-record cases have no footage; every breach listed as a finding with its rul
 
 Everything is computed from the records as they stand: run `evault compliance scan` first
 so sessions, gaps and narration are up to date (the report says when clips still wait).
+
+Filters never lie (issue 16): a unit resolves through the unit registry (vault.cases.units),
+so the officer's unit, the case's unit and the unit the camera reported at docking all count
+as the same unit however each was written; the report says how many records its filters
+matched (`matched`) and which values exist (`known`), so that a report over nothing (a
+misspelt unit, a badge nobody has) is never read as a clean one.
 """
 
 from __future__ import annotations
@@ -15,10 +21,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from vault.compliance import badges, clock, deadline, stops
+from vault.cases import units
+from vault.compliance import badges, clock, copies, deadline, stops
+from vault.compliance.custody import custody_findings
 from vault.compliance.figures import summarise
 from vault.compliance.reasons import histories
 from vault.compliance.review import review_json
+from vault.compliance.sequences import missing_sequences
 from vault.context import Vault
 from vault.db.models import (
     AuditEvent,
@@ -35,6 +44,7 @@ from vault.db.models import (
     RecordingSession,
     SessionClip,
     SessionReview,
+    Sighting,
 )
 from vault.timeutil import as_utc, iso
 
@@ -43,7 +53,9 @@ from vault.timeutil import as_utc, iso
 class ReportFilters:
     range_from: datetime | None = None  # corrected recording time, inclusive
     range_to: datetime | None = None  # exclusive
-    unit: str | None = None  # the officer's unit
+    # The unit: the officer's, the case's or the one the camera reported at docking, each
+    # resolved through the unit registry (a string nobody registered matches itself).
+    unit: str | None = None
     officer_id: str | None = None
     device_id: str | None = None
 
@@ -60,6 +72,48 @@ class _Context:
         self.stops = stops.all_stops(session)
         self.gap_history, self.late_history = histories(session)
         self.findings: list[dict[str, Any]] = []
+        # What the filters selected, by kind: the report's `matched`.
+        self.matched: dict[str, set[int]] = {
+            "dockings": set(),
+            "clips": set(),
+            "sessions": set(),
+            "cases": set(),
+        }
+        self.unit_filter = units.unit_filter(session, filters.unit) if filters.unit else None
+        self._units: dict[int, str | None] = {}
+        self.unit_officers: set[int] = set()
+        self.unit_docks: set[int] = set()
+        self.unit_clips: set[int] = set()
+        self.unit_sessions: set[int] = set()
+        if self.unit_filter is not None:
+            self._unit_records(self.unit_filter)
+
+    def _unit_records(self, unit: units.UnitFilter) -> None:
+        """The records of the filter's unit: its officers, the dockings whose camera reported
+        it, the clips delivered at those dockings and the sessions holding those clips."""
+        self.unit_officers = {
+            pk for pk, o in self.officers.items() if pk is not None and unit.matches(o.unit)
+        }
+        self.unit_docks = {
+            d.id
+            for d in self.session.exec(select(DockSession))
+            if d.id is not None
+            and (unit.matches(d.camera_unit_name) or unit.matches(d.camera_unit_id))
+        }
+        self.unit_clips = {
+            evidence_id
+            for evidence_id, dock_id in self.session.exec(
+                select(Sighting.evidence_id, Sighting.dock_session_id)
+            )
+            if dock_id in self.unit_docks
+        }
+        self.unit_sessions = {
+            session_id
+            for session_id, evidence_id in self.session.exec(
+                select(SessionClip.session_id, SessionClip.evidence_id)
+            )
+            if evidence_id in self.unit_clips
+        }
 
     def device_id(self, pk: int | None) -> str | None:
         device = self.devices.get(pk) if pk is not None else None
@@ -70,16 +124,44 @@ class _Context:
         return officer.officer_id if officer else None
 
     def unit(self, pk: int | None) -> str | None:
+        """The officer's unit: the registered unit's name where the string resolves to one."""
         officer = self.officers.get(pk) if pk is not None else None
-        return officer.unit if officer else None
+        if officer is None or officer.unit is None or pk is None:
+            return None
+        if pk not in self._units:
+            registered = units.resolve(self.session, officer.unit)
+            self._units[pk] = registered.name if registered else officer.unit
+        return self._units[pk]
 
-    def wanted(self, device_pk: int | None, officer_pk: int | None) -> bool:
+    def wanted(
+        self,
+        device_pk: int | None,
+        officer_pk: int | None,
+        *,
+        dock_id: int | None = None,
+        evidence_id: int | None = None,
+        session_id: int | None = None,
+    ) -> bool:
         f = self.filters
         if f.device_id and self.device_id(device_pk) != f.device_id:
             return False
         if f.officer_id and self.officer_id(officer_pk) != f.officer_id:
             return False
-        return not (f.unit and self.unit(officer_pk) != f.unit)
+        if self.unit_filter is None:
+            return True
+        return (
+            officer_pk in self.unit_officers
+            or dock_id in self.unit_docks
+            or evidence_id in self.unit_clips
+            or session_id in self.unit_sessions
+        )
+
+    def unit_matches(self, text: str | None) -> bool:
+        return self.unit_filter is None or self.unit_filter.matches(text)
+
+    def count(self, kind: str, record_id: int | None) -> None:
+        if record_id is not None:
+            self.matched[kind].add(record_id)
 
     def in_range(self, start: datetime | None, end: datetime | None = None) -> bool:
         f = self.filters
@@ -101,10 +183,16 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
         clock_rows, clip_rows = _clocks(ctx)
         late, clips = _late(ctx)
         _must_record(ctx)
+        _camera_findings(ctx)
+        copies.report_findings(ctx.session, ctx.finding, ctx.wanted, ctx.in_range)
         camera_badges = _badges(ctx)
         reviews = _reviews(ctx, {s["session_id"] for s in sessions})
         verification = _verification(ctx)
+        known = _known(ctx)
+        unknown = _unknown(ctx, known)
         session.commit()
+    matched = {kind: len(ids) for kind, ids in ctx.matched.items()}
+    unit = ctx.unit_filter
     return {
         "generated_at": iso(vault.clock.now()),
         "station_id": vault.settings.station_id,
@@ -114,7 +202,18 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
             "unit": filters.unit,
             "officer_id": filters.officer_id,
             "device_id": filters.device_id,
+            # The registered unit --unit resolved to (None: not registered), and every name
+            # of it the report matched.
+            "unit_registered": unit.unit if unit else None,
+            "unit_names": list(unit.names) if unit else [],
         },
+        # How many records the filters selected (dockings, clips, sessions, must-record
+        # cases); 0: the report is over nothing, and says so. `known`: the values that exist
+        # for each filter; `unknown`: the filters naming a value no record has.
+        "matched": sum(matched.values()),
+        "matched_records": matched,
+        "known": known,
+        "unknown": unknown,
         "settings": {
             "max_clock_offset_s": ctx.settings.max_clock_offset_s,
             "continuity_tolerance_s": ctx.settings.continuity_tolerance_s,
@@ -136,6 +235,41 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
         "verification": verification,
         "findings": ctx.findings,
     }
+
+
+def _camera_findings(ctx: _Context) -> None:
+    """OV-4: numbers a camera skipped (clips deleted on it before docking); DV-3, DV-5,
+    DV-6: what its custody ledger shows (handed out unready, lost, damaged, misused)."""
+    for gap in missing_sequences(ctx.session):
+        before, after = gap.before, gap.after
+        wanted = ctx.wanted(gap.device_pk, before.officer_pk, evidence_id=before.evidence_id)
+        if not wanted or not ctx.in_range(before.recorded_at, after.recorded_at):
+            continue
+        numbers = gap.numbers()
+        shown = numbers[0] if gap.count == 1 else f"{numbers[0]}..{numbers[-1]}"
+        ctx.finding(
+            "OV-4",
+            f"device:{gap.device_id}",
+            f"camera {gap.device_id} skipped clip number {shown} ({gap.count}) between "
+            f"{before.file_name} and {after.file_name}: deleted on the camera?",
+            code="missing_sequence",
+            **gap.to_json(),
+        )
+    f = ctx.filters
+    for found in custody_findings(ctx.session, ctx.vault.settings, f.range_from, f.range_to):
+        if not ctx.wanted(found.device_pk, found.officer_pk):
+            continue
+        ctx.finding(
+            found.rule,
+            f"device:{found.device_id}",
+            f"custody ledger event {found.event_id} ({found.code})",
+            code=found.code,
+            device_id=found.device_id,
+            officer_id=found.officer_id,
+            event_id=found.event_id,
+            at=iso(found.at),
+            **found.detail,
+        )
 
 
 VERIFIED = "vault.verified"  # the audit event `evault verify` leaves (vault.recovery.verify)
@@ -188,7 +322,9 @@ def _sessions(ctx: _Context) -> list[dict[str, Any]]:
     )
     found = []
     for row in rows:
-        if ctx.wanted(row.device_pk, row.officer_pk) and ctx.in_range(row.starts_at, row.ends_at):
+        wanted = ctx.wanted(row.device_pk, row.officer_pk, session_id=row.id)
+        if wanted and ctx.in_range(row.starts_at, row.ends_at):
+            ctx.count("sessions", row.id)
             found.append(_session_json(ctx, row))
     return found
 
@@ -282,8 +418,10 @@ def _clocks(ctx: _Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     limit = ctx.settings.max_clock_offset_s
     docks = []
     for dock in ctx.session.exec(select(DockSession).order_by(col(DockSession.id))):
-        if not ctx.wanted(dock.device_pk, dock.officer_pk) or not ctx.in_range(dock.started_at):
+        wanted = ctx.wanted(dock.device_pk, dock.officer_pk, dock_id=dock.id)
+        if not wanted or not ctx.in_range(dock.started_at):
             continue
+        ctx.count("dockings", dock.id)
         entry = clock.dock_entry(ctx.session, dock, limit, synced)
         entry |= {"officer_id": ctx.officer_id(dock.officer_pk), "unit": ctx.unit(dock.officer_pk)}
         docks.append(entry)
@@ -309,7 +447,7 @@ def _badges(ctx: _Context) -> list[dict[str, Any]]:
     docks = [
         d
         for d in ctx.session.exec(select(DockSession).order_by(col(DockSession.id)))
-        if ctx.wanted(d.device_pk, d.officer_pk) and ctx.in_range(d.started_at)
+        if ctx.wanted(d.device_pk, d.officer_pk, dock_id=d.id) and ctx.in_range(d.started_at)
     ]
     ids = {pk: d.device_id for pk, d in ctx.devices.items()}
     return badges.camera_badges(ctx.session, docks, ids, ctx.finding)
@@ -319,11 +457,15 @@ def _evidence(ctx: _Context, video_only: bool = False) -> list[Evidence]:
     query = select(Evidence).where(Evidence.kind != "unclassified").order_by(col(Evidence.id))
     if video_only:
         query = query.where(Evidence.kind == "video")
-    return [
+    found = [
         e
         for e in ctx.session.exec(query)
-        if ctx.wanted(e.device_pk, e.officer_pk) and ctx.in_range(e.recorded_at_corrected)
+        if ctx.wanted(e.device_pk, e.officer_pk, dock_id=e.dock_session_id, evidence_id=e.id)
+        and ctx.in_range(e.recorded_at_corrected)
     ]
+    for evidence in found:
+        ctx.count("clips", evidence.id)
+    return found
 
 
 def _late(ctx: _Context) -> tuple[list[dict[str, Any]], list[Evidence]]:
@@ -372,7 +514,7 @@ def _must_record(ctx: _Context) -> None:
     for case in ctx.session.exec(select(Case).order_by(col(Case.id))):
         if not case.activities or not ctx.in_range(case.opened_at):
             continue
-        if f.unit and case.unit != f.unit:
+        if not ctx.unit_matches(case.unit):
             continue
         if f.officer_id:
             handlers = ctx.session.exec(
@@ -382,6 +524,7 @@ def _must_record(ctx: _Context) -> None:
             )
             if f.officer_id not in set(handlers):
                 continue
+        ctx.count("cases", case.id)
         footage = ctx.session.exec(
             select(CaseLink.id)
             .join(Evidence, col(CaseLink.evidence_id) == Evidence.id)
@@ -422,3 +565,27 @@ def _clip_owner(ctx: _Context, evidence: Evidence) -> dict[str, Any]:
         "unit": ctx.unit(evidence.officer_pk),
         "kind": evidence.kind,
     }
+
+
+def _known(ctx: _Context) -> dict[str, list[str]]:
+    """The values each filter can be given: units (registered, then the strings in the
+    records no registered unit has), officers' badges, cameras' device ids."""
+    return {
+        "unit": units.known_units(ctx.session),
+        "officer_id": sorted(o.officer_id for o in ctx.officers.values()),
+        "device_id": sorted(d.device_id for d in ctx.devices.values()),
+    }
+
+
+def _unknown(ctx: _Context, known: dict[str, list[str]]) -> list[str]:
+    """The filters that name a value the vault does not know: a unit neither registered
+    nor written in any record, a badge or device id no record has."""
+    f, found = ctx.filters, []
+    unit = ctx.unit_filter
+    if unit is not None and unit.unit is None and unit.names[0] not in known["unit"]:
+        found.append("unit")
+    if f.officer_id and f.officer_id not in known["officer_id"]:
+        found.append("officer_id")
+    if f.device_id and f.device_id not in known["device_id"]:
+        found.append("device_id")
+    return found

@@ -93,6 +93,8 @@ NOT_REBUILT = (
     "reasons, stop-record approvals",
     "purge jobs and purge records (purged clips are marked purged from the store's own "
     "deletion records), device assignments, register signatures",
+    "the unit registry (re-add with `evault unit add`) and the cameras' custody ledger "
+    "(checkouts, returns, upkeep: their audit events stay in the anchored chain)",
     "the clips' verification: they come back as sealed; run `evault evidence verify --all`",
 )
 

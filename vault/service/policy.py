@@ -59,6 +59,20 @@ TABLE: tuple[Rule, ...] = (
     _rule("dock.udev-rules", "print the udev rules", system="all", records_keeper="all"),
     _rule("device.assign", "appoint a camera's keeper (DV-1)", records_keeper="all"),
     _rule("device.ledger", "a camera's usage ledger (DV-1)", **_readers(None)),
+    _rule(
+        "device.checkout",
+        "hand a camera out, with its pre-use check (DV-3, DV-5)",
+        records_keeper="all",
+    ),
+    _rule("device.return", "take a camera back (DV-5)", records_keeper="all"),
+    _rule(
+        "device.event",
+        "record upkeep, a fault, loss, damage or misuse of a camera (DV-5, DV-6)",
+        records_keeper="all",
+        approver="all",
+        auditor="all",
+    ),
+    _rule("device.custody", "a camera's custody ledger (DV-5)", **_readers(None)),
     # Finding and checking evidence.
     _rule("evidence.list", "list evidence", **_readers()),
     _rule("evidence.show", "one record's facts", **_readers()),
@@ -160,6 +174,10 @@ TABLE: tuple[Rule, ...] = (
     _rule("principal.map", "map an OS user to a principal", records_keeper="all"),
     _rule("principal.disable", "disable a principal", records_keeper="all"),
     _rule("principal.list", "list principals", **_readers(None)),
+    # Units and their aliases (issue 16): what a filter by unit resolves through.
+    _rule("unit.add", "register a unit", records_keeper="all"),
+    _rule("unit.alias", "give a unit another name", records_keeper="all"),
+    _rule("unit.list", "list units and unregistered unit names", **_readers(None, officer="all")),
     # Recording compliance (RC-1..RC-6, IN-1, OV-1, OV-2).
     _rule("compliance.scan", "sessions, gaps, narration", system="all", records_keeper="all"),
     _rule("compliance.late-reason", "explain a late upload", officer="own", records_keeper="all"),

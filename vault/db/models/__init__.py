@@ -26,6 +26,7 @@ from vault.db.models.compliance import (
     SessionReview,
     StopRecord,
 )
+from vault.db.models.custody import DeviceEvent
 from vault.db.models.media import Derivative, MediaJob
 from vault.db.models.records import (
     AuditEvent,
@@ -37,6 +38,7 @@ from vault.db.models.records import (
     Sighting,
 )
 from vault.db.models.types import UTCDateTime, utc_column
+from vault.db.models.units import Unit, UnitAlias
 
 __all__ = [
     "AccessDocument",
@@ -50,6 +52,7 @@ __all__ = [
     "Derivative",
     "Device",
     "DeviceAssignment",
+    "DeviceEvent",
     "DockSession",
     "Evidence",
     "Hold",
@@ -70,5 +73,7 @@ __all__ = [
     "Sighting",
     "StopRecord",
     "UTCDateTime",
+    "Unit",
+    "UnitAlias",
     "utc_column",
 ]

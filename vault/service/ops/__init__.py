@@ -6,11 +6,13 @@ from vault.service.ops import (  # noqa: F401
     access,
     cases,
     compliance,
+    custody,
     evidence,
     meta,
     principal,
     rebuild,
     station,
+    units,
     verify,
     worklists,
 )
