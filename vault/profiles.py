@@ -13,7 +13,7 @@ import tomllib
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -74,6 +74,26 @@ class Layout(Strict):
     important: list[str] = Field(default_factory=list)  # clips the officer marked important
     ignore: list[IgnoreRule] = Field(default_factory=list)  # reported, never sealed or erased
     case_sensitive: bool = False  # FAT and exFAT are not
+
+
+class Logs(Strict):
+    """The camera's own operation logs (OV-4): sealed as custody records of each docking,
+    and read where the profile knows their lines. Each pattern is a regular expression with
+    a group `file`: `recorded` lines name a file the camera wrote (one that never reaches the
+    vault is a finding), `deleted` lines a file it deleted (always a finding)."""
+
+    files: list[str] = Field(default_factory=list)  # globs relative to the volume root
+    recorded: list[str] = Field(default_factory=list)
+    deleted: list[str] = Field(default_factory=list)
+    max_bytes: Annotated[int, Field(ge=1024, le=64 * 1024 * 1024)] = 4 * 1024 * 1024
+
+    @field_validator("recorded", "deleted")
+    @classmethod
+    def _named_file(cls, patterns: list[str]) -> list[str]:
+        for pattern in patterns:
+            if "file" not in re.compile(_compiles(pattern)).groupindex:
+                raise ValueError(f"{pattern!r} has no group (?P<file>...)")
+        return patterns
 
 
 class Naming(Strict):
@@ -167,6 +187,7 @@ class Profile(Strict):
     layout: Layout
     naming: Naming
     info: Info = Info()
+    logs: Logs = Logs()
 
     @model_validator(mode="before")
     @classmethod
@@ -207,6 +228,10 @@ class Profile(Strict):
 
     def _matches(self, rel: str, patterns: list[str]) -> bool:
         return bool(patterns) and glob.globmatch(rel, patterns, flags=self._flags())
+
+    def is_log(self, rel: str) -> bool:
+        """Is the file one of the camera's operation logs (sealed with the docking)?"""
+        return self._matches(rel, self.logs.files)
 
     def classify(self, rel: str) -> Classification:
         """Where a file sits decides what it is: an ignored file, a clip candidate, or neither."""

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from tests.conftest import make_settings, run_evault
-from vault.compliance.sequences import Clip, gaps_in, missing_sequences
+from vault.compliance.sequences import Clip, gaps_in, log_findings, missing_sequences
 from vault.context import Vault
 from vault.ingest.pipeline import ingest_volume
 from vault.timeutil import FixedClock
@@ -80,11 +80,40 @@ def test_the_compliance_report_lists_the_missing_number_in_json_and_on_paper(
     page = tmp_path / "report.html"
     done = run_evault(home, "report", "compliance", "--json", "--html", str(page))
     assert done.returncode == 0, done.stderr
-    (found,) = [f for f in json.loads(done.stdout)["findings"] if f["rule"] == "OV-4"]
-    assert found["code"] == "missing_sequence" and found["subject"] == "device:3100001"
+    found = {f["code"]: f for f in json.loads(done.stdout)["findings"] if f["rule"] == "OV-4"}
+    assert set(found) == {"missing_sequence", "log_names_missing"}  # the number; the log
+    assert found["log_names_missing"]["file"].endswith("_0003.MP4")
+    found = found["missing_sequence"]
+    assert found["subject"] == "device:3100001"
     assert found["missing"] == ["0003"] and found["officer_id"] == "010203"
     assert found["clip_before"]["file"].endswith("_0002.MP4")
     assert found["clip_after"]["file"].endswith("_0004.JPG")
     text = page.read_text("utf-8")
     assert "编号 0003 的文件未导入" in text and "可能已在记录仪上被删除" in text
+    assert "记录仪自身日志（DCIM/LOGS/DEVLOG.TXT）记载了" in text
     assert "missing_sequence" not in text
+
+
+def test_the_cameras_log_is_sealed_with_the_docking_and_read_for_deletions(
+    vault: Vault, camera: Path
+) -> None:
+    """OV-4: the camera's own log is a custody record of the docking (sealed, not evidence,
+    never erased); a file it names that never arrived, and a deletion it records, are
+    findings."""
+    log = camera / "DCIM" / "LOGS" / "DEVLOG.TXT"
+    third = next((camera / CLIPS).glob("*_0003.MP4"))
+    third.unlink()
+    with log.open("a", encoding="utf-8") as handle:
+        handle.write("2026-11-23 15:01:00 [DEL] delete 3100001_010203_20261123145900_0000.MP4\n")
+    report = ingest_volume(vault, camera, erase=True)
+    (sealed,) = report.custody_logs
+    assert sealed["path"] == "DCIM/LOGS/DEVLOG.TXT"
+    assert vault.store.read_record(sealed["record"]) == log.read_bytes()
+    assert log.exists()  # a custody record is never erased from the camera
+    assert all(not c.path.startswith("DCIM/LOGS") for c in report.clips)  # nor evidence
+    with vault.session() as session:
+        said = {(f.code, f.file_name) for f in log_findings(session)}
+    assert said == {
+        ("log_names_missing", third.name),
+        ("log_records_deletion", "3100001_010203_20261123145900_0000.MP4"),
+    }

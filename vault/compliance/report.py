@@ -27,7 +27,7 @@ from vault.compliance.custody import custody_findings
 from vault.compliance.figures import summarise
 from vault.compliance.reasons import histories
 from vault.compliance.review import review_json
-from vault.compliance.sequences import missing_sequences
+from vault.compliance.sequences import log_findings, missing_sequences
 from vault.context import Vault
 from vault.db.models import (
     AuditEvent,
@@ -254,6 +254,22 @@ def _camera_findings(ctx: _Context) -> None:
             f"{before.file_name} and {after.file_name}: deleted on the camera?",
             code="missing_sequence",
             **gap.to_json(),
+        )
+    for said in log_findings(ctx.session):
+        wanted = ctx.wanted(said.device_pk, said.officer_pk, dock_id=said.dock_id)
+        if not wanted or not ctx.in_range(said.docked_at):
+            continue
+        what = (
+            "names a file that never arrived:"
+            if said.code == "log_names_missing"
+            else "records the deletion of"
+        )
+        ctx.finding(
+            "OV-4",
+            f"device:{said.device_id}",
+            f"camera {said.device_id}'s log {said.log_path} {what} {said.file_name}",
+            code=said.code,
+            **said.to_json(),
         )
     f = ctx.filters
     for found in custody_findings(ctx.session, ctx.vault.settings, f.range_from, f.range_to):

@@ -352,7 +352,17 @@ class Sections:
     def skipped_numbers(
         self, finding: Mapping[str, Any], kind: str, number: int | None
     ) -> str | None:
-        """OV-4 (vault.compliance.sequences): the numbers that never arrived."""
+        """OV-4 (vault.compliance.sequences): the numbers that never arrived, or what the
+        camera's own log says."""
+        if finding.get("code") == "log_names_missing":
+            return _(
+                "The camera's own log ({log}) names {file}, which never reached the vault; "
+                "it may have been deleted on the camera."
+            ).format(log=finding.get("log"), file=finding.get("file"))
+        if finding.get("code") == "log_records_deletion":
+            return _("The camera's own log ({log}) records that {file} was deleted on it.").format(
+                log=finding.get("log"), file=finding.get("file")
+            )
         missing = [str(n) for n in finding.get("missing") or []]
         before = (finding.get("clip_before") or {}).get("file")
         after = (finding.get("clip_after") or {}).get("file")

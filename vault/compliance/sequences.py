@@ -22,7 +22,7 @@ from itertools import pairwise
 from sqlalchemy import select as columns
 from sqlmodel import Session, col, select
 
-from vault.db.models import Device, Evidence, Officer
+from vault.db.models import Device, DockLog, DockSession, Evidence, Officer, Sighting
 
 # At most this many numbers are named one by one; a longer run is named by its ends.
 NAMED_MAX = 20
@@ -134,4 +134,74 @@ def missing_sequences(session: Session) -> list[SequenceGap]:
                 )
             )
     found.sort(key=lambda g: (g.device_id, g.before.recorded_at))
+    return found
+
+
+@dataclass(frozen=True)
+class LogFinding:
+    """What a camera's own log says that the vault does not hold (OV-4)."""
+
+    code: str  # log_names_missing | log_records_deletion
+    device_pk: int
+    device_id: str
+    officer_pk: int | None
+    dock_id: int  # the docking whose sealed log says it first
+    docked_at: datetime
+    log_path: str
+    file_name: str
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "device_id": self.device_id,
+            "dock_id": self.dock_id,
+            "log": self.log_path,
+            "file": self.file_name,
+        }
+
+
+def log_findings(session: Session) -> list[LogFinding]:
+    """Files a camera's sealed logs name as written that never arrived from that camera,
+    and deletions they record; each said once per camera, at the first log that says it."""
+    devices = {d.id: d.device_id for d in session.exec(select(Device))}
+    arrived: dict[int, set[str]] = defaultdict(set)
+    sightings = session.execute(
+        columns(col(DockSession.device_pk), col(Sighting.path)).join(
+            DockSession, col(DockSession.id) == Sighting.dock_session_id
+        )
+    )
+    for device_pk, path in sightings:
+        if device_pk is not None:
+            arrived[device_pk].add(path.rpartition("/")[2].upper())
+    logs = session.exec(
+        select(DockLog, DockSession)
+        .join(DockSession, col(DockSession.id) == DockLog.dock_session_id)
+        .where(col(DockSession.device_pk).is_not(None))
+        .order_by(col(DockSession.started_at), col(DockLog.id))
+    )
+    said: set[tuple[int, str, str]] = set()
+    found = []
+    for log, dock in logs:
+        assert dock.device_pk is not None and dock.id is not None
+        named = [
+            ("log_names_missing", n)
+            for n in log.recorded or []
+            if n.upper() not in arrived[dock.device_pk]
+        ]
+        named += [("log_records_deletion", n) for n in log.deleted or []]
+        for code, name in named:
+            if (dock.device_pk, code, name) in said:
+                continue
+            said.add((dock.device_pk, code, name))
+            found.append(
+                LogFinding(
+                    code,
+                    dock.device_pk,
+                    devices.get(dock.device_pk, str(dock.device_pk)),
+                    dock.officer_pk,
+                    dock.id,
+                    dock.started_at,
+                    log.path,
+                    name,
+                )
+            )
     return found

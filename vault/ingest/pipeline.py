@@ -20,6 +20,7 @@ from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
 from vault.errors import VaultError, VolumeError
 from vault.faults import checkpoint
 from vault.ingest import records, values
+from vault.ingest.custody_logs import seal_logs
 from vault.ingest.deviceinfo import DeviceInfo, read_device_info
 from vault.ingest.erase import collect
 from vault.ingest.erase import erase as erase_verified
@@ -209,6 +210,8 @@ def _process(run: Run, candidates: list[Candidate]) -> None:
                 collect(run, session, wait=False)
             run.progress.phase("verifying")
             collect(run, session, wait=True)
+            if not run.stopped:
+                seal_logs(run, session)
             if run.erase and not run.stopped:
                 run.progress.phase("erasing")
                 erase_verified(run, session)

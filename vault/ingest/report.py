@@ -37,6 +37,7 @@ class IngestReport:
     failed: list[tuple[str, str]] = field(default_factory=list)  # read or store errors
     erased: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    custody_logs: list[dict[str, str]] = field(default_factory=list)  # the camera's logs (OV-4)
 
     @property
     def ok(self) -> bool:
@@ -72,6 +73,7 @@ class IngestReport:
             ],
             "skipped": [{"path": p, "reason": r} for p, r in [*self.failed, *self.skipped]],
             "erased": self.erased,
+            "custody_logs": self.custody_logs,
             "problems": self.problems,
             "ok": self.ok,
         }

@@ -94,7 +94,8 @@ NOT_REBUILT = (
     "purge jobs and purge records (purged clips are marked purged from the store's own "
     "deletion records), device assignments, register signatures",
     "the unit registry (re-add with `evault unit add`) and the cameras' custody ledger "
-    "(checkouts, returns, upkeep: their audit events stay in the anchored chain)",
+    "(checkouts, returns, upkeep: their audit events stay in the anchored chain); the rows "
+    "of the cameras' sealed logs (their bytes stay in the store as custody/ records)",
     "the clips' verification: they come back as sealed; run `evault evidence verify --all`",
 )
 

@@ -26,7 +26,7 @@ from vault.db.models.compliance import (
     SessionReview,
     StopRecord,
 )
-from vault.db.models.custody import DeviceEvent
+from vault.db.models.custody import DeviceEvent, DockLog
 from vault.db.models.media import Derivative, MediaJob
 from vault.db.models.records import (
     AuditEvent,
@@ -53,6 +53,7 @@ __all__ = [
     "Device",
     "DeviceAssignment",
     "DeviceEvent",
+    "DockLog",
     "DockSession",
     "Evidence",
     "Hold",

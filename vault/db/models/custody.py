@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger
+from sqlalchemy import JSON, BigInteger, Column
 from sqlmodel import Field, SQLModel
 
 from vault.db.models.types import utc_column
@@ -31,3 +31,22 @@ class DeviceEvent(SQLModel, table=True):
     free_bytes: int | None = Field(default=None, sa_type=BigInteger)
     clock_ok: bool | None = None
     check_source: str | None = Field(default=None, max_length=32)  # officer | dock:<id>
+
+
+class DockLog(SQLModel, table=True):
+    """A camera's own operation log as it was at one docking (OV-4): its bytes sealed as a
+    store record (`custody/<ab>/<sha256>`), what its lines say read by the camera's profile.
+    A custody record of the docking, not evidence: never listed, never erased."""
+
+    __tablename__ = "dock_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dock_session_id: int = Field(foreign_key="dock_session.id", index=True)
+    path: str = Field(max_length=1024)  # on the camera, relative to the volume root
+    sha256: str = Field(max_length=64, index=True)
+    size: int = Field(sa_type=BigInteger)
+    record: str = Field(max_length=256)  # the store record that holds its bytes
+    sealed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # What the profile's patterns found: file names the camera says it wrote or deleted.
+    recorded: list[str] = Field(default_factory=list, sa_column=Column(JSON))
+    deleted: list[str] = Field(default_factory=list, sa_column=Column(JSON))
