@@ -24,7 +24,7 @@ from vault.config import Settings
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import Device, DeviceEvent, DockSession, Officer
-from vault.dock.ledger import UnknownDevice
+from vault.dock.ledger import device_on_record
 from vault.errors import Conflict, NotFound
 from vault.timeutil import iso, paper_time, zone_name
 
@@ -50,13 +50,6 @@ class Check:
     free_bytes: int | None
     clock_ok: bool | None
     source: str | None  # officer | dock:<id> | None (nothing known)
-
-
-def _device(session: Session, device_id: str) -> Device:
-    device = session.exec(select(Device).where(Device.device_id == device_id)).first()
-    if device is None:
-        raise UnknownDevice(f"no camera {device_id!r} on record: dock it once, or register it")
-    return device
 
 
 def _officer(session: Session, badge: str) -> Officer:
@@ -162,7 +155,7 @@ def checkout(
 ) -> DeviceEvent:
     """Hand a camera out to an officer, with the pre-use check (DV-3, DV-5)."""
     with vault.session() as session:
-        device = _device(session, device_id)
+        device = device_on_record(session, device_id)
         officer = _officer(session, badge)
         assert device.id is not None
         last = _last_handover(session, device.id)
@@ -193,7 +186,7 @@ def checkout(
 def give_back(vault: Vault, device_id: str, note: str | None = None) -> DeviceEvent:
     """The camera came back from the officer who had it."""
     with vault.session() as session:
-        device = _device(session, device_id)
+        device = device_on_record(session, device_id)
         assert device.id is not None
         last = _last_handover(session, device.id)
         if last is None or last.kind != "checkout":
@@ -218,7 +211,7 @@ def record_upkeep(
     if kind not in UPKEEP:
         raise Conflict(f"unknown event {kind!r} (known: {', '.join(UPKEEP)})")
     with vault.session() as session:
-        device = _device(session, device_id)
+        device = device_on_record(session, device_id)
         officer = _officer(session, badge) if badge else None
         event = _add(
             vault,
@@ -262,7 +255,7 @@ def custody_ledger(vault: Vault, device_id: str | None = None) -> list[dict[str,
             .order_by(col(Device.device_id), col(DeviceEvent.at), col(DeviceEvent.id))
         )
         if device_id is not None:
-            _device(session, device_id)
+            device_on_record(session, device_id)
             query = query.where(Device.device_id == device_id)
         return [
             event_json(

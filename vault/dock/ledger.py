@@ -20,7 +20,7 @@ class UnknownDevice(VaultError):
     """No camera with that device id is on record."""
 
 
-def _device(session: Session, device_id: str) -> Device:
+def device_on_record(session: Session, device_id: str) -> Device:
     device = session.exec(select(Device).where(Device.device_id == device_id)).first()
     if device is None:
         raise UnknownDevice(
@@ -42,7 +42,7 @@ def assign(
             upsert.upsert_device(
                 session, device_id, profile, now, model=None, vendor=None, firmware=None
             )
-        device = _device(session, device_id)
+        device = device_on_record(session, device_id)
         officer = upsert.upsert_officer(session, keeper, None)
         assert device.id is not None and officer.id is not None
         current = session.exec(
@@ -144,7 +144,7 @@ def ledger(vault: Vault, device_id: str | None = None) -> list[dict[str, Any]]:
     with vault.session() as session:
         query = select(Device).order_by(col(Device.device_id))
         if device_id is not None:
-            query = query.where(Device.device_id == _device(session, device_id).device_id)
+            query = query.where(Device.device_id == device_on_record(session, device_id).device_id)
         badges = {o.id: o.officer_id for o in session.exec(select(Officer)).all()}
         out = []
         for device in session.exec(query).all():

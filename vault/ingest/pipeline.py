@@ -32,7 +32,7 @@ from vault.ingest.volume import Volume, VolumeFile
 from vault.media import jobs as media_jobs
 from vault.profiles import Profile, choose_profile
 from vault.retention_rules import EvidenceFacts, decide
-from vault.timeutil import local_to_utc
+from vault.timeutil import iso, local_to_utc
 
 log = logging.getLogger(__name__)
 
@@ -301,6 +301,19 @@ def _ingest_one(
         after = os.fstat(fd)
         if size != st.st_size or not _unchanged(run.volume, st, after):
             raise VolumeError("the file changed while it was being read")
+        purged = records.purged_as(vault, session, sha)
+        if purged is not None:
+            writer.abort()
+            evidence_id, purged_at = purged
+            run.report.skipped.append(
+                (
+                    item.rel,
+                    f"evidence {evidence_id} (these bytes) was purged on {iso(purged_at)} when "
+                    "its retention ended: not sealed again, kept on the camera",
+                )
+            )
+            run.progress.file_done(item.rel, "skipped")
+            return
         run.progress.phase("sealing")
         # RT-1, RT-4: the first docking counts. Bytes already sealed keep the retention their
         # record holds (store and record one date); only a new clip starts a new one.

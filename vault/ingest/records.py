@@ -139,6 +139,23 @@ def sealed_retention(vault: Vault, session: Session, sha256: str) -> datetime | 
         return own.exec(query).first()
 
 
+def purged_as(vault: Vault, session: Session, sha256: str) -> tuple[int, datetime] | None:
+    """(evidence id, purged at) when these bytes are evidence whose retention ended and
+    whose object was purged: sealing them again would bring back an object no record keeps
+    (the row stays purged), so the clip is left on the camera instead (issue 16)."""
+    query = select(Evidence.id, Evidence.purged_at).where(
+        Evidence.sha256 == sha256, col(Evidence.purged_at).is_not(None)
+    )
+    if session.in_transaction():
+        found = session.exec(query).first()
+    else:
+        with vault.session() as own:
+            found = own.exec(query).first()
+    if found is None or found[0] is None or found[1] is None:
+        return None
+    return found[0], found[1]
+
+
 def commit_sealed(
     session: Session,
     dock: DockSession,

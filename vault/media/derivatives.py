@@ -132,7 +132,11 @@ def link(
     row.created_at, row.purged_at = now, None
     session.add(row)
     session.flush()
-    facts = seals.derivative_facts(row, session.get_one(Evidence, evidence_id))
+    original = session.get_one(Evidence, evidence_id)
+    # RT-4: the original's retention and hold as they are now, not as they were when the
+    # job began (a case linked or closed, a hold placed meanwhile, or before it).
+    follow_retention(vault, session, evidence_id, original.retain_until, original.legal_hold)
+    facts = seals.derivative_facts(row, original)
     actor = vault.actor("media")
     event = audit.append(
         session,
