@@ -25,7 +25,15 @@ MAKE_SAMPLE_CAMERA = ROOT / "scripts" / "make-sample-camera"
 
 
 EVAULT = [sys.executable, "-c", "from vault.cli import main; main()"]
-TEST_CONFIG = 'station_id = "cli-test"\n[store]\nimmutable = "off"\n'
+# The shared footage (tests/compliance_footage.py, scripts/make-sample-camera in some tests)
+# opens with one 3 s sentence in 4 s clips, not a preset's elements (10 s under the default
+# preset, vault.compliance.openings): the fixtures' vaults ask for the 1.5 s they always did;
+# tests/integration/test_narration_elements.py checks the preset's length itself.
+TEST_MIN_SPEECH_S = 1.5
+TEST_CONFIG = (
+    'station_id = "cli-test"\n[store]\nimmutable = "off"\n'
+    f"[compliance]\nmin_speech_s = {TEST_MIN_SPEECH_S}\n"
+)
 
 # The database behind every vault the shared fixtures make: "sqlite" (the default: a file in
 # the vault's home) or "postgresql" (scripts/test runs the suite a second time so; each home
@@ -132,6 +140,7 @@ def make_settings(home: Path, **sections: dict[str, object]) -> Settings:
     # immutable off: chattr +i files would outlive the test's temporary directory.
     data: dict[str, object] = {"home": str(home), "station_id": "test-station"}
     data["store"] = {"immutable": "off", **sections.pop("store", {})}
+    data["compliance"] = {"min_speech_s": TEST_MIN_SPEECH_S, **sections.pop("compliance", {})}
     if "database" not in sections and (url := database_url_for(home)):
         data["database"] = {"url": url}
     data.update(sections)

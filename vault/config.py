@@ -207,7 +207,15 @@ class ComplianceSettings(Section):
     continuity_tolerance_s: Annotated[float, Field(ge=0, le=600)] = 2.0  # RC-2: split files
     session_gap_s: Annotated[float, Field(gt=0, le=86400)] = 1800.0  # longer: a new session
     narration_window_s: Annotated[float, Field(gt=0, le=600)] = 20.0  # RC-1, RC-3
-    min_speech_s: Annotated[float, Field(gt=0, le=600)] = 1.5  # less speech: not narrated
+    # RC-1: whose opening elements and notice (vault.compliance.openings, issue 18 part 6).
+    narration_preset: Literal["shanxi", "gansu-eco", "gansu-radio", "pingdingshan", "xiangxi"] = (
+        "shanxi"
+    )
+    narration_elements: dict[str, list[str]] | None = None  # element -> keywords; the preset's
+    narration_notice: str | None = None  # the province's wording; the preset's
+    # An opening with less speech is not narrated; None: the time the preset's elements take.
+    min_speech_s: Annotated[float, Field(gt=0, le=600)] | None = None
+    min_resume_speech_s: Annotated[float, Field(gt=0, le=600)] = 1.5  # RC-3: the reason
     upload_deadline: Literal["24h", "2 working days"] = "24h"  # IN-1
     transcript_model_dir: Path | None = None  # optional offline Mandarin transcript model
 

@@ -23,6 +23,7 @@ from vault.compliance.sentences import (
     deadline,
     gap_reason,
     joined,
+    narration,
     officer,
     words,
 )
@@ -316,6 +317,7 @@ def _meta(report: dict[str, Any], tz: str) -> str:
             offset=float(settings["max_clock_offset_s"]),
             window=float(settings["narration_window_s"]),
         ),
+        *narration(settings),
     ]
     return "<br>".join(_e(line) for line in lines)
 

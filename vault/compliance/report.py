@@ -25,6 +25,7 @@ from vault.cases import units
 from vault.compliance import badges, clock, copies, deadline, stops
 from vault.compliance.custody import custody_findings
 from vault.compliance.figures import summarise
+from vault.compliance.openings import opening as opening_rule
 from vault.compliance.reasons import histories
 from vault.compliance.review import review_json
 from vault.compliance.sequences import log_findings, missing_sequences
@@ -66,6 +67,8 @@ class _Context:
     def __init__(self, vault: Vault, session: Session, filters: ReportFilters) -> None:
         self.vault, self.session, self.filters = vault, session, filters
         self.settings = vault.settings.compliance
+        self.opening = opening_rule(self.settings)  # RC-1: the preset checked against
+        self.openings_heard = {"elements": 0, "presence": 0}  # with / without a transcript
         self.devices = {d.id: d for d in session.exec(select(Device))}
         self.officers = {o.id: o for o in session.exec(select(Officer))}
         self.checks = {c.evidence_id: c for c in session.exec(select(NarrationCheck))}
@@ -219,8 +222,16 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
             "continuity_tolerance_s": ctx.settings.continuity_tolerance_s,
             "session_gap_s": ctx.settings.session_gap_s,
             "narration_window_s": ctx.settings.narration_window_s,
-            "min_speech_s": ctx.settings.min_speech_s,
+            "min_speech_s": ctx.opening.min_speech_s,
+            "min_resume_speech_s": ctx.settings.min_resume_speech_s,
             "upload_deadline": ctx.settings.upload_deadline,
+            # RC-1: the preset's elements and notice, the speech they need, and how many
+            # openings were checked element by element (a transcript) or only for presence.
+            "narration": ctx.opening.to_json()
+            | {
+                "elements_checked": ctx.openings_heard["elements"],
+                "presence_only": ctx.openings_heard["presence"],
+            },
         },
         "calendar": deadline.calendar_info(),
         "summary": summarise(
@@ -330,6 +341,30 @@ def _narration(ctx: _Context, evidence_id: int) -> dict[str, Any]:
     }
 
 
+def _elements(ctx: _Context, subject: str, opening: dict[str, Any]) -> None:
+    """RC-1 with a transcript: each of the preset's elements and the notice, by keyword;
+    without one only the presence of an opening was checked, and the opening says so."""
+    transcript = opening.get("transcript")
+    opening["elements_checked"], opening["missing_elements"] = False, []
+    if not opening.get("has_audio"):
+        return
+    if not transcript:
+        ctx.openings_heard["presence"] += 1
+        return
+    ctx.openings_heard["elements"] += 1
+    missing = ctx.opening.missing(str(transcript))
+    opening["elements_checked"], opening["missing_elements"] = True, missing
+    if missing:
+        ctx.finding(
+            "RC-1",
+            subject,
+            f"the opening does not state {', '.join(missing)} ({ctx.opening.source})",
+            code="elements_missing",
+            missing=missing,
+            preset=ctx.opening.preset,
+        )
+
+
 def _sessions(ctx: _Context) -> list[dict[str, Any]]:
     rows = ctx.session.exec(
         select(RecordingSession)
@@ -358,6 +393,8 @@ def _session_json(ctx: _Context, row: RecordingSession) -> dict[str, Any]:
     names = {e.id: e.file_name for e in clips}
     opening = _narration(ctx, clips[0].id or 0) if clips else {"checked": False}
     subject = f"session:{row.id}"
+    if opening["checked"]:
+        _elements(ctx, subject, opening)
     if opening["checked"] and not opening["narrated"]:
         why = (
             "no audio track"

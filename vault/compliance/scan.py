@@ -30,6 +30,7 @@ from vault.compliance.narration import (
     analyse_opening,
     load_transcriber,
 )
+from vault.compliance.openings import opening
 from vault.config import ComplianceSettings
 from vault.context import Vault
 from vault.db import audit
@@ -99,6 +100,7 @@ class ScanReport:
 
 def scan(vault: Vault, since: datetime | None = None) -> ScanReport:
     settings = vault.settings.compliance
+    opening(settings)  # a window too short for the preset's opening: a ConfigError, first
     report = ScanReport()
     with vault.session() as session:
         result = grouping.recompute(session, settings, vault.clock.now(), since)
@@ -206,14 +208,24 @@ def source_of(session: Session, evidence: Evidence) -> tuple[str, str, str, str]
     return "original", evidence.storage_key, evidence.sha256, suffix_of(evidence.file_name)
 
 
-def _up_to_date(check: NarrationCheck | None, sha256: str, settings: ComplianceSettings) -> bool:
+def min_speech_s(settings: ComplianceSettings, rule: str) -> float:
+    """The speech an opening needs (RC-1: the preset's elements, vault.compliance.openings)
+    or a resume (RC-3: its reason)."""
+    if rule == "RC-1":
+        return opening(settings).min_speech_s
+    return settings.min_resume_speech_s
+
+
+def _up_to_date(
+    check: NarrationCheck | None, sha256: str, settings: ComplianceSettings, rule: str
+) -> bool:
     if check is None or check.source_sha256 != sha256:
         return False
     if check.state == "failed":
         return True  # the same bytes would fail the same way: wait for a better source
     return (check.window_s, check.min_speech_s) == (
         settings.narration_window_s,
-        settings.min_speech_s,
+        min_speech_s(settings, rule),
     )
 
 
@@ -235,7 +247,7 @@ def plan(
         check = session.exec(
             select(NarrationCheck).where(NarrationCheck.evidence_id == evidence.id)
         ).first()
-        if _up_to_date(check, sha256, settings):
+        if _up_to_date(check, sha256, settings, rule):
             fresh += 1
             continue
         targets.append(Target(evidence.id, evidence.file_name, rule, kind, key, sha256, suffix))
@@ -259,7 +271,7 @@ def _check_one(
         result = analyse_opening(
             copy,
             settings.narration_window_s,
-            min_speech_s=settings.min_speech_s,
+            min_speech_s=min_speech_s(settings, target.rule),
             transcriber=transcriber,
             timeout_s=vault.settings.media.timeout_s,
         )
@@ -322,6 +334,7 @@ def _write(
     error: str | None,
 ) -> None:
     settings = vault.settings.compliance
+    least = min_speech_s(settings, target.rule)
     now = vault.clock.now()
     row = session.exec(
         select(NarrationCheck).where(NarrationCheck.evidence_id == target.evidence_id)
@@ -329,12 +342,12 @@ def _write(
         evidence_id=target.evidence_id,
         state="done",
         window_s=settings.narration_window_s,
-        min_speech_s=settings.min_speech_s,
+        min_speech_s=least,
         checked_at=now,
     )
     row.state, row.error = ("done", None) if result else ("failed", error)
     row.source, row.source_sha256 = target.source, target.sha256
-    row.window_s, row.min_speech_s = settings.narration_window_s, settings.min_speech_s
+    row.window_s, row.min_speech_s = settings.narration_window_s, least
     row.speech = [[s.start_s, s.end_s] for s in result.speech] if result else []
     row.speech_s = result.speech_s if result else 0.0
     row.narrated = result.narrated if result else False

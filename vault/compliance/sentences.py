@@ -16,7 +16,7 @@ from typing import Any
 from vault.compliance import clock
 from vault.compliance.reasons import GAP_REASONS
 from vault.compliance.stops import STOP_REASONS
-from vault.i18n import N_, _
+from vault.i18n import N_, _, ngettext
 
 RULE_LABELS = {
     "RC-1": N_("no spoken opening"),
@@ -74,6 +74,13 @@ STOP_REASON_WORDS = {
     "other": N_("other reason"),
 }
 DEADLINES = {"24h": N_("24 hours"), "2 working days": N_("2 working days")}
+NARRATION_PRESETS = {  # RC-1: the document whose opening elements were checked
+    "shanxi": N_("the Shanxi rules on recording, article 16"),
+    "gansu-eco": N_("the Gansu ecology and environment rules on recording, article 12"),
+    "gansu-radio": N_("the Gansu radio and television rules on recording, articles 16 and 17"),
+    "pingdingshan": N_("the Pingdingshan rules on audio-visual records, articles 8 and 9"),
+    "xiangxi": N_("the Xiangxi rules on recording, article 7"),
+}
 VERIFY_CLASSES = {
     "chains": N_("the audit chain or the access register does not hold against its anchors"),
     "objects": N_("a sealed file is missing or does not match its fingerprint"),
@@ -150,6 +157,48 @@ def deadline(rule: str) -> str:
     return _(DEADLINES[rule]) if rule in DEADLINES else rule
 
 
+def narration(settings: Mapping[str, Any]) -> list[str]:
+    """RC-1: which preset the openings were checked against, and how far (issue 18 part 6)."""
+    rule = settings.get("narration") or {}
+    if not rule:
+        return []
+    how = (
+        _("the time its elements take to say")
+        if rule.get("min_speech_from") == "preset"
+        else _("as set")
+    )
+    lines = [
+        _(
+            "Openings checked against {document}: {elements}, and the notice that recording "
+            "is on; at least {seconds:g} s of speech ({how})"
+        ).format(
+            document=words(NARRATION_PRESETS, str(rule.get("preset"))),
+            elements="、".join(str(e) for e in rule.get("elements") or []) or _("(none listed)"),
+            seconds=float(rule.get("min_speech_s") or 0),
+            how=how,
+        )
+    ]
+    presence = int(rule.get("presence_only") or 0)
+    if not int(rule.get("elements_checked") or 0):
+        lines.append(
+            _(
+                "No opening has a transcript: only whether each recording opens with enough "
+                "speech was checked, not which elements were said."
+            )
+        )
+    elif presence:
+        lines.append(
+            ngettext(
+                "{count} opening has no transcript: for it only the presence of speech was "
+                "checked.",
+                "{count} openings have no transcript: for them only the presence of speech "
+                "was checked.",
+                presence,
+            ).format(count=presence)
+        )
+    return lines
+
+
 class Sections:
     """The report's sections by id, for the numbers each finding is told with."""
 
@@ -208,6 +257,10 @@ class Sections:
         if kind != "session" or found is None:
             return None
         opening = found.get("opening") or {}
+        if finding.get("code") == "elements_missing":
+            return _("The opening does not state: {elements}.").format(
+                elements="、".join(str(e) for e in finding.get("missing") or [])
+            )
         if not opening.get("has_audio"):
             return _("The recording opens without a spoken statement: it has no sound.")
         window = self.report["settings"]["narration_window_s"]
