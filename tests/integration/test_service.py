@@ -408,6 +408,11 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("compliance.calendar", ["compliance", "calendar"]),
         ("report.compliance", ["report", "compliance", "--json"]),
         ("session.annotate", ["session", "annotate", "9999", "--reason", "battery", "--note", "n"]),
+        (
+            "session.unresumed",
+            ["session", "unresumed", "9999", "--reason", "battery", "--note", "n"],
+        ),
+        ("session.review", ["session", "review", "gap:9999", "--result", "accepted"]),
         ("session.list", ["session", "list", "--json"]),
         ("session.gaps", ["session", "gaps", "--all", "--json"]),
         (

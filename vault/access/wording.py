@@ -85,6 +85,8 @@ OPERATIONS = {
     "compliance.calendar": "查看工作日历",
     "report.compliance": "合规情况报告",
     "session.annotate": "说明中断原因",
+    "session.unresumed": "登记无法继续记录的报告和说明",
+    "session.review": "审核书面说明",
     "stop-record.add": "登记中止记录",
     "stop-record.approve": "批准中止记录",
     "stop-record.list": "查询中止记录",

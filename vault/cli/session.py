@@ -1,7 +1,8 @@
-"""`evault session list|gaps|annotate` and `evault stop-record add|approve|list`: recording
-sessions, the interruptions that still need a written reason and the reasons themselves
-(RC-2, RC-3, RC-6), and the work records of permitted stops (RC-4). Each command is one call
-of the service API."""
+"""`evault session list|gaps|annotate|unresumed|review` and `evault stop-record
+add|approve|list`: recording sessions, the interruptions that still need a written reason,
+the reasons themselves and their review, recordings that could not be resumed (RC-2, RC-3,
+RC-6), and the work records of permitted stops (RC-4). Each command is one call of the
+service API."""
 
 from __future__ import annotations
 
@@ -28,7 +29,17 @@ from vault.timeutil import local_display
 # The codes the domain knows (vault.compliance.reasons.GAP_REASONS, .stops.STOP_REASONS),
 # for the help text only: the service checks them.
 GAP_CODES = ("device_fault", "battery", "storage_full", "weather", "obstruction", "other")
-STOP_CODES = ("witness_request", "public_transport", "secrets", "privacy", "weather", "other")
+STOP_CODES = (
+    "witness_request",
+    "public_transport",
+    "secrets",
+    "privacy",
+    "weather",
+    "device_fault",
+    "obstruction",
+    "force_majeure",
+    "other",
+)
 
 app = typer.Typer(
     help="Recording sessions, their interruptions and the reasons for them.", no_args_is_help=True
@@ -162,6 +173,64 @@ def annotate(
     )
 
 
+@app.command()
+def unresumed(
+    ctx: typer.Context,
+    session_id: Annotated[int, typer.Argument(help="Session id (see evault session list).")],
+    reason: Annotated[str, typer.Option(help=" | ".join(GAP_CODES))],
+    reported_to: Annotated[
+        str | None, typer.Option(help="Whom the officer reported to at once (立即报告).")
+    ] = None,
+    reported_at: Annotated[
+        str | None, typer.Option(help="When the report was made (ISO 8601).")
+    ] = None,
+    note: Annotated[
+        str | None, typer.Option(help="The written explanation afterwards (事后书面说明).")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Record that a session's recording stopped and could not be resumed (RC-3): the
+    immediate report (to whom, when) and the written explanation; given again, a new
+    version keeps the old one."""
+    row = call(
+        ctx,
+        "session.unresumed",
+        session_id=session_id,
+        reason=reason,
+        reported_to=reported_to,
+        reported_at=reported_at,
+        note=note,
+    )
+    if as_json:
+        print_json(row)
+        return
+    reported = (
+        f"reported to {row['reported_to']} at {row['reported_at']}"
+        if row["reported_to"]
+        else "no immediate report recorded"
+    )
+    explained = "explained" if row["note"] else "no written explanation yet"
+    console.print(f"session {row['session_id']}: {row['reason_label']}; {reported}; {explained}")
+
+
+@app.command()
+def review(
+    ctx: typer.Context,
+    subject: Annotated[
+        str, typer.Argument(help="gap:ID, evidence:ID (a late clip) or session:ID.")
+    ],
+    result: Annotated[str, typer.Option(help="accepted | rejected")],
+    note: Annotated[str | None, typer.Option(help="Why (required to reject).")] = None,
+) -> None:
+    """Review the newest written reason (RC-6): accepted or rejected, by someone other than
+    who gave it. A rejected reason explains nothing until a new version is given."""
+    row = call(ctx, "session.review", subject=subject, result=result, note=note)
+    console.print(
+        f"{row['subject']} version {row['version']}: {row['review']['result']} "
+        f"by {row['review']['by']}"
+    )
+
+
 @stop_app.command()
 def add(
     ctx: typer.Context,
@@ -173,11 +242,16 @@ def add(
     basis: Annotated[str, typer.Option(help="The rule or instruction the stop rests on.")],
     statement: Annotated[
         Path | None,
-        typer.Option(help="The requester's signed statement (witness request, secrets)."),
+        typer.Option(
+            help="The requester's signed statement, where one was asked for (optional; "
+            "Xiangxi 第11条: a witness's or informant's request, secrets or privacy)."
+        ),
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """File the work record of a permitted stop; a supervisor approves it (RC-4)."""
+    """File the work record (工作记录) of a permitted stop: the ground, its basis, optionally
+    the requester's signed statement; a supervisor reviews it (RC-4: Xiangxi 第11条,
+    Pingdingshan 第12条)."""
     params = {
         "device": device,
         "officer": officer,

@@ -26,7 +26,7 @@ from vault.compliance import badges, clock, copies, deadline, stops
 from vault.compliance.custody import custody_findings
 from vault.compliance.figures import summarise
 from vault.compliance.openings import opening as opening_rule
-from vault.compliance.reasons import histories
+from vault.compliance.reasons import all_histories, rejected, unresumed_json
 from vault.compliance.review import review_json
 from vault.compliance.sequences import log_findings, missing_sequences
 from vault.context import Vault
@@ -46,6 +46,7 @@ from vault.db.models import (
     SessionClip,
     SessionReview,
     Sighting,
+    UnresumedStop,
 )
 from vault.timeutil import as_utc, iso
 
@@ -73,7 +74,8 @@ class _Context:
         self.officers = {o.id: o for o in session.exec(select(Officer))}
         self.checks = {c.evidence_id: c for c in session.exec(select(NarrationCheck))}
         self.stops = stops.all_stops(session)
-        self.gap_history, self.late_history = histories(session)
+        self.gap_history, self.late_history, self.end_history = all_histories(session)
+        self.unresumed = {u.session_id: u for u in session.exec(select(UnresumedStop))}
         self.findings: list[dict[str, Any]] = []
         # What the filters selected, by kind: the report's `matched`.
         self.matched: dict[str, set[int]] = {
@@ -413,6 +415,7 @@ def _session_json(ctx: _Context, row: RecordingSession) -> dict[str, Any]:
     )
     for gap in ctx.session.exec(query):
         gaps.append(_gap_json(ctx, row, gap, names))
+    ended = _unresumed(ctx, row, [e.id for e in clips if e.id is not None])
     return {
         "session_id": row.id,
         "device_id": ctx.device_id(row.device_pk),
@@ -426,6 +429,66 @@ def _session_json(ctx: _Context, row: RecordingSession) -> dict[str, Any]:
         "opening_narrated": bool(opening["narrated"]),
         "opening": opening,
         "gaps": gaps,
+        "unresumed": ended,
+    }
+
+
+def _open_cases(ctx: _Context, evidence_ids: list[int]) -> list[str]:
+    """The numbers of the open cases the session's footage is linked to."""
+    query = (
+        select(Case.number)
+        .join(CaseLink, col(CaseLink.case_id) == Case.id)
+        .where(
+            col(CaseLink.evidence_id).in_(evidence_ids),
+            col(CaseLink.unlinked_at).is_(None),
+            Case.status == "open",
+        )
+        .distinct()
+    )
+    return sorted(ctx.session.exec(query))
+
+
+def _unresumed(
+    ctx: _Context, row: RecordingSession, evidence_ids: list[int]
+) -> dict[str, Any] | None:
+    """RC-3 (Gansu-Eco 第42条, Gansu-Radio 第19条, Shanxi 第17条): a recording that stopped
+    and could not be resumed, as recorded (`evault session unresumed`) or as an objective
+    cause's stop record that runs past the session's end shows it. It needs the immediate
+    report (to whom, when); while its case is open, the written explanation too."""
+    assert row.id is not None
+    marked = ctx.unresumed.get(row.id)
+    stop = stops.never_resumed(
+        ctx.stops, row.device_pk, row.officer_pk, as_utc(row.starts_at), as_utc(row.ends_at)
+    )
+    if marked is None and stop is None:
+        return None
+    history = ctx.end_history.get(row.id, [])
+    refused = rejected(history)
+    cases = _open_cases(ctx, evidence_ids)
+    subject = f"session:{row.id}"
+    if marked is None or marked.reported_to is None or refused:
+        ctx.finding(
+            "RC-3",
+            subject,
+            f"recording in session {row.id} stopped and was not resumed; "
+            "no immediate report (to whom, when) is recorded",
+            code="unresumed_not_reported",
+            stop_record_id=stop.id if stop else None,
+        )
+    if cases and (marked is None or not marked.note or refused):
+        ctx.finding(
+            "RC-3",
+            subject,
+            f"session {row.id} ended without resuming while case {', '.join(cases)} is open; "
+            "no written explanation is given",
+            code="unresumed_unexplained",
+            cases=cases,
+        )
+    return {
+        "stop_record_id": stop.id if stop else None,
+        "record": unresumed_json(marked) if marked else None,
+        "open_cases": cases,
+        "history": history,
     }
 
 
@@ -436,12 +499,22 @@ def _gap_json(
     stop = stops.covering(
         ctx.stops, row.device_pk, row.officer_pk, as_utc(gap.gap_from), as_utc(gap.gap_to)
     )
-    reason = gap.reason
+    history = ctx.gap_history.get(gap.id or 0, [])
+    refused = rejected(history) if gap.reason else None  # RC-6: a rejected reason is none
+    reason = None if refused else gap.reason
     if reason is None and stop is not None and stop.status == "approved":
         reason = f"stop_record:{stop.id} {stop.reason}"
     subject = f"gap:{gap.id}"
     if not resume["narrated"] and reason is None:
-        if stop is not None:
+        if refused:
+            ctx.finding(
+                "RC-3",
+                subject,
+                f"{gap.seconds:.0f} s interruption in session {row.id}: its written reason was "
+                f"rejected by {refused['by']}: {refused['note']}",
+                code="reason_rejected",
+            )
+        elif stop is not None:
             ctx.finding("RC-4", subject, f"stop record {stop.id} awaits the supervisor's review")
         elif resume["checked"]:
             ctx.finding(
@@ -460,9 +533,9 @@ def _gap_json(
         "resume_narrated": bool(resume["narrated"]),
         "resume_checked": resume["checked"],
         "reason": reason,
-        "note": gap.note if gap.reason else (stop.basis if reason and stop else None),
+        "note": gap.note if reason == gap.reason else (stop.basis if reason and stop else None),
         "stop_record_id": stop.id if stop else None,
-        "reason_history": ctx.gap_history.get(gap.id or 0, []),
+        "reason_history": history,
     }
 
 
@@ -534,6 +607,9 @@ def _late(ctx: _Context) -> tuple[list[dict[str, Any]], list[Evidence]]:
         if not result.late:
             continue
         reason = reasons.get(evidence.id or 0)
+        history = ctx.late_history.get(evidence.id or 0, [])
+        if reason is not None and rejected(history):  # RC-6: a rejected reason is none
+            reason = None
         entry = {
             "evidence_id": evidence.id,
             "file_name": evidence.file_name,
@@ -548,7 +624,7 @@ def _late(ctx: _Context) -> tuple[list[dict[str, Any]], list[Evidence]]:
             "approximate": result.deadline.approximate,
             "calendar_note": result.deadline.note,
             "reason": reason.note if reason else None,
-            "reason_history": ctx.late_history.get(evidence.id or 0, []),
+            "reason_history": history,
         }
         late.append(entry)
         detail = f"sealed {result.hours:.1f} h after recording, deadline {rule}"

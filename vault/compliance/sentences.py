@@ -71,7 +71,21 @@ STOP_REASON_WORDS = {
     "secrets": N_("state or commercial secrets"),
     "privacy": N_("personal privacy"),
     "weather": N_("bad weather"),
+    "device_fault": N_("device fault"),
+    "obstruction": N_("obstruction at the scene"),
+    "force_majeure": N_("force majeure"),
     "other": N_("other reason"),
+}
+# RC-3, RC-6: the findings of a recording that was not resumed, and of a rejected reason.
+UNRESUMED = {
+    "unresumed_not_reported": N_(
+        "Recording in session {session} stopped and was not resumed; no immediate report "
+        "(to whom, when) is recorded."
+    ),
+    "unresumed_unexplained": N_(
+        "Session {session} ended without resuming while case {cases} is open; no written "
+        "explanation has been given."
+    ),
 }
 DEADLINES = {"24h": N_("24 hours"), "2 working days": N_("2 working days")}
 NARRATION_PRESETS = {  # RC-1: the document whose opening elements were checked
@@ -231,6 +245,10 @@ class Sections:
             code = detail  # a bare code in place of a detail
         if code == COPIED:
             return self.copied(finding)
+        if code in UNRESUMED:
+            return self.unresumed(finding, str(code))
+        if code == "reason_rejected":
+            return self.rejected(finding)
         kind, _sep, ident = str(finding.get("subject") or "").partition(":")
         number = int(ident) if ident.isdigit() else None
         told = {
@@ -278,6 +296,25 @@ class Sections:
             "Recording in session {session} stopped for {seconds:.0f} s; the resumed recording "
             "does not say why and no written reason was given."
         ).format(session=session["session_id"], seconds=float(gap["seconds"]))
+
+    def unresumed(self, finding: Mapping[str, Any], code: str) -> str:
+        """RC-3: a session that stopped and was not resumed (vault.compliance.report)."""
+        _kind, _sep, ident = str(finding.get("subject") or "").partition(":")
+        cases = [str(c) for c in finding.get("cases") or []]
+        return _(UNRESUMED[code]).format(session=ident, cases=joined(cases))
+
+    def rejected(self, finding: Mapping[str, Any]) -> str:
+        """RC-6: an interruption whose written reason a reviewer rejected."""
+        _kind, _sep, ident = str(finding.get("subject") or "").partition(":")
+        found = self.gaps.get(int(ident)) if ident.isdigit() else None
+        review = (found[1].get("reason_history") or [{}])[-1].get("review") if found else None
+        return _(
+            "The written reason for interruption {id} was rejected by {reviewer}: {note}"
+        ).format(
+            id=ident,
+            reviewer=(review or {}).get("by") or _("unknown"),
+            note=(review or {}).get("note") or _("(not described)"),
+        )
 
     def unreviewed(self, finding: Mapping[str, Any], kind: str, number: int | None) -> str | None:
         found = self.gaps.get(number)

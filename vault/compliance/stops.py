@@ -1,8 +1,17 @@
-"""Permitted stops (RC-4, Xiangxi 第11条, Pingdingshan 第12条): recording may stop at a
-witness's request, on public transport, for secrets or privacy, or for weather, with a work
-record of the reason and its basis, reviewed by the supervisor and filed. For a witness's
-request or secrets, the requester's signed statement is attached: it is sealed in the WORM
-store like the documents of an access request, and its SHA-256 recorded.
+"""Permitted stops (RC-4): the grounds both documents name, each with its work record (工作记录:
+the reason and its basis, written after the activity) reviewed by a supervisor and filed.
+
+- Xiangxi 第11条: a witness's or informant's request (举报人、证人等明确要求), public
+  transport, state or commercial secrets or personal privacy, weather, other; for (一) and
+  (三) the requester *may* be asked to sign (可以要求): a statement is optional and, when
+  there is one, attached (sealed in the WORM store like an access request's documents, its
+  SHA-256 recorded). Reviewed by the 分管领导.
+- Pingdingshan 第12条: device fault, damage, flat battery or full storage; bad weather;
+  obstruction; force majeure. The work record is reviewed by the unit's 主要领导.
+
+Who reviews which ground is a matter of level (AC-0): `reviewer_may_approve` is the one
+place that decides it. Today it keeps the approver role; the settings' approval matrix
+(`stop_level(settings, ground)`, issue 18 part 1) slots in there.
 
 An approved record that covers an interruption is its written reason (RC-3).
 """
@@ -17,24 +26,55 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from vault.access.principals import current, require_role
+from vault.access.principals import current
 from vault.compliance.reasons import acting_name
+from vault.config import Settings
 from vault.context import Vault
 from vault.db import audit
-from vault.db.models import Device, Officer, StopRecord
-from vault.errors import Conflict, NotFound, VolumeError
+from vault.db.models import Device, Officer, Principal, StopRecord
+from vault.errors import AccessRefused, Conflict, NotFound, VolumeError
 from vault.sealing import seals
 from vault.timeutil import iso
 
 STOP_REASONS = {
-    "witness_request": "证人要求",
-    "public_transport": "乘坐公共交通工具",
+    "witness_request": "举报人、证人等明确要求停止使用",
+    "public_transport": "在公共交通工具上无法使用",
     "secrets": "涉及国家秘密、商业秘密",
     "privacy": "涉及个人隐私",
-    "weather": "恶劣天气",
-    "other": "其他",
+    "weather": "因天气等自然原因无法使用",
+    "device_fault": "设备故障、损坏或者电量不足、存储空间不足",
+    "obstruction": "行政管理相对人或其他人员阻碍正常执法无法继续使用",
+    "force_majeure": "其他不可抗力因素不能使用",
+    "other": "其他情况不能使用",
 }
-NEEDS_STATEMENT = ("witness_request", "secrets")  # RC-4: the requester signs a statement
+
+
+@dataclass(frozen=True)
+class Ground:
+    """Where a ground of a stop is written, and who reviews its work record there."""
+
+    articles: tuple[str, ...]
+    reviewer: str  # the document's words for the reviewing level
+    statement: bool  # the document lets the requester's signed statement be asked for
+
+
+XIANGXI, PINGDINGSHAN = "分管领导", "本单位主要领导"
+GROUNDS = {
+    "witness_request": Ground(("Xiangxi 第11条（一）",), XIANGXI, True),
+    "public_transport": Ground(("Xiangxi 第11条（二）",), XIANGXI, False),
+    "secrets": Ground(("Xiangxi 第11条（三）",), XIANGXI, True),
+    "privacy": Ground(("Xiangxi 第11条（三）",), XIANGXI, True),
+    "weather": Ground(("Xiangxi 第11条（四）", "Pingdingshan 第12条（二）"), XIANGXI, False),
+    "device_fault": Ground(("Pingdingshan 第12条（一）",), PINGDINGSHAN, False),
+    "obstruction": Ground(("Pingdingshan 第12条（三）",), PINGDINGSHAN, False),
+    "force_majeure": Ground(("Pingdingshan 第12条（四）",), PINGDINGSHAN, False),
+    "other": Ground(("Xiangxi 第11条（五）",), XIANGXI, False),
+}
+# The grounds Xiangxi 第11条 lets the requester sign for (optional: 可以要求).
+STATEMENT_GROUNDS = tuple(code for code, ground in GROUNDS.items() if ground.statement)
+# The objective causes of an interruption (Gansu-Eco 第42条, Pingdingshan 第12条): a stop on
+# one of these that never resumed is an interruption that could not be resumed (RC-3).
+OBJECTIVE = ("device_fault", "weather", "obstruction", "force_majeure")
 # Stop times are written by hand, to the minute: a record covers a gap within this slack.
 COVER_SLACK = timedelta(seconds=60)
 CHUNK = 1024 * 1024
@@ -102,10 +142,8 @@ def add_stop(
         raise Conflict("--to must be after --from")
     if not basis.strip():
         raise Conflict("--basis is required: the rule or instruction the stop rests on")
-    if reason in NEEDS_STATEMENT and statement is None:
-        raise Conflict(
-            f"a stop for {reason} needs the requester's signed statement (--statement FILE, RC-4)"
-        )
+    # Xiangxi 第11条: the requester's signature *may* be asked for; a statement is never
+    # required, and any stop's work record may carry one.
     if statement is not None and not statement.is_file():
         raise VolumeError(f"statement file {statement} does not exist or is not a file")
     with vault.session() as session:  # check the names before sealing anything
@@ -155,15 +193,33 @@ def add_stop(
     return row
 
 
+def reviewer_may_approve(principal: Principal, ground: str, settings: Settings) -> bool:
+    """RC-4, AC-0: whether this principal may review a stop record on this ground.
+
+    The one place the level check goes: the approval matrix of the settings
+    (`stop_level(settings, ground)`: Xiangxi 第11条 the 分管领导, Pingdingshan 第12条 the
+    unit's 主要领导) replaces the role test below once principals carry approval levels.
+    Until then any principal with the approver role (负责人) reviews every ground."""
+    del ground, settings  # the matrix's inputs, unused until it exists
+    return "approver" in principal.roles
+
+
 def approve_stop(vault: Vault, stop_id: int) -> StopRecord:
-    """RC-4: the supervisor's review. Only a principal with the approver role (负责人), and
-    never the one who filed it."""
+    """RC-4: the supervisor's review of the work record, by a principal the ground's level
+    allows (reviewer_may_approve), and never the one who filed it."""
     with vault.session() as session:
         approver = current(vault, session)
-        require_role(approver, ("approver",), "approving a stop record")
         row = session.get(StopRecord, stop_id)
         if row is None:
             raise NotFound(f"no stop record {stop_id}")
+        if not reviewer_may_approve(approver, row.reason, vault.settings):
+            ground = GROUNDS.get(row.reason)
+            level = ground.reviewer if ground else "负责人"
+            has = ", ".join(approver.roles) or "no role"
+            raise AccessRefused(
+                f"approving a stop record for {row.reason} needs the approver role "
+                f"({level}); {approver.name} has {has}"
+            )
         if row.status == "approved":
             raise Conflict(f"stop record {stop_id} was approved by {row.approved_by}")
         if row.filed_by == approver.name:
@@ -177,7 +233,7 @@ def approve_stop(vault: Vault, stop_id: int) -> StopRecord:
             at=now,
             action="compliance.stop_approved",
             subject=f"stop:{stop_id}",
-            detail={"by": approver.name},
+            detail={"by": approver.name, "ground": row.reason},
         )
         session.commit()
     return row
@@ -214,6 +270,8 @@ def stop_json(session: Session, row: StopRecord) -> dict[str, Any]:
         "to": iso(row.stop_to),
         "reason": row.reason,
         "reason_label": STOP_REASONS.get(row.reason, row.reason),
+        "articles": list(GROUNDS[row.reason].articles) if row.reason in GROUNDS else [],
+        "reviewed_by_level": GROUNDS[row.reason].reviewer if row.reason in GROUNDS else None,
         "basis": row.basis,
         "statement": (
             {"file_name": row.statement_name, "sha256": row.statement_sha256}
@@ -226,3 +284,25 @@ def stop_json(session: Session, row: StopRecord) -> dict[str, Any]:
         "approved_by": row.approved_by,
         "approved_at": iso(row.approved_at),
     }
+
+
+def never_resumed(
+    stops: list[StopRecord],
+    device_pk: int,
+    officer_pk: int | None,
+    start: datetime,
+    end: datetime,
+) -> StopRecord | None:
+    """RC-3: a stop record on an objective cause (device fault, weather, obstruction, force
+    majeure) that begins within a session and lasts past its end: recording stopped there
+    and was not resumed."""
+    found = [
+        s
+        for s in stops
+        if s.reason in OBJECTIVE
+        and s.device_pk == device_pk
+        and s.officer_pk == officer_pk
+        and start - COVER_SLACK <= s.stop_from <= end + COVER_SLACK
+        and s.stop_to > end + COVER_SLACK
+    ]
+    return min(found, key=lambda s: s.id or 0) if found else None

@@ -194,6 +194,13 @@ TABLE: tuple[Rule, ...] = (
         officer="own",
         records_keeper="all",
     ),
+    _rule(
+        "session.unresumed",
+        "a recording not resumed: its report and explanation (RC-3)",
+        officer="own",
+        records_keeper="all",
+    ),
+    _rule("session.review", "review a written reason (RC-6)", approver="all"),
     _rule("session.list", "recording sessions (RC-2)", **_readers()),
     _rule("session.gaps", "interruptions that need a reason (RC-3)", **_readers()),
     _rule("stop-record.add", "file a stop record (RC-4)", officer="own", records_keeper="all"),

@@ -25,6 +25,7 @@ from vault.db.models.compliance import (
     SessionClip,
     SessionReview,
     StopRecord,
+    UnresumedStop,
 )
 from vault.db.models.custody import DeviceEvent, DockLog
 from vault.db.models.media import Derivative, MediaJob
@@ -76,5 +77,6 @@ __all__ = [
     "UTCDateTime",
     "Unit",
     "UnitAlias",
+    "UnresumedStop",
     "utc_column",
 ]

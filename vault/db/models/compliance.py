@@ -77,11 +77,21 @@ class AnnotationVersion(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     gap_id: int | None = Field(default=None, foreign_key="recording_gap.id", index=True)
     evidence_id: int | None = Field(default=None, foreign_key="evidence.id", index=True)
-    version: int  # 1, 2, ... per gap or late clip
+    # A session that ended without resuming (UnresumedStop, RC-3): its explanation's versions.
+    session_id: int | None = Field(default=None, foreign_key="recording_session.id", index=True)
+    version: int  # 1, 2, ... per gap, late clip or unresumed session
     reason: str | None = Field(default=None, max_length=32)  # a gap's reason code
     note: str
     given_by: str = Field(max_length=128)
     given_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # RC-3: the immediate report (立即报告) an unresumed session's version states.
+    reported_to: str | None = Field(default=None, max_length=128)
+    reported_at: datetime | None = Field(default=None, sa_column=utc_column())
+    # RC-6: the review of this version: accepted | rejected (None: not reviewed yet).
+    review: str | None = Field(default=None, max_length=16)
+    review_note: str | None = None
+    reviewed_by: str | None = Field(default=None, max_length=128)
+    reviewed_at: datetime | None = Field(default=None, sa_column=utc_column())
 
 
 class NarrationCheck(SQLModel, table=True):
@@ -129,6 +139,24 @@ class StopRecord(SQLModel, table=True):
     status: str = Field(default="pending", max_length=16, index=True)  # pending | approved
     approved_by: str | None = Field(default=None, max_length=128)
     approved_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class UnresumedStop(SQLModel, table=True):
+    """A recording that stopped and could not be resumed (RC-3: Gansu-Eco 第42条, Gansu-Radio
+    第19条, Shanxi 第17条): the reason, the immediate report (to whom, when) and the written
+    explanation given afterwards; the newest version (AnnotationVersion.session_id keeps
+    every one)."""
+
+    __tablename__ = "unresumed_stop"
+
+    id: int | None = Field(default=None, primary_key=True)
+    session_id: int = Field(foreign_key="recording_session.id", unique=True, index=True)
+    reason: str = Field(max_length=32)  # a gap reason code (vault.compliance.reasons)
+    reported_to: str | None = Field(default=None, max_length=128)
+    reported_at: datetime | None = Field(default=None, sa_column=utc_column())
+    note: str | None = None  # the written explanation (事后书面说明); None: not yet given
+    given_by: str = Field(max_length=128)
+    given_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
 class LateReason(SQLModel, table=True):

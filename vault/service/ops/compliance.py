@@ -14,7 +14,15 @@ from sqlmodel import col, select
 
 from vault.compliance import deadline
 from vault.compliance.printable import write_html
-from vault.compliance.reasons import GAP_REASONS, add_late_reason, annotate_gap, late_reason_json
+from vault.compliance.reasons import (
+    GAP_REASONS,
+    add_late_reason,
+    annotate_gap,
+    late_reason_json,
+    record_unresumed,
+    review_annotation,
+    unresumed_json,
+)
 from vault.compliance.report import ReportFilters, build_report
 from vault.compliance.review import draw_json, draw_sample, record_review, review_json
 from vault.compliance.scan import scan as run_scan
@@ -113,6 +121,48 @@ def annotate(call: Call, gap_id: int, reason: str, note: str) -> dict[str, Any]:
         "note": gap.note,
         "annotated_by": gap.annotated_by,
     }
+
+
+@operation("session.unresumed")
+def unresumed(
+    call: Call,
+    session_id: int,
+    reason: str,
+    reported_to: str | None = None,
+    reported_at: str | None = None,
+    note: str | None = None,
+) -> dict[str, Any]:
+    """RC-3: a recording that could not be resumed: the immediate report and the written
+    explanation, from the officer concerned or a records keeper (RC-6)."""
+    if call.scope == "own":
+        badge = own_badge(call)
+        with call.vault.session() as session:
+            recording = session.get(RecordingSession, session_id)
+            if recording is None:
+                raise NotFound(f"no recording session {session_id} (see evault session list)")
+            officer_pk = recording.officer_pk
+        if _officer_id(call, officer_pk) != badge:
+            raise AccessRefused(
+                f"{call.name}: session {session_id} was not recorded by officer {badge}; "
+                "it is explained by its officer or a records keeper (RC-6)"
+            )
+    when = parse_time(reported_at, call.vault.settings.timezone) if reported_at else None
+    row = record_unresumed(
+        call.vault,
+        session_id,
+        reason,
+        reported_to=reported_to,
+        reported_at=when,
+        note=note,
+    )
+    return unresumed_json(row)
+
+
+@operation("session.review")
+def review_reason(call: Call, subject: str, result: str, note: str | None = None) -> dict[str, Any]:
+    """RC-6: accept or reject the newest written reason of gap:ID, evidence:ID or
+    session:ID."""
+    return review_annotation(call.vault, subject, result, note)
 
 
 @operation("stop-record.add")

@@ -1,7 +1,7 @@
 """the camera's own logs sealed with each docking (OV-4)
 
 Revision ID: 0018
-Revises: 0012
+Revises: 0016
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0018"
-down_revision = "0012"
+down_revision = "0016"
 branch_labels = None
 depends_on = None
 
