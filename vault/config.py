@@ -218,6 +218,11 @@ class ComplianceSettings(Section):
     min_resume_speech_s: Annotated[float, Field(gt=0, le=600)] = 1.5  # RC-3: the reason
     upload_deadline: Literal["24h", "2 working days"] = "24h"  # IN-1
     transcript_model_dir: Path | None = None  # optional offline Mandarin transcript model
+    # RC-5: the bureau's 音像记录事项清单, a preset of vault/cases/lists/ or a TOML file's
+    # path (vault.cases.record_list); Gansu-Eco's is the most complete and the strictest.
+    record_list: Annotated[str, Field(min_length=1)] = "gansu-eco"
+    # RC-5: days after a case closes by which its footage is linked (Gansu-Eco 第41条).
+    archive_days: Annotated[int, Field(ge=1, le=365)] = 30
 
     @model_validator(mode="after")
     def _gap_beyond_tolerance(self) -> ComplianceSettings:

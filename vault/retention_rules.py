@@ -28,6 +28,11 @@ class CaseFacts:
     status: str  # open | closed
     closed_at: datetime | None
     litigation: bool
+    # RC-5: the storage time the bureau's must-record list gives the 环节 the footage is
+    # linked as ("case_file", "routine", "long_term" or months from recording); only one
+    # longer than the other rules lengthens retention (Pingdingshan 附件1 记录存储时间).
+    stage: str | None = None
+    stage_retention: str | int | None = None
 
 
 @dataclass(frozen=True)
@@ -60,6 +65,20 @@ def _years_after(start: datetime, years: Years) -> datetime | None:
     return None if years == "permanent" else add_months(start, 12 * years)
 
 
+_NONE = datetime.min.replace(tzinfo=UTC)  # the list adds no date of its own
+
+
+def _list_retention(
+    base: datetime, retention: str | int | None, settings: RetentionSettings
+) -> datetime | None:
+    """The date a must-record list's storage time gives footage recorded at `base`."""
+    if retention == "long_term":
+        return _years_after(base, settings.long_term_years)
+    if isinstance(retention, int):
+        return add_months(base, retention)
+    return _NONE  # case_file: the case rule below; routine: the routine rule above
+
+
 def decide(facts: EvidenceFacts, settings: RetentionSettings) -> Decision:
     # RT-1 counts from the corrected recording time; a camera clock that was wrong (DV-2)
     # never shortens retention, so docking time is the floor.
@@ -74,6 +93,9 @@ def decide(facts: EvidenceFacts, settings: RetentionSettings) -> Decision:
     for case in facts.cases:
         if case.litigation:
             blockers.append(f"litigation hold on case {case.number}")
+        listed = _list_retention(base, case.stage_retention, settings)
+        if listed is not _NONE and _later(until, listed) != until:
+            until, rule = listed, f"list:{case.number}:{case.stage}"
         if case.status == "open" or case.closed_at is None:
             blockers.append(f"open case {case.number}")
             continue

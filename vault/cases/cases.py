@@ -10,12 +10,13 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from vault.cases import record_list
 from vault.cases.retention import count_linked, get_evidence, reapply, reapply_case, record_event
 from vault.config import CASE_TYPES
 from vault.context import Vault
 from vault.db.models import Case, CaseHandler, CaseLink, Evidence, Officer, Sighting
 from vault.db.upsert import upsert_officer
-from vault.errors import Conflict, NotFound
+from vault.errors import Conflict, NotFound, UsageError
 from vault.timeutil import iso
 
 STATUSES = ("open", "closed")  # what Case.status may be
@@ -95,12 +96,20 @@ def create_case(
     unit: str,
     handlers: list[str],
     activities: list[str],
+    matters: list[str] | None = None,
+    stages: list[str] | None = None,
 ) -> Case:
+    """matters, stages: the 事项 and 环节 of the bureau's must-record list the case involves
+    (RC-5), checked against the list the settings name (vault.cases.record_list)."""
     if case_type not in CASE_TYPES:
         raise Conflict(f"unknown case type {case_type!r} (known: {', '.join(CASE_TYPES)})")
     unknown = [a for a in activities if a not in ACTIVITIES]
     if unknown:
         raise Conflict(f"unknown activity {unknown[0]!r} (known: {', '.join(ACTIVITIES)})")
+    stated: list[record_list.Stated] = []
+    if matters or stages:
+        listed = record_list.load(vault.settings.compliance.record_list)
+        stated = record_list.resolve(listed, list(matters or []), list(stages or []))
     years = vault.settings.retention.case_years[case_type]
     typed, number = number, normalise_number(number)
     if not number:
@@ -116,6 +125,8 @@ def create_case(
             case_type=case_type,
             unit=unit,
             activities=sorted(set(activities)),
+            stages=[s.to_json() for s in stated],
+            record_list=vault.settings.compliance.record_list if stated else None,
             file_retention_years=None if years == "permanent" else years,
             opened_at=vault.clock.now(),
             created_by=vault.actor("records").name,
@@ -137,17 +148,45 @@ def create_case(
             unit=unit,
             handlers=handlers,
             activities=case.activities,
+            stages=case.stages,
         )
         session.commit()
     return case
 
 
-def link(vault: Vault, number: str, evidence_ids: list[int], dock_ids: list[int]) -> list[int]:
-    """Link evidence (or all evidence seen at a docking) to a case; returns the ids linked."""
+def stated_stages(case: Case) -> list[str]:
+    """The 环节 a case states (RC-5), in the order stated, each once."""
+    return list(dict.fromkeys(s["stage"] for s in case.stages or []))
+
+
+def _link_stage(case: Case, stage: str | None) -> str | None:
+    """The 环节 a link records: the one named (one of the case's), else the case's only one."""
+    known = stated_stages(case)
+    if stage is None:
+        return known[0] if len(known) == 1 else None
+    if stage not in known:
+        close = difflib.get_close_matches(stage, known, n=3, cutoff=0.3)
+        hint = f"did you mean {' or '.join(close)}?" if close else f"it states: {'、'.join(known)}"
+        if not known:
+            hint = "it states no 环节 (case create --matter ... --stage ...)"
+        raise UsageError(f"case {case.number} states no 环节 {stage!r} ({hint})")
+    return stage
+
+
+def link(
+    vault: Vault,
+    number: str,
+    evidence_ids: list[int],
+    dock_ids: list[int],
+    stage: str | None = None,
+) -> list[int]:
+    """Link evidence (or all evidence seen at a docking) to a case; returns the ids linked.
+    stage: the 环节 of the case the footage records (RC-5); a case stating one 环节 gets it."""
     with vault.session() as session:
         case = get_case(session, number)
         number = case.number  # as stored, whatever brackets were typed
         assert case.id is not None
+        stage = _link_stage(case, stage)
         ids = list(evidence_ids)
         for dock_id in dock_ids:
             query = select(Sighting.evidence_id).where(Sighting.dock_session_id == dock_id)
@@ -166,6 +205,7 @@ def link(vault: Vault, number: str, evidence_ids: list[int], dock_ids: list[int]
                     evidence_id=evidence_id,
                     linked_at=vault.clock.now(),
                     linked_by=vault.actor("records").name,
+                    stage=stage,
                 )
             )
             if evidence.retention_class == "routine":
@@ -173,7 +213,7 @@ def link(vault: Vault, number: str, evidence_ids: list[int], dock_ids: list[int]
             session.flush()
             reapply(vault, session, evidence)
             linked.append(evidence_id)
-        record_event(vault, session, "case.linked", f"case:{number}", evidence=linked)
+        record_event(vault, session, "case.linked", f"case:{number}", evidence=linked, stage=stage)
         session.commit()
     return linked
 
@@ -253,6 +293,8 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "type": case.case_type,
         "unit": case.unit,
         "activities": case.activities,
+        "stages": case.stages or [],
+        "record_list": case.record_list,
         "status": case.status,
         "opened_at": iso(case.opened_at),
         "closed_at": iso(case.closed_at),
@@ -279,6 +321,7 @@ def show_case(session: Session, number: str) -> dict[str, Any]:
             "sha256": e.sha256,
             "linked_at": iso(link_row.linked_at),
             "linked_by": link_row.linked_by,
+            "stage": link_row.stage,
             "unlinked_at": iso(link_row.unlinked_at),
             "unlink_reason": link_row.unlink_reason,
             "retain_until": iso(e.retain_until),

@@ -84,14 +84,22 @@ def facts_for_batch(session: Session, batch: Sequence[RetentionInputs]) -> dict[
     ids = [e.id for e in batch if e.id is not None]
     cases: dict[int, list[CaseFacts]] = {i: [] for i in ids}
     links = session.exec(
-        select(CaseLink.evidence_id, Case)
+        select(CaseLink.evidence_id, CaseLink.stage, Case)
         .join(Case, col(CaseLink.case_id) == Case.id)
         .where(col(CaseLink.evidence_id).in_(ids), col(CaseLink.unlinked_at).is_(None))
         .order_by(col(Case.number))
     )
-    for evidence_id, case in links:
+    for evidence_id, stage, case in links:
         cases[evidence_id].append(
-            CaseFacts(case.number, case.case_type, case.status, case.closed_at, case.litigation)
+            CaseFacts(
+                case.number,
+                case.case_type,
+                case.status,
+                case.closed_at,
+                case.litigation,
+                stage,
+                stage_retention(case, stage),
+            )
         )
     holds = dict(
         session.exec(
@@ -112,6 +120,16 @@ def facts_for_batch(session: Session, batch: Sequence[RetentionInputs]) -> dict[
         for e in batch
         if e.id is not None
     }
+
+
+def stage_retention(case: Case, stage: str | None) -> str | int | None:
+    """The longest storage time the case's must-record list gave a 环节 (stored on the case
+    when it was created: what the list said then)."""
+    found = [s.get("retention") for s in case.stages or [] if stage and s.get("stage") == stage]
+    if "long_term" in found:
+        return "long_term"
+    months = [m for m in found if isinstance(m, int)]
+    return max(months) if months else None
 
 
 def reapply(vault: Vault, session: Session, evidence: Evidence) -> Decision:

@@ -42,6 +42,16 @@ def create(
     activity: Annotated[
         list[str] | None, typer.Option(help="Must-record activity (RC-5), e.g. 查封 (repeat).")
     ] = None,
+    matter: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="事项 of the bureau's must-record list (RC-5), e.g. 查封、扣押 (repeat)."
+        ),
+    ] = None,
+    stage: Annotated[
+        list[str] | None,
+        typer.Option(help="环节 of that 事项 (repeat; none: every 环节 of the 事项)."),
+    ] = None,
 ) -> None:
     """Open a case file; its handlers are named by a records keeper, never by themselves."""
     case = call(
@@ -53,10 +63,14 @@ def create(
         unit=unit,
         handlers=handler or [],
         activities=activity or [],
+        matters=matter or [],
+        stages=stage or [],
     )
     years = case["file_retention_years"]
     kept = f"{years} years after closure" if years else "permanently"
     console.print(f"case {case['number']} opened ({case['type']}; file kept {kept})")
+    for stated in case.get("stages") or []:
+        console.print(f"  must record: {escape(stated['matter'])} / {escape(stated['stage'])}")
 
 
 @app.command("link")
@@ -68,12 +82,21 @@ def link_(
         list[int] | None,
         typer.Option("--session", help="All evidence of a docking (dock id; repeat)."),
     ] = None,
+    stage: Annotated[
+        str | None,
+        typer.Option(help="The case's 环节 the footage records (RC-5; one stated: that one)."),
+    ] = None,
 ) -> None:
     """Link evidence to a case: it is then kept as long as the case file (RT-3)."""
     if not evidence_ids and not session:
         raise VaultError("name evidence ids or --session DOCK_ID")
     linked = call(
-        ctx, "case.link", number=number, evidence_ids=evidence_ids or [], sessions=session or []
+        ctx,
+        "case.link",
+        number=number,
+        evidence_ids=evidence_ids or [],
+        sessions=session or [],
+        stage=stage,
     )
     console.print(f"linked to case {number}: {', '.join(map(str, linked)) or 'nothing new'}")
 
@@ -99,7 +122,7 @@ def show(ctx: typer.Context, number: Number, as_json: Json = False) -> None:
         return
     tz = timezone_of(ctx)
     print_fields(detail, skip=("evidence",), tz=tz)
-    table = Table("evidence", "file", "linked", "unlinked", "retain until", "hold")
+    table = Table("evidence", "file", "环节", "linked", "unlinked", "retain until", "hold")
     for row in detail["evidence"]:
         unlinked = (
             f"{human(row['unlinked_at'], tz)} ({row['unlink_reason']})"
@@ -109,6 +132,7 @@ def show(ctx: typer.Context, number: Number, as_json: Json = False) -> None:
         table.add_row(
             str(row["evidence_id"]),
             escape(row["file_name"]),
+            escape(row.get("stage") or ""),
             human(row["linked_at"], tz),
             escape(unlinked),
             human(row["retain_until"], tz) if row["retain_until"] else "permanent",

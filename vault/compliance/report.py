@@ -16,7 +16,7 @@ misspelt unit, a badge nobody has) is never read as a clean one.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -234,6 +234,8 @@ def build_report(vault: Vault, filters: ReportFilters) -> dict[str, Any]:
                 "elements_checked": ctx.openings_heard["elements"],
                 "presence_only": ctx.openings_heard["presence"],
             },
+            "record_list": ctx.settings.record_list,
+            "archive_days": ctx.settings.archive_days,
         },
         "calendar": deadline.calendar_info(),
         "summary": summarise(
@@ -636,12 +638,17 @@ def _late(ctx: _Context) -> tuple[list[dict[str, Any]], list[Evidence]]:
 
 
 def _must_record(ctx: _Context) -> None:
-    """RC-5: a case of a must-record activity with no footage linked to it."""
+    """RC-5: a case of a must-record activity with no footage linked to it; each 环节 a case
+    states (of the bureau's 音像记录事项清单) with no footage linked as that 环节; and a
+    case closed more than `archive_days` ago whose footage is still not linked (Gansu-Eco
+    第41条: the file is formed within 30 days of the action's end)."""
     f = ctx.filters
     if f.device_id:
         return  # a case belongs to no camera: not part of a report on one camera
+    now, limit = as_utc(ctx.vault.clock.now()), ctx.settings.archive_days
     for case in ctx.session.exec(select(Case).order_by(col(Case.id))):
-        if not case.activities or not ctx.in_range(case.opened_at):
+        required = [s for s in case.stages or [] if s.get("required", True)]
+        if not (case.activities or required) or not ctx.in_range(case.opened_at):
             continue
         if not ctx.unit_matches(case.unit):
             continue
@@ -654,21 +661,56 @@ def _must_record(ctx: _Context) -> None:
             if f.officer_id not in set(handlers):
                 continue
         ctx.count("cases", case.id)
-        footage = ctx.session.exec(
-            select(CaseLink.id)
-            .join(Evidence, col(CaseLink.evidence_id) == Evidence.id)
-            .where(
-                CaseLink.case_id == case.id,
-                col(CaseLink.unlinked_at).is_(None),
-                col(Evidence.kind).in_(("video", "audio")),
+        recorded = list(
+            ctx.session.exec(
+                select(CaseLink.stage)
+                .join(Evidence, col(CaseLink.evidence_id) == Evidence.id)
+                .where(
+                    CaseLink.case_id == case.id,
+                    col(CaseLink.unlinked_at).is_(None),
+                    col(Evidence.kind).in_(("video", "audio")),
+                )
             )
-        ).first()
-        if footage is None:
+        )
+        subject = f"case:{case.number}"
+        if case.activities and not recorded:
             ctx.finding(
                 "RC-5",
-                f"case:{case.number}",
+                subject,
                 f"{case.name} ({'、'.join(case.activities)}) must be recorded; no footage linked",
             )
+        missing = [s for s in required if s["stage"] not in recorded]
+        for stated in missing:
+            ctx.finding(
+                "RC-5",
+                subject,
+                f"{case.name}: 环节 {stated['stage']} of 事项 {stated['matter']} must be "
+                "recorded; no footage of it linked",
+                code="stage_not_recorded",
+                case_name=case.name,
+                matter=stated["matter"],
+                stage=stated["stage"],
+                record_list=case.record_list,
+            )
+        unrecorded = missing or (case.activities and not recorded)
+        if case.status != "closed" or case.closed_at is None or not unrecorded:
+            continue
+        days = (now - as_utc(case.closed_at)).days
+        if now - as_utc(case.closed_at) <= timedelta(days=limit):
+            continue
+        ctx.finding(
+            "RC-5",
+            subject,
+            f"{case.name} was closed {days} days ago (more than {limit}) and its footage is "
+            "still not linked",
+            code="closed_without_footage",
+            case_name=case.name,
+            closed_at=iso(case.closed_at),
+            days=days,
+            limit_days=limit,
+            stages=[s["stage"] for s in missing],
+            activities=case.activities if not recorded else [],
+        )
 
 
 def _reviews(ctx: _Context, session_ids: set[int]) -> list[dict[str, Any]]:

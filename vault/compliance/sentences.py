@@ -395,6 +395,28 @@ class Sections:
         return None
 
     def unrecorded(self, finding: Mapping[str, Any], kind: str, number: int | None) -> str | None:
+        code = finding.get("code")
+        if code == "stage_not_recorded":
+            return _(
+                "{name}: the stage {stage} of {matter} must be recorded; no recording of it is "
+                "linked."
+            ).format(
+                name=finding.get("case_name"),
+                stage=finding.get("stage"),
+                matter=finding.get("matter"),
+            )
+        if code == "closed_without_footage":
+            missing = [str(s) for s in finding.get("stages") or []]
+            missing += [str(a) for a in finding.get("activities") or []]
+            return _(
+                "{name} was closed {days} days ago, more than {limit} days, and its recordings "
+                "are still not linked ({missing})."
+            ).format(
+                name=finding.get("case_name"),
+                days=finding.get("days"),
+                limit=finding.get("limit_days"),
+                missing="、".join(missing) or _("(not described)"),
+            )
         name = finding.get("case_name")
         activities = finding.get("activities")
         if name is None:  # the report's detail: "NAME (ACTS) must be recorded; ..."

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -21,6 +22,10 @@ class Case(SQLModel, table=True):
     case_type: str = Field(max_length=32, index=True)
     unit: str = Field(max_length=128)
     activities: list[str] = Field(default_factory=list, sa_column=Column(JSON))  # RC-5 flags
+    # RC-5: the 事项 and 环节 of the must-record list the case states ({"matter", "stage"}),
+    # and the list they were checked against (vault.cases.record_list).
+    stages: list[dict[str, Any]] = Field(default_factory=list, sa_column=Column(JSON))
+    record_list: str | None = Field(default=None, max_length=256)
     file_retention_years: int | None = None  # None: permanent
     status: str = Field(default="open", max_length=16, index=True)  # open | closed
     opened_at: datetime = Field(sa_column=utc_column(nullable=False))
@@ -51,6 +56,7 @@ class CaseLink(SQLModel, table=True):
     unlinked_at: datetime | None = Field(default=None, sa_column=utc_column())
     unlinked_by: str | None = Field(default=None, max_length=128)
     unlink_reason: str | None = None
+    stage: str | None = Field(default=None, max_length=128)  # RC-5: the 环节 it records
 
 
 class Hold(SQLModel, table=True):

@@ -33,6 +33,8 @@ def create(
     unit: str,
     handlers: list[str] | None = None,
     activities: list[str] | None = None,
+    matters: list[str] | None = None,
+    stages: list[str] | None = None,
 ) -> dict[str, Any]:
     handlers = list(handlers or [])
     badge = call.badge()
@@ -42,12 +44,21 @@ def create(
             f"handler; {badge} is your own badge (another records keeper names you)"
         )
     case = cases.create_case(
-        call.vault, number, name, case_type, unit, handlers, list(activities or [])
+        call.vault,
+        number,
+        name,
+        case_type,
+        unit,
+        handlers,
+        list(activities or []),
+        matters=list(matters or []),
+        stages=list(stages or []),
     )
     return {
         "number": case.number,
         "type": case.case_type,
         "file_retention_years": case.file_retention_years,
+        "stages": case.stages,
     }
 
 
@@ -57,10 +68,13 @@ def link(
     number: str,
     evidence_ids: list[int] | None = None,
     sessions: list[int] | None = None,
+    stage: str | None = None,
 ) -> list[int]:
     if not evidence_ids and not sessions:
         raise VaultError("name evidence ids or --session DOCK_ID")
-    return cases.link(call.vault, number, list(evidence_ids or []), list(sessions or []))
+    return cases.link(
+        call.vault, number, list(evidence_ids or []), list(sessions or []), stage=stage
+    )
 
 
 @operation("case.unlink")

@@ -1,7 +1,7 @@
 """unresumed recordings with their immediate report; reviewed written reasons
 
 Revision ID: 0016
-Revises: 0012
+Revises: 0015
 Create Date: 2026-12-20
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0016"
-down_revision = "0012"
+down_revision = "0015"
 branch_labels = None
 depends_on = None
 
