@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlmodel import col, select
 
+from tests.purge_lists import purge_approved
 from vault.cases import cases
-from vault.cases.purge import purge
 from vault.cases.retention import place_hold
 from vault.context import Vault
 from vault.db.models import Derivative, Evidence
@@ -98,7 +98,7 @@ def test_a_derivative_made_after_a_hold_keeps_the_hold_and_outlives_the_purge_da
     run_worker(vault, until_idle=True)
     assert all(held for _, held, _ in held_derivatives(vault, evidence_id))
     clock.at = add_months(DOCKED, 13)
-    assert purge(vault, dry_run=False).deleted == []
+    assert purge_approved(vault).deleted == []
     with vault.session() as session:
         live = session.exec(select(Derivative).where(col(Derivative.purged_at).is_(None))).all()
     assert live and all(vault.store.exists(row.storage_key) for row in live)
@@ -117,7 +117,7 @@ def test_a_camera_docked_again_after_its_clips_were_purged_leaves_no_orphan(
     camera = one_clip_camera(tmp_path / "cam", b"a clip the camera still holds", DOCKED)
     (evidence_id,) = {c.evidence_id for c in ingest_volume(vault, camera).clips}
     clock.at = add_months(DOCKED, 13)
-    assert [d["evidence_id"] for d in purge(vault, dry_run=False).deleted] == [evidence_id]
+    assert [d["evidence_id"] for d in purge_approved(vault).deleted] == [evidence_id]
     again = ingest_volume(vault, camera, erase=True)
     assert find_orphans(vault) == []
     with vault.session() as session:

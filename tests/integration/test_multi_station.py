@@ -21,6 +21,7 @@ from sqlmodel import Session, col, func, select
 
 from tests.conftest import TEST_DATABASE, database_url_for, make_settings
 from tests.integration.test_retention_purge import old_camera
+from tests.purge_lists import approve_due
 from vault.access import register, signing
 from vault.cases import retention
 from vault.cases.purge import purge
@@ -271,6 +272,7 @@ def test_two_stations_purging_at_once_delete_each_original_once(
     now = FixedClock(datetime.now(UTC))
     a, b = (station(tmp_path, shared, n, now) for n in ("station-a", "station-b"))
     # Media work would otherwise keep derivatives in play; here only originals matter.
+    assert approve_due(a) is not None  # RT-1: both run the one signed list
     results = together(lambda: purge(a, dry_run=False), lambda: purge(b, dry_run=False))
     deleted = [d["evidence_id"] for r in results for d in r.deleted]
     assert sorted(deleted) == ids  # each exactly once between the two

@@ -21,8 +21,8 @@ from tests.access_office import CASE, open_office
 from tests.conftest import TEST_DATABASE, database_url_for, make_settings, run_evault
 from tests.integration.test_export import court_grant
 from tests.integration.test_retention_purge import DOCKED, camera_clock_agrees
+from tests.purge_lists import purge_approved
 from vault.access.export import export
-from vault.cases.purge import purge
 from vault.cases.retention import place_hold
 from vault.compliance.stops import add_stop
 from vault.context import Vault
@@ -190,7 +190,7 @@ def test_purged_clips_come_back_purged_and_unsealed_objects_are_named(
     ids = sorted({c.evidence_id for c in ingest_volume(vault, camera).clips})
     place_hold(vault, ids[0], "保全")
     clock.at = add_months(DOCKED, 13)
-    purged = purge(vault, dry_run=False).deleted
+    purged = purge_approved(vault).deleted
     assert len(purged) == len(ids) - 1
     writer = vault.store.begin_put()  # bytes sealed before seal records existed
     writer.write(b"an old clip")

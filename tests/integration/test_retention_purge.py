@@ -15,6 +15,7 @@ import pytest
 from sqlmodel import col, select
 
 from tests.conftest import EVAULT, evault_env, make_settings, run_evault, store_derivative
+from tests.purge_lists import approve_due, purge_approved
 from vault.access import register
 from vault.access.principals import add_principal
 from vault.cases import cases
@@ -68,9 +69,9 @@ def test_routine_clip_is_purged_after_twelve_months_and_not_a_day_before(
     early = purge(vault, dry_run=True, as_of=until - timedelta(days=1))
     assert early.deleted == []
     clock.at = until - timedelta(days=1)
-    assert purge(vault, dry_run=False).deleted == []
+    assert purge_approved(vault).deleted == []
     clock.at = until + timedelta(seconds=1)
-    done = purge(vault, dry_run=False)
+    done = purge_approved(vault)
     assert sorted(d["evidence_id"] for d in done.deleted) == sealed
     assert not any(object_exists(vault, e) for e in sealed)
     assert evidence(vault, sealed[0]).status == "purged"
@@ -81,7 +82,7 @@ def test_purge_records_outlive_the_bytes(
 ) -> None:
     """RT-5: what was deleted, under which rule, when, by which job, with its hash."""
     clock.at = add_months(DOCKED, 13)
-    report = purge(vault, dry_run=False)
+    report = purge_approved(vault)
     with vault.session() as session:
         records = list(session.exec(select(PurgeRecord).order_by(col(PurgeRecord.evidence_id))))
         first = session.get_one(Evidence, sealed[0])
@@ -113,7 +114,7 @@ def test_dispute_category_keeps_the_clip_long_term(
         add_months(DOCKED, 12 * 30)
     )
     clock.at = add_months(DOCKED, 13)
-    report = purge(vault, dry_run=False)
+    report = purge_approved(vault)
     assert sealed[0] not in {d["evidence_id"] for d in report.deleted}
     assert object_exists(vault, sealed[0])
 
@@ -142,14 +143,14 @@ def test_litigation_hold_on_a_case_blocks_purge_until_released(
     assert evidence(vault, sealed[0]).retain_until == add_months(clock.at, 120)
     cases.litigation(vault, "环罚〔2026〕7号", True, "行政诉讼 (2027)某行初1号")
     clock.at = add_months(DOCKED, 12 * 11)
-    report = purge(vault, dry_run=False)
+    report = purge_approved(vault)
     assert {"evidence_id": sealed[0], "reason": "litigation hold on case 环罚〔2026〕7号"} in (
         report.kept
     )
     assert object_exists(vault, sealed[0])
     assert vault.store.stat(evidence(vault, sealed[0]).storage_key).legal_hold
     cases.litigation(vault, "环罚〔2026〕7号", False, "judgment final")
-    report = purge(vault, dry_run=False)
+    report = purge_approved(vault)
     assert sealed[0] in {d["evidence_id"] for d in report.deleted}
 
 
@@ -159,7 +160,7 @@ def test_open_case_keeps_evidence_and_closure_starts_the_case_clock(
     cases.create_case(vault, "A-1", "检查", "行政检查", "一大队", [], [])
     cases.link(vault, "A-1", [], [1])  # everything seen at docking 1
     clock.at = add_months(DOCKED, 24)
-    report = purge(vault, dry_run=False)
+    report = purge_approved(vault)
     assert report.deleted == [] and {k["reason"] for k in report.kept} == {"open case A-1"}
     cases.close(vault, "A-1")
     assert evidence(vault, sealed[0]).retain_until == add_months(clock.at, 120)
@@ -190,14 +191,14 @@ def test_legal_hold_blocks_purge_and_release_only_drops_the_hold(
 ) -> None:
     hold = place_hold(vault, sealed[0], "complaint under review")
     clock.at = add_months(DOCKED, 13)
-    report = purge(vault, dry_run=False)
+    report = purge_approved(vault)
     assert {"evidence_id": sealed[0], "reason": "legal hold (1)"} in report.kept
     with vault.session() as session:
         assert show_evidence(session, sealed[0])["holds"][0]["reason"] == "complaint under review"
     assert hold.id is not None
     release_hold(vault, hold.id, "review closed")
     assert evidence(vault, sealed[0]).retain_until == add_months(DOCKED, 12)
-    assert sealed[0] in {d["evidence_id"] for d in purge(vault, dry_run=False).deleted}
+    assert sealed[0] in {d["evidence_id"] for d in purge_approved(vault).deleted}
 
 
 def test_store_refuses_an_early_delete_even_if_the_database_is_edited_by_hand(
@@ -211,7 +212,7 @@ def test_store_refuses_an_early_delete_even_if_the_database_is_edited_by_hand(
             f"UPDATE evidence SET retain_until = {forged}, docked_at = {forged}, "
             f"recorded_at_corrected = {forged}"
         )
-    report = purge(vault, dry_run=False)
+    report = purge_approved(vault)
     assert report.deleted == []
     assert all(k["reason"].startswith("store:") for k in report.kept if k["evidence_id"] in sealed)
     assert all(object_exists(vault, e) for e in sealed)
@@ -285,10 +286,11 @@ def test_purge_killed_midway_is_completed_by_the_next_run(
 ) -> None:
     """Nothing deleted twice, nothing left half-done (RT-5)."""
     vault, ids = expired
-    killed = evault(home, "purge", "--json", kill_at=kill_at)
+    assert approve_due(Vault(vault.settings)) is not None  # RT-1: a signed list, as of now
+    killed = evault(home, "purge", "run", "--json", kill_at=kill_at)
     out, err = killed.communicate(timeout=120)
     assert killed.returncode == -9, (out, err)
-    again = evault(home, "purge", "--json")
+    again = evault(home, "purge", "run", "--json")
     out, err = again.communicate(timeout=120)
     assert again.returncode == 0, err
     with vault.session() as session:
@@ -307,7 +309,8 @@ def test_two_purge_jobs_at_once_never_conflict(
     expired: tuple[Vault, list[int]], home: Path
 ) -> None:
     vault, ids = expired
-    jobs = [evault(home, "purge", "--json") for _ in range(2)]
+    assert approve_due(Vault(vault.settings)) is not None  # RT-1: a signed list, as of now
+    jobs = [evault(home, "purge", "run", "--json") for _ in range(2)]
     outputs = [job.communicate(timeout=120) for job in jobs]
     assert [job.returncode for job in jobs] == [0, 0], [err for _, err in outputs]
     deleted = [d["evidence_id"] for out, _ in outputs for d in json.loads(out)["deleted"]]
@@ -364,15 +367,15 @@ def test_cli_cases_classification_and_purge_dry_run(
         run_evault(home, "evidence", "list", "--case", "环罚〔2026〕9号", "--json").stdout
     )
     assert [r["evidence_id"] for r in listed] == [ids[0]] and listed[0]["hold"]
-    plan = run_evault(home, "purge", "--dry-run", "--json")
+    plan = run_evault(home, "purge", "plan", "--json")
     assert plan.returncode == 0, plan.stderr
     report = json.loads(plan.stdout)
     assert set(report) == {"as_of", "job_id", "would_delete", "kept"}
     assert sorted(d["evidence_id"] for d in report["would_delete"]) == ids[2:]
     assert set(report["would_delete"][0]) == {"evidence_id", "sha256", "rule", "retain_until"}
     assert report["kept"] == [{"evidence_id": ids[0], "reason": "open case 环罚〔2026〕9号"}]
-    refused_as_of = run_evault(home, "purge", "--as-of", "2030-01-01")
-    assert refused_as_of.returncode == 1 and "--dry-run" in refused_as_of.stderr
+    refused_as_of = run_evault(home, "purge", "run", "--as-of", "2030-01-01")
+    assert refused_as_of.returncode == 2 and "--as-of" in refused_as_of.stderr  # runs as of now
     assert run_evault(home, "case", "list", "--json").returncode == 0
 
 
@@ -438,7 +441,7 @@ def test_derivatives_go_with_their_original_but_shared_bytes_stay(
     other = store_derivative(vault, sealed[1], "poster", b"same black frame")
     classify(vault, sealed[1], "long_term", "dispute", "kept")
     clock.at = add_months(DOCKED, 13)
-    purge(vault, dry_run=False)
+    purge_approved(vault)
     assert not vault.store.exists(own.storage_key)
     assert vault.store.exists(shared.storage_key) and shared.storage_key == other.storage_key
     with vault.session() as session:

@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 from tests.conftest import make_settings, run_evault
 from tests.integration.test_retention_purge import DOCKED, camera_clock_agrees
-from vault.cases.purge import purge
+from tests.purge_lists import purge_approved
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import AuditEvent, Device, DockSession, Evidence, Officer
@@ -148,7 +148,7 @@ def test_a_purge_that_finds_an_object_removed_by_hand_does_not_record_it_purged(
     immutable.set_immutable(str(path), False)
     path.unlink()
     clock.at = add_months(DOCKED, 13)
-    report = purge(vault, dry_run=False)
+    report = purge_approved(vault)
     assert sorted(d["evidence_id"] for d in report.deleted) == ids[1:]
     assert {"evidence_id": ids[0], "reason": "object missing, not purged"} in report.kept
     with vault.session() as session:

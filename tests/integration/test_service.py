@@ -258,7 +258,7 @@ def test_an_unmapped_user_is_refused_and_registered(station: Station, tmp_path: 
             ],
         ),
         ("evidence.hold", ["evidence", "hold", "1", "--reason", "x"]),
-        ("purge.run", ["purge"]),
+        ("purge.run", ["purge", "run"]),
         ("evidence.thumbnail", ["evidence", "thumbnail", "1", str(out)]),
     ]
     for action, args in attempts:
@@ -370,8 +370,12 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("case.litigation", ["case", "litigation", "NOCASE", "--start", "--reason", "r"]),
         ("case.list", ["case", "list", "--json"]),
         ("case.show", ["case", "show", "NOCASE", "--json"]),
-        ("purge.plan", ["purge", "--dry-run", "--json"]),
-        ("purge.run", ["purge", "--json"]),
+        ("purge.plan", ["purge", "plan", "--json"]),
+        ("purge.draw", ["purge", "list", "draw", "--json"]),
+        ("purge.lists", ["purge", "list", "show", "--json"]),
+        ("purge.mark", ["purge", "list", "mark", "9999", "--no-value"]),
+        ("purge.sign", ["purge", "list", "sign", "9999"]),
+        ("purge.run", ["purge", "run", "--json"]),
         ("media.run", ["media", "run", "--until-idle"]),
         ("media.jobs", ["media", "jobs", "--json"]),
         ("media.retry", ["media", "retry"]),

@@ -51,6 +51,7 @@ from sqlmodel import col, select
 
 import tests.conftest as shared
 from tests.conftest import make_settings
+from tests.purge_lists import purge_approved
 from vault.cases import cases
 from vault.cases.purge import purge
 from vault.cases.retention import classify, place_hold, release_hold
@@ -603,15 +604,20 @@ class VaultLife(RuleBasedStateMachine):
         else:
             self.clock.at += timedelta(**{unit: n})
 
-    @rule(after=st.one_of(st.none(), DELTA))
-    def run_purge(self, after: tuple[str, int] | None) -> None:
-        """The purge job, now or after some time (the timer runs it daily)."""
+    @rule(after=st.one_of(st.none(), DELTA), signed=st.booleans())
+    def run_purge(self, after: tuple[str, int] | None, signed: bool) -> None:
+        """The purge, now or after some time: `purge run` deletes only the items of signed
+        lists (RT-1, issue 18): without one, nothing; with the list of what is due drawn up,
+        marked of no value and signed, exactly what the rules let go."""
         if after is not None:
             self.clock_forward(after)
+        if not signed:
+            assert purge(self.vault, dry_run=False).deleted == []
+            return
         now = self.clock.now()
         expected = self.deletable(now)
         note(f"purge deletes {min(len(expected), 3)}+")
-        report = purge(self.vault, dry_run=False)
+        report = purge_approved(self.vault)
         assert {d["evidence_id"] for d in report.deleted} == expected
         for kept in report.kept:
             for reason in kept["reason"].split(", "):

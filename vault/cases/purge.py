@@ -12,12 +12,18 @@ one record at a time under the "purge" lock with the record's row re-read inside
 job finishing what another claimed, or what a killed job left, finds it already deleted
 and passes; derivative bytes shared by two originals are counted with the other's purge
 committed. SQLite gives the same with its one write lock (taken before the store delete).
+
+Nothing is deleted that a records keeper has not marked of no value to keep on a purge
+list an approver signed (RT-1; Pingdingshan 第15条 管理人员根据情况对无保存意义的进行清除处理;
+Shanxi 第22条 不得在保存期内销毁): `purge(dry_run=False)` deletes only the items of signed
+lists (vault/cases/purge_lists.py draws, marks and signs them), deciding the rules again
+for each at run time; an item held since, or whose retention grew, is skipped and recorded.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -30,7 +36,16 @@ from sqlmodel import Session, col, select
 from vault.cases.retention import facts_for_batch, record_event
 from vault.context import Vault
 from vault.db.engine import lock_for_transaction
-from vault.db.models import Derivative, Device, Evidence, Officer, PurgeJob, PurgeRecord
+from vault.db.models import (
+    Derivative,
+    Device,
+    Evidence,
+    Officer,
+    PurgeJob,
+    PurgeList,
+    PurgeListItem,
+    PurgeRecord,
+)
 from vault.errors import ObjectMissing, RetentionLocked, VaultError
 from vault.faults import checkpoint
 from vault.logs import kv
@@ -115,10 +130,16 @@ def due_batches(session: Session, as_of: datetime) -> Iterator[Sequence[Row[*tup
 
 
 def plan(
-    vault: Vault, session: Session, as_of: datetime, kept: list[dict[str, Any]]
+    vault: Vault,
+    session: Session,
+    as_of: datetime,
+    kept: list[dict[str, Any]],
+    only: Collection[int] | None = None,
 ) -> Iterator[dict[str, Any]]:
-    """What to delete; the rules are decided again for each, not only the stored date."""
-    for batch in due_batches(session, as_of):
+    """What may be deleted (of ONLY, when given); the rules are decided again for each, not
+    only the stored date."""
+    for full in due_batches(session, as_of):
+        batch = full if only is None else [e for e in full if e.id in only]
         facts = facts_for_batch(session, batch)
         for evidence in batch:
             assert evidence.id is not None
@@ -137,7 +158,25 @@ def plan(
             }
 
 
+def signed_items(session: Session) -> dict[int, int]:
+    """Evidence id -> list id of every item marked of no value on a signed list and not yet
+    done: all that a purge may delete (RT-1)."""
+    query = (
+        select(PurgeListItem.evidence_id, PurgeListItem.list_id)
+        .join(PurgeList, col(PurgeList.id) == PurgeListItem.list_id)
+        .where(
+            PurgeList.status == "signed",
+            PurgeListItem.mark == "no_value",
+            col(PurgeListItem.outcome).is_(None),
+        )
+    )
+    return dict(session.exec(query).all())
+
+
 def purge(vault: Vault, *, dry_run: bool, as_of: datetime | None = None) -> PurgeReport:
+    """dry_run: what may be cleared as of AS_OF (every due clip nothing holds). Else delete,
+    as of now, the items of signed purge lists that the rules still let go, and record the
+    outcome of every item of those lists (deleted, skipped with the reason, kept)."""
     if as_of is not None and not dry_run:
         raise VaultError("--as-of is only allowed with --dry-run: a purge deletes as of now")
     now = vault.clock.now()
@@ -159,7 +198,8 @@ def purge(vault: Vault, *, dry_run: bool, as_of: datetime | None = None) -> Purg
             for unfinished in list(session.exec(left)):
                 kv(log, logging.INFO, "purge resumes a deletion", evidence=unfinished.evidence_id)
                 _finish(vault, session, job, unfinished, report)  # what a killed job left
-            for entry in plan(vault, session, now, report.kept):  # page by page
+            wanted = signed_items(session)
+            for entry in plan(vault, session, now, report.kept, only=wanted):  # page by page
                 record = _claim(vault, session, job, entry)
                 if record is None:
                     kv(log, logging.INFO, "purge passes: taken", evidence=entry["evidence_id"])
@@ -172,6 +212,7 @@ def purge(vault: Vault, *, dry_run: bool, as_of: datetime | None = None) -> Purg
                     continue
                 checkpoint("purge.claimed")
                 _finish(vault, session, job, record, report)
+            _close_lists(vault, session, job, report)
             job.status = "done"
             kv(log, logging.INFO, "purge done", job=job.id, **report.counts())
         except BaseException as exc:
@@ -295,6 +336,15 @@ def _finish(
         purge_record=record.id,
     )
     purge_derivatives(vault, session, record.evidence_id, now)
+    session.connection().execute(  # RT-5: the signed item's outcome, with the deletion
+        update(PurgeListItem)
+        .where(
+            col(PurgeListItem.evidence_id) == record.evidence_id,
+            col(PurgeListItem.mark) == "no_value",
+            col(PurgeListItem.outcome).is_(None),
+        )
+        .values(outcome="deleted", outcome_at=now, job_id=job.id)
+    )
     session.commit()
     kv(
         log,
@@ -340,3 +390,56 @@ def _sweep_derivatives(vault: Vault, session: Session) -> None:
         lock_for_transaction(session, "purge")  # another job may be sweeping the same
         purge_derivatives(vault, session, evidence_id, vault.clock.now())
         session.commit()
+
+
+def _close_lists(vault: Vault, session: Session, job: PurgeJob, report: PurgeReport) -> None:
+    """Record what became of every item of the signed lists this job ran: a no-value item
+    the rules no longer let go (held since, its retention grown) is skipped with the
+    reason; a kept one is kept. A list whose items all have an outcome is done."""
+    now = vault.clock.now()
+    why = {entry["evidence_id"]: entry["reason"] for entry in report.kept}
+    deleting = select(PurgeRecord.evidence_id).where(PurgeRecord.state == "deleting")
+    claimed = set(session.exec(deleting))  # the job that claimed them records their outcome
+    items = session.exec(
+        select(PurgeListItem)
+        .join(PurgeList, col(PurgeList.id) == PurgeListItem.list_id)
+        .where(PurgeList.status == "signed", col(PurgeListItem.outcome).is_(None))
+    )
+    for item in list(items):
+        if item.mark == "keep":
+            item.outcome, item.outcome_reason = "kept", item.mark_reason
+        elif item.evidence_id in claimed:
+            continue
+        elif (evidence := session.get_one(Evidence, item.evidence_id)).purged_at is not None:
+            item.outcome = "deleted"  # by a job that was killed before it could record so
+        else:
+            reason = why.get(item.evidence_id) or (
+                f"retained until {iso(evidence.retain_until) or 'forever'}"
+            )
+            item.outcome, item.outcome_reason = "skipped", reason
+            record_event(
+                vault,
+                session,
+                "purge.item_skipped",
+                f"evidence:{item.evidence_id}",
+                purge_list=item.list_id,
+                reason=reason,
+                job_id=job.id,
+            )
+            kv(log, logging.INFO, "purge skips a signed item", evidence=item.evidence_id)
+        item.outcome_at, item.job_id = now, job.id
+        session.add(item)
+    session.flush()
+    for listing in list(session.exec(select(PurgeList).where(PurgeList.status == "signed"))):
+        open_items = session.exec(
+            select(PurgeListItem.id).where(
+                PurgeListItem.list_id == listing.id, col(PurgeListItem.outcome).is_(None)
+            )
+        ).first()
+        if open_items is None:
+            listing.status, listing.finished_at = "done", now
+            session.add(listing)
+            record_event(
+                vault, session, "purge.list_done", f"purge_list:{listing.id}", job_id=job.id
+            )
+    session.commit()

@@ -125,17 +125,36 @@ TABLE: tuple[Rule, ...] = (
     _rule("case.litigation", "start or end litigation", records_keeper="all", legal="all"),
     _rule("case.list", "list cases", **_readers()),
     _rule("case.show", "one case", **_readers()),
-    # Purge (RT-1, RT-5).
+    # Purge (RT-1, RT-5): the timer only draws up lists; a records keeper appraises each
+    # item, an approver (never the list's maker nor its marker) signs, and only then does
+    # a run delete, exactly the signed no-value items (Pingdingshan 第15条).
     _rule(
         "purge.plan",
-        "what a purge would delete (--dry-run)",
+        "what may be cleared as of a time (a dry run)",
         system="all",
         records_keeper="all",
         approver="all",
         auditor="all",
     ),
     _rule(
-        "purge.run", "delete what retention no longer requires", system="all", records_keeper="all"
+        "purge.draw",
+        "draw up a list of what may be cleared (RT-1)",
+        system="all",
+        records_keeper="all",
+    ),
+    _rule(
+        "purge.lists",
+        "purge lists, their marks and outcomes (RT-5)",
+        system="all",
+        records_keeper="all",
+        approver="all",
+        legal="all",
+        auditor="all",
+    ),
+    _rule("purge.mark", "appraise a purge list's items (RT-1)", records_keeper="all"),
+    _rule("purge.sign", "sign a marked purge list (RT-1)", approver="all"),
+    _rule(
+        "purge.run", "delete the items of signed purge lists", system="all", records_keeper="all"
     ),
     # Media and store administration.
     _rule("media.run", "run the media worker", system="all"),

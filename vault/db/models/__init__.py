@@ -14,7 +14,16 @@ from vault.db.models.access import (
     RegisterEntry,
     RegisterSignature,
 )
-from vault.db.models.cases import Case, CaseHandler, CaseLink, Hold, PurgeJob, PurgeRecord
+from vault.db.models.cases import (
+    Case,
+    CaseHandler,
+    CaseLink,
+    Hold,
+    PurgeJob,
+    PurgeList,
+    PurgeListItem,
+    PurgeRecord,
+)
 from vault.db.models.compliance import (
     AnnotationVersion,
     LateReason,
@@ -64,6 +73,8 @@ __all__ = [
     "Officer",
     "Principal",
     "PurgeJob",
+    "PurgeList",
+    "PurgeListItem",
     "PurgeRecord",
     "RecordingGap",
     "RecordingSession",

@@ -108,3 +108,47 @@ class PurgeRecord(SQLModel, table=True):
     storage_version: str | None = Field(default=None, max_length=1024)
     started_at: datetime = Field(sa_column=utc_column(nullable=False))
     deleted_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class PurgeList(SQLModel, table=True):
+    """A list of what may be cleared (待清除清单, RT-1): drawn up by the timer or a records
+    keeper, its items marked by a records keeper, signed by an approver; only a signed
+    list's items are ever deleted. Kept after the bytes are gone (RT-5)."""
+
+    __tablename__ = "purge_list"
+
+    id: int | None = Field(default=None, primary_key=True)
+    station_id: str = Field(max_length=64)
+    drawn_by: str = Field(max_length=128)  # the principal, or the timer's account
+    drawn_at: datetime = Field(sa_column=utc_column(nullable=False))
+    status: str = Field(default="drawn", max_length=16, index=True)  # drawn | signed | done
+    signed_by: str | None = Field(default=None, max_length=128)
+    signed_at: datetime | None = Field(default=None, sa_column=utc_column())
+    sign_note: str | None = Field(default=None, max_length=2000)
+    finished_at: datetime | None = Field(default=None, sa_column=utc_column())
+
+
+class PurgeListItem(SQLModel, table=True):
+    """One clip on a purge list: what it was when drawn, the keeper's mark, the outcome."""
+
+    __tablename__ = "purge_list_item"
+    __table_args__ = (UniqueConstraint("list_id", "evidence_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    list_id: int = Field(foreign_key="purge_list.id", index=True)
+    evidence_id: int = Field(foreign_key="evidence.id", index=True)
+    sha256: str = Field(max_length=64)
+    size: int = Field(sa_type=BigInteger)
+    device_id: str | None = Field(default=None, max_length=64)
+    officer_id: str | None = Field(default=None, max_length=32)
+    recorded_at: datetime | None = Field(default=None, sa_column=utc_column())
+    rule: str = Field(max_length=64)
+    retain_until: datetime = Field(sa_column=utc_column(nullable=False))
+    mark: str | None = Field(default=None, max_length=16)  # no_value | keep
+    mark_reason: str | None = Field(default=None, max_length=2000)
+    marked_by: str | None = Field(default=None, max_length=128)
+    marked_at: datetime | None = Field(default=None, sa_column=utc_column())
+    outcome: str | None = Field(default=None, max_length=16)  # deleted | skipped | kept
+    outcome_reason: str | None = Field(default=None, max_length=2000)
+    outcome_at: datetime | None = Field(default=None, sa_column=utc_column())
+    job_id: int | None = Field(default=None, foreign_key="purge_job.id")

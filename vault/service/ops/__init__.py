@@ -10,6 +10,7 @@ from vault.service.ops import (  # noqa: F401
     evidence,
     meta,
     principal,
+    purge,
     rebuild,
     station,
     units,

@@ -1,4 +1,4 @@
-"""Operations on cases (RT-3, IN-4), the purge (RT-1..RT-5) and the cameras' keepers and
+"""Operations on cases (RT-3, IN-4) and the cameras' keepers and
 usage ledger (DV-1, DV-3).
 
 A case's handler is named by a records keeper, never by the handler himself (AC-2): a
@@ -13,15 +13,12 @@ from typing import Any
 from sqlmodel import col, select
 
 from vault.cases import cases
-from vault.cases.purge import purge as run_purge
 from vault.db.models import Officer
 from vault.dock import ledger as ledgers
 from vault.errors import AccessRefused, NotFound, VaultError
-from vault.logs import configure as configure_logging
 from vault.service.api import Call, operation
 from vault.service.ops.choices import choose, nearest
 from vault.service.ops.scopes import handles_case, own_badge
-from vault.timeutil import parse_time
 
 
 @operation("case.create")
@@ -113,20 +110,6 @@ def show(call: Call, number: str) -> dict[str, Any]:
             raise AccessRefused(f"{call.name}: officer {badge} is not a handler of case {number!r}")
     with call.vault.session() as session:
         return cases.show_case(session, number)
-
-
-@operation("purge.plan")
-def plan(call: Call, as_of: str | None = None) -> dict[str, Any]:
-    """What a purge would delete now (or as of a given time: planning only)."""
-    when = parse_time(as_of, call.vault.settings.timezone)
-    return run_purge(call.vault, dry_run=True, as_of=when).to_json()
-
-
-@operation("purge.run")
-def purge(call: Call) -> dict[str, Any]:
-    """Delete, as of now, what retention no longer requires (no --as-of: RT-5)."""
-    configure_logging(call.vault.settings)
-    return run_purge(call.vault, dry_run=False).to_json()
 
 
 def _require_officer(call: Call, badge: str) -> None:
