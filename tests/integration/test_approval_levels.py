@@ -17,7 +17,7 @@ from vault.cases import cases
 from vault.config import parse_settings
 from vault.context import Vault
 from vault.db.models import RegisterEntry
-from vault.errors import AccessRefused, ConfigError
+from vault.errors import AccessRefused, ConfigError, UsageError
 
 PRESETS = ("pingdingshan", "xiangxi", "shanxi", "gansu-eco", "gansu-radio")
 
@@ -162,6 +162,8 @@ def test_an_approver_with_no_level_decides_nothing(office: Office) -> None:
     with pytest.raises(AccessRefused, match=r"no approval level set.*evault principal level"):
         grants.approve(office.as_user("nolevel"), request.id, "同意")
     assert last_entry(office.vault).event == "refused"
+    with pytest.raises(UsageError, match="unknown approval level 'boss'"):
+        set_level(office.keeper, "吴某", "boss")
     set_level(office.keeper, "吴某", "head")
     assert grants.approve(office.as_user("nolevel"), request.id, "同意").id
 

@@ -19,7 +19,7 @@ from vault.config import APPROVAL_LEVELS
 from vault.context import Vault
 from vault.db.models import Case, CaseHandler, Officer, Principal
 from vault.db.upsert import upsert_officer
-from vault.errors import AccessRefused, Conflict, NotFound
+from vault.errors import AccessRefused, Conflict, NotFound, UsageError
 from vault.timeutil import iso
 
 STAFF = "staff"
@@ -181,7 +181,7 @@ def add_principal(
 
 def _check_level(level: str) -> None:
     if level not in APPROVAL_LEVELS:
-        raise Conflict(f"unknown approval level {level!r}; known: {', '.join(APPROVAL_LEVELS)}")
+        raise UsageError(f"unknown approval level {level!r}; known: {', '.join(APPROVAL_LEVELS)}")
 
 
 def set_level(vault: Vault, name: str, level: str) -> Principal:
