@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from vault.access.principals import add_principal
+from vault.access.principals import PARTIES, add_principal
 from vault.access.requests import Presented
 from vault.cases import cases
 from vault.context import Vault
@@ -59,7 +59,11 @@ class Office:
         return found
 
     def outsider(self, name: str, kind: str, unit: str = "某单位") -> str:
-        add_principal(self.keeper, name, kind, [], unit=unit, id_number="110101199001011234")
+        """An outside requester; a party or its lawyer is party to CASE (AC-5)."""
+        case = CASE if kind in PARTIES else None
+        add_principal(
+            self.keeper, name, kind, [], unit=unit, id_number="110101199001011234", case=case
+        )
         return name
 
 
@@ -68,7 +72,15 @@ def open_office(vault: Vault, camera: Path, papers: Path) -> Office:
     ids = sorted({c.evidence_id for c in report.clips})
     office = Office(vault, ids, papers)
     add_principal(office.keeper, "王档案", "staff", ["records_keeper"], unit="一大队")
-    add_principal(office.keeper, "李局长", "staff", ["approver"], unit="局领导", os_user="boss")
+    add_principal(
+        office.keeper,
+        "李局长",
+        "staff",
+        ["approver"],
+        unit="局领导",
+        os_user="boss",
+        approver_level="head",  # AC-0: the bureau head
+    )
     add_principal(
         office.keeper,
         "赵办案",

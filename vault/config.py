@@ -165,6 +165,53 @@ class DockSettings(Section):
     watchdog_s: Annotated[float, Field(gt=0, le=600)] = 10.0  # WATCHDOG ping interval
 
 
+# AC-0: the approval levels the documents name, highest first: 局机关主要负责人 (head),
+# 分管领导 (deputy in charge), 综合行政执法机构负责人 (head of the enforcement unit).
+APPROVAL_LEVELS = ("head", "deputy", "unit_head")
+ApprovalLevel = Literal["head", "deputy", "unit_head"]
+# Who asks (vault.access.principals.KINDS; a unit test keeps the two the same).
+REQUESTER_KINDS = (
+    "staff",
+    "public_security",
+    "procuratorate",
+    "court",
+    "state_security",
+    "discipline",
+    "judicial_admin",
+    "audit",
+    "superior",
+    "party",
+    "natural_person",
+    "lawyer",
+    "other_region",
+)
+APPROVAL_ACTIONS = ("view", "copy", "export")
+
+
+class ApprovalSettings(Section):
+    """AC-0: which level approves which requester kind and action, and which stop record:
+    a preset per document, then overrides (vault.access.approval)."""
+
+    preset: Literal["pingdingshan", "xiangxi", "shanxi", "gansu-eco", "gansu-radio"] = (
+        "pingdingshan"  # the strictest: the head for everything
+    )
+    # "KIND.ACTION", "KIND", "*.ACTION" or "*" -> level; the most specific key wins.
+    requests: dict[str, ApprovalLevel] = Field(default_factory=dict)
+    # a stop record's ground (or "*") -> level
+    stops: dict[str, ApprovalLevel] = Field(default_factory=dict)
+
+    @field_validator("requests")
+    @classmethod
+    def _known_keys(cls, value: dict[str, ApprovalLevel]) -> dict[str, ApprovalLevel]:
+        for key in value:
+            kind, _, action = key.partition(".")
+            if kind != "*" and kind not in REQUESTER_KINDS:
+                raise ValueError(f"{key!r}: unknown requester kind (known: {REQUESTER_KINDS})")
+            if "." in key and action not in APPROVAL_ACTIONS:
+                raise ValueError(f"{key!r}: unknown action (known: {APPROVAL_ACTIONS})")
+        return value
+
+
 class AccessSettings(Section):
     """Grants and the access register (AC-7): the signing key lives outside the database."""
 
@@ -176,6 +223,7 @@ class AccessSettings(Section):
     cjk_font: Path | None = None  # default: Noto CJK from Debian's fonts-noto-cjk
     # The enforcement body's full name, at the head of every official paper (issue 17).
     bureau_name: Annotated[str, Field(max_length=128)] | None = None
+    approval: ApprovalSettings = ApprovalSettings()  # AC-0: approval levels
 
 
 class MediaSettings(Section):

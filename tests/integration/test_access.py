@@ -43,7 +43,11 @@ def last_entry(vault: Vault) -> RegisterEntry:
 
 REQUIRED = {
     **{kind: ("unit_letter", "applicant_id") for kind in AGENCIES},
-    "party": ("applicant_id",),
+    "superior": ("unit_letter", "applicant_id"),  # AC-4 (issue 18): a body, as the agencies
+    # AC-5 (issue 18, Pingdingshan 第7条): a party's unit letter AND the applicant's ID; a
+    # natural person the ID.
+    "party": ("unit_letter", "applicant_id"),
+    "natural_person": ("applicant_id",),
     "lawyer": ("applicant_id", "power_of_attorney", "authorisation", "practising_licence"),
     "other_region": ("unit_letter",),
 }
@@ -201,11 +205,10 @@ def test_state_secret_marking_blocks_a_lawyers_grant(office: Office) -> None:
 
 
 def test_a_marking_set_after_the_grant_still_stops_its_use(office: Office, tmp_path: Path) -> None:
-    target = office.evidence[2]
+    target = office.evidence[1]  # AC-5 (issue 18): a party's own case's footage
     party = office.outsider("当事人甲", "party")
-    request = file_request(
-        office.keeper, f"evidence:{target}", "copy", "申辩", party, office.documents("applicant_id")
-    )
+    papers = office.documents("unit_letter", "applicant_id")  # AC-5 (issue 18): both
+    request = file_request(office.keeper, f"evidence:{target}", "copy", "申辩", party, papers)
     assert request.id is not None
     grant = grants.approve(office.boss, request.id, "同意")
     grants.mark(office.keeper, target, ["privacy"], "第三人隐私")
@@ -304,8 +307,13 @@ def test_a_supervisory_body_is_refused_only_on_a_statutory_ground(office: Office
     assert denied.status == "denied"
     assert last_entry(office.vault).detail["statutory_ground"] == "国家秘密"
     party = office.outsider("当事人甲", "party")
-    asked = file_request(
-        office.keeper, scope, "view", "了解情况", party, office.documents("applicant_id")
+    asked = file_request(  # AC-5 (issue 18): the unit letter and the ID
+        office.keeper,
+        scope,
+        "view",
+        "了解情况",
+        party,
+        office.documents("unit_letter", "applicant_id"),
     )
     assert asked.id is not None
     assert grants.deny(office.boss, asked.id, "无正当理由").status == "denied"

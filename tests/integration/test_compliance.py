@@ -286,7 +286,9 @@ def test_stop_record_covers_a_gap_only_once_a_supervisor_approves(
     with pytest.raises(AccessRefused):  # no principal mapped to this OS user yet
         stops.approve_stop(station.as_user("boss"), row.id)
     add_principal(station.vault, "王档案", "staff", ["records_keeper"])
-    add_principal(station.vault, "李局长", "staff", ["approver"], os_user="boss")
+    add_principal(
+        station.vault, "李局长", "staff", ["approver"], os_user="boss", approver_level="head"
+    )
     with pytest.raises(AccessRefused, match="approver"):
         stops.approve_stop(station.vault, row.id)
     stops.approve_stop(station.as_user("boss"), row.id)

@@ -241,7 +241,8 @@ def test_cli_request_approve_export_and_a_register_that_shows_tampering(
         assert done.returncode == 0, done.stderr
         return done.stdout
 
-    ok("principal", "add", "王档案", "--role", "records_keeper", "--role", "approver")
+    ok("principal", "add", "王档案", "--role", "records_keeper", "--role", "approver",
+       "--approver-level", "head")  # AC-0 (issue 18)  # fmt: skip
     ok("principal", "add", "某检察院", "--type", "检察院", "--unit", "某检察院")
     ok("principal", "add", "钱其他", "--user", "nobody")
     stranger = run_evault(home, "principal", "add", "孙某", "--user", "no-such-user-evault")

@@ -39,8 +39,15 @@ def station(home: Path, clock: FixedClock, camera: Path) -> tuple[Vault, list[in
     vault = Vault(settings, clock=clock, user="tester")
     ops.known_operations()
     add_principal(vault, "王档案", "staff", ["records_keeper"])  # mapped to "tester"
-    add_principal(vault, "李审批", "staff", ["approver"], os_user="li")
-    add_principal(vault, "赵兼任", "staff", ["records_keeper", "approver"], os_user="zhao")
+    add_principal(vault, "李审批", "staff", ["approver"], os_user="li", approver_level="head")
+    add_principal(
+        vault,
+        "赵兼任",
+        "staff",
+        ["records_keeper", "approver"],
+        os_user="zhao",
+        approver_level="head",
+    )
     clock.at = DOCKED
     camera_clock_agrees(camera, DOCKED)
     ids = sorted({c.evidence_id for c in ingest_volume(vault, camera).clips})
@@ -265,7 +272,7 @@ def test_cli_purge_runs_nothing_until_a_list_is_marked_and_signed(
     ops.known_operations()
     keeper = run_evault(home, "principal", "add", "孙档案", "--role", "records_keeper")
     assert keeper.returncode == 0, keeper.stderr  # the first: mapped to the CLI's OS user
-    add_principal(vault, "李审批", "staff", ["approver"], os_user="li")
+    add_principal(vault, "李审批", "staff", ["approver"], os_user="li", approver_level="head")
     run = run_evault(home, "purge", "run", "--json")
     assert run.returncode == 0, run.stderr
     assert json.loads(run.stdout)["deleted"] == []  # no list yet
@@ -290,3 +297,18 @@ def test_cli_purge_runs_nothing_until_a_list_is_marked_and_signed(
     printed = run_evault(home, "purge", "list", "show", list_id, "--pdf", str(out))
     assert printed.returncode == 0, printed.stderr
     assert out.read_bytes().startswith(b"%PDF")
+
+
+def test_a_deputy_may_not_sign_a_purge_list(station: tuple[Vault, list[int]]) -> None:
+    # AC-0 with Pingdingshan 第15条: clearing records is approved by the bureau's head
+    # (局机关主要负责人); a deputy in charge (分管领导) is refused, naming the level.
+    vault, _ids = station
+    add_principal(
+        vault, "张副局长", "staff", ["approver"], os_user="zhang", approver_level="deputy"
+    )
+    list_id = ok(vault, SYSTEM, "purge.draw")["list_id"]
+    ok(vault, KEEPER, "purge.mark", list_id=list_id, mark="no_value")
+    deputy = api.Caller(1003, "zhang", system=False)
+    refused = api.run(vault, deputy, "purge.sign", {"list_id": list_id})
+    assert refused.exit_code == 3 and "需要局机关主要负责人审批" in (refused.error or "")
+    assert ok(vault, SYSTEM, "purge.run")["deleted"] == []

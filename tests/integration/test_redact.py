@@ -260,9 +260,8 @@ def test_a_privacy_clip_goes_to_a_party_only_as_its_redacted_copy(
     scope = f"evidence:{evidence_id}"
     grants.mark(office.keeper, evidence_id, ["privacy"], "旁人面部")
     party = office.outsider("当事人甲", "party")
-    request = file_request(
-        office.keeper, scope, "copy", "申辩", party, office.documents("applicant_id")
-    )
+    papers = office.documents("unit_letter", "applicant_id")  # AC-5 (issue 18): both
+    request = file_request(office.keeper, scope, "copy", "申辩", party, papers)
     assert request.id is not None
     grant = grants.approve(office.boss, request.id, "同意（遮挡后提供）")
     refused_out = tmp_path / "refused"

@@ -401,6 +401,7 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("access.sign", ["access", "sign"]),
         ("principal.add", ["principal", "add", f"法院{tag}", "--type", "法院"]),
         ("principal.map", ["principal", "map", "no-such-user", "no-such-principal"]),
+        ("principal.level", ["principal", "level", "no-such-principal", "head"]),
         ("principal.disable", ["principal", "disable", "no-such-principal", "--reason", "r"]),
         ("principal.list", ["principal", "list", "--json"]),
         ("unit.add", ["unit", "add", f"单位{tag}", "--alias", f"别名{tag}"]),

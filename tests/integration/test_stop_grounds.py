@@ -101,7 +101,7 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Station:
     run_worker(vault, until_idle=True, max_jobs=len(probes))
     scan(vault)
     add_principal(vault, "王档案", "staff", ["records_keeper"])
-    add_principal(vault, "李局长", "staff", ["approver"], os_user="boss")
+    add_principal(vault, "李局长", "staff", ["approver"], os_user="boss", approver_level="head")
     add_principal(vault, "张警官", "staff", ["officer"], officer="010203", os_user="zhang")
     add_principal(vault, "赵警官", "staff", ["officer"], officer="010299", os_user="zhao")
     return Station(vault, clock, spec.names)

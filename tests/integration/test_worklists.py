@@ -119,7 +119,9 @@ def station(tmp_path_factory: pytest.TempPathFactory) -> Station:
     scan(vault)
     keeper = vault
     add_principal(keeper, "王档案", "staff", ["records_keeper"], unit="一大队")
-    add_principal(keeper, "李局长", "staff", ["approver"], os_user="boss")
+    add_principal(  # AC-0 (issue 18): the bureau head's level
+        keeper, "李局长", "staff", ["approver"], os_user="boss", approver_level="head"
+    )
     add_principal(keeper, "张警官", "staff", ["officer"], officer="010203", os_user="zhang")
     add_principal(keeper, "李警官", "staff", ["officer"], officer="010204", os_user="li")
     add_principal(keeper, "孙审计", "staff", ["auditor"], os_user="audit")

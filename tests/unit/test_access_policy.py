@@ -9,6 +9,7 @@ import pytest
 
 from vault.access.policy import marking_refusal, missing_documents, needs_redaction, parse_scope
 from vault.access.principals import AGENCIES, KINDS, parse_kind
+from vault.config import REQUESTER_KINDS
 from vault.db.models import Evidence, Principal
 from vault.errors import Conflict
 
@@ -23,11 +24,18 @@ def test_agencies_present_a_unit_letter_and_the_applicants_id(kind: str) -> None
     assert missing_documents(kind, {"unit_letter", "applicant_id"}) == []
 
 
-def test_a_party_presents_a_unit_letter_or_an_id() -> None:
-    """AC-5."""
-    assert missing_documents("party", set()) == ["unit_letter (介绍信) or applicant_id (身份证件)"]
-    assert missing_documents("party", {"applicant_id"}) == []
-    assert missing_documents("party", {"unit_letter"}) == []
+def test_a_party_presents_a_unit_letter_and_the_id_and_a_natural_person_the_id() -> None:
+    """AC-5 (issue 18, Pingdingshan 第7条: 凭单位介绍信及申请人有效身份证件)."""
+    assert missing_documents("party", set()) == ["unit_letter (介绍信)", "applicant_id (身份证件)"]
+    assert missing_documents("party", {"unit_letter"}) == ["applicant_id (身份证件)"]
+    assert missing_documents("party", {"unit_letter", "applicant_id"}) == []
+    assert missing_documents("natural_person", set()) == ["applicant_id (身份证件)"]
+    assert missing_documents("natural_person", {"applicant_id"}) == []
+
+
+def test_the_settings_know_every_requester_kind() -> None:
+    """AC-0: `[access.approval]` validates its keys against the same kinds."""
+    assert tuple(KINDS) == REQUESTER_KINDS
 
 
 def test_a_lawyer_presents_id_power_of_attorney_authorisation_and_licence() -> None:

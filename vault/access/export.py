@@ -37,6 +37,7 @@ from vault.access.facts import (
     viewing_copy,
 )
 from vault.access.principals import current
+from vault.access.requests import reader_detail
 from vault.access.statement import write_statement
 from vault.cases.retention import get_evidence
 from vault.context import Vault
@@ -381,6 +382,7 @@ def export(
         now = vault.clock.now()
         grant = policy.find_grant(session, caller, evidence, ("export", "copy"), now, grant_id)
         basis = _basis(session, grant)
+        reader = reader_detail(session.get(AccessRequest, grant.request_id))  # AC-4: 查阅人
         grantee = session.get_one(Principal, grant.grantee_id)
         hidden = redactions(session, evidence, grantee, grant.action, redacted)
         facts = package_facts(vault, session, scope, evidence, caller, grant, hidden)
@@ -411,6 +413,7 @@ def export(
                 "evidence": [e.id for e in evidence],
                 "images": [p.name for p in result.images],
                 "export_id": token,
+                **reader,
                 # AC-9: what was hidden, and by whose plan (the plan is sealed in the store).
                 **({"redaction": register_redactions(hidden)} if hidden else {}),
             },

@@ -1,6 +1,7 @@
-"""Decisions on requests and the grants they yield: only an approver (the bureau head or a
-deputy) approves or denies (AC-2, AC-3); a grant has one scope, one action and an expiry,
-and can be revoked. Confidentiality markings (AC-9) are set here too."""
+"""Decisions on requests and the grants they yield: only an approver of the level the
+settings name for the requester and action approves or denies (AC-0, AC-2, AC-3); a grant
+has one scope, one action and an expiry, and can be revoked. Confidentiality markings
+(AC-9) are set here too."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from vault.access import policy, register
-from vault.access.principals import current, require_role
+from vault.access import approval, policy, register
+from vault.access.principals import KINDS, current, require_role
+from vault.access.requests import reader_detail
 from vault.cases.retention import get_evidence
 from vault.context import Vault
 from vault.db.models import AccessDocument, AccessGrant, AccessRequest, Principal
@@ -25,6 +27,13 @@ def _pending(session: Session, request_id: int) -> tuple[AccessRequest, Principa
     if request.status != "pending":
         raise Conflict(f"request {request_id} was already {request.status}")
     return request, session.get_one(Principal, request.requester_id)
+
+
+def _require_level(vault: Vault, caller: Principal, request: AccessRequest, kind: str) -> None:
+    """AC-0: the level the matrix names for this requester kind and action decides."""
+    needed = approval.required_level(vault.settings, kind=kind, action=request.action)
+    doing = f"deciding a {kind} ({KINDS[kind]}) request to {request.action}"
+    approval.require_level(vault.settings, caller, needed, doing)
 
 
 def _documents(session: Session, request_id: int) -> list[str]:
@@ -53,10 +62,13 @@ def approve(vault: Vault, request_id: int, reason: str, days: int | None = None)
         request, requester = _pending(session, request_id)
         if requester.id == caller.id:
             raise AccessRefused("an approver cannot approve their own request")
+        _require_level(vault, caller, request, requester.kind)
         covered = policy.scope_evidence(session, policy.parse_scope(request.scope))
         for record in covered:
             if refusal := policy.marking_refusal(record, requester, request.action):
                 raise AccessRefused(f"{refusal}; deny it: evault access deny {request_id}")
+        if refusal := policy.party_scope_refusal(session, requester, covered):
+            raise AccessRefused(f"{refusal}; deny it: evault access deny {request_id}")
         now = vault.clock.now()
         request.status, request.decided_by_id, request.decided_at = "approved", caller.id, now
         request.decision_reason = reason
@@ -86,7 +98,11 @@ def approve(vault: Vault, request_id: int, reason: str, days: int | None = None)
             handled_by=caller.name,
             request_id=request.id,
             grant_id=grant.id,
-            detail={"decision": reason, "expires_at": iso(grant.expires_at)},
+            detail={
+                "decision": reason,
+                "expires_at": iso(grant.expires_at),
+                **reader_detail(request),
+            },
         )
         session.commit()
     return grant
@@ -104,6 +120,7 @@ def deny(
         caller = current(vault, session)
         require_role(caller, ("approver",), "denying a request")
         request, requester = _pending(session, request_id)
+        _require_level(vault, caller, request, requester.kind)
         if problem := policy.refusal_needs_ground(requester.kind, statutory_ground):
             raise AccessRefused(problem)
         request.status, request.decided_by_id = "denied", caller.id
@@ -121,7 +138,11 @@ def deny(
             approver=caller.name,
             handled_by=caller.name,
             request_id=request_id,
-            detail={"decision": reason, "statutory_ground": statutory_ground},
+            detail={
+                "decision": reason,
+                "statutory_ground": statutory_ground,
+                **reader_detail(request),
+            },
         )
         session.commit()
     return request

@@ -13,18 +13,19 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from vault.access.principals import AGENCIES, STAFF, handled_case_ids
+from vault.access.principals import AGENCIES, PARTIES, STAFF, handled_case_ids
 from vault.cases.cases import get_case
 from vault.cases.retention import case_evidence
-from vault.db.models import AccessGrant, CaseLink, Evidence, Principal, RegisterEntry
+from vault.db.models import AccessGrant, Case, CaseLink, Evidence, Principal, RegisterEntry
 from vault.errors import AccessRefused, Conflict, NotFound
 
 ACTIONS = ("view", "copy", "export")
 DOCUMENTS = {
     "unit_letter": "介绍信",
     "applicant_id": "身份证件",
-    "power_of_attorney": "授权委托书",
-    "authorisation": "律师事务所函",
+    # Pingdingshan 第7条: 代理律师应提供委托书、授权书、律师执业证 (named as it names them).
+    "power_of_attorney": "委托书",
+    "authorisation": "授权书",
     "practising_licence": "律师执业证",
 }
 # Each inner tuple is one requirement, met by any one of its documents.
@@ -32,8 +33,12 @@ _AGENCY = (("unit_letter",), ("applicant_id",))  # AC-4
 REQUIRED_DOCUMENTS: dict[str, tuple[tuple[str, ...], ...]] = {
     STAFF: (),  # AC-3: approval, no documents
     **{kind: _AGENCY for kind in AGENCIES},
-    "party": (("unit_letter", "applicant_id"),),  # AC-5: a unit letter or ID
-    # AC-5: a lawyer's ID, power of attorney, authorisation and practising licence
+    "superior": _AGENCY,  # AC-4: a body, as the agencies: its letter and the applicant's ID
+    # AC-5 (Pingdingshan 第7条): 凭单位介绍信及申请人有效身份证件 — both; a natural person
+    # has no unit: the ID.
+    "party": _AGENCY,
+    "natural_person": (("applicant_id",),),
+    # AC-5: a lawyer's ID, 委托书, 授权书 and 律师执业证
     "lawyer": (
         ("applicant_id",),
         ("power_of_attorney",),
@@ -44,13 +49,14 @@ REQUIRED_DOCUMENTS: dict[str, tuple[tuple[str, ...], ...]] = {
 }
 # AC-4 (Gansu-Eco 第47条): supervisory and judicial bodies (监察、司法等部门) may not be refused
 # except on statutory grounds such as state secrets (国家秘密等法定事由).
-SUPERVISORY = ("procuratorate", "court", "discipline", "judicial_admin", "audit")
+# The superior enforcement body (上级行政执法主体, Gansu-Eco 第47条, Gansu-Radio 第24条) too.
+SUPERVISORY = ("procuratorate", "court", "discipline", "judicial_admin", "audit", "superior")
 MARKINGS = {"state_secret": "国家秘密", "commercial_secret": "商业秘密", "privacy": "个人隐私"}
-_PRIVATE_PARTIES = ("party", "lawyer")
+_PRIVATE_PARTIES = PARTIES
 # AC-9 (issue 20): who receives a privacy-marked record only as a redacted copy (faces and
 # what the reviewer boxed hidden, sound muted): the parties, their lawyers and another
 # region's unit. Supervisory and judicial bodies and this unit's staff get the original.
-REDACTED_FOR = ("party", "lawyer", "other_region")
+REDACTED_FOR = (*PARTIES, "other_region")
 
 
 def describe_document(kind: str) -> str:
@@ -137,6 +143,29 @@ def scope_evidence(session: Session, scope: Scope) -> list[Evidence]:
     if not found:
         raise NotFound(f"case {scope.ref!r} has no evidence linked to it")
     return found
+
+
+def party_scope_refusal(
+    session: Session, requester: Principal, evidence: list[Evidence]
+) -> str | None:
+    """Why a party (or its lawyer) may not have this scope, or None (AC-5, Pingdingshan
+    第7条: 查阅本单位（人）的...结论性文件及音视频资料): only footage of its own case."""
+    if requester.kind not in PARTIES:
+        return None
+    if requester.case_id is None:
+        return (
+            f"a {requester.kind} sees only the footage of its own case, and {requester.name} "
+            "has none named: a records keeper adds the principal with --case NUMBER (AC-5)"
+        )
+    own = {e.id for e in case_evidence(session, session.get_one(Case, requester.case_id))}
+    outside = sorted(e.id for e in evidence if e.id not in own and e.id is not None)
+    if outside:
+        number = session.get_one(Case, requester.case_id).number
+        return (
+            f"a {requester.kind} sees only the footage of its own case {number}: evidence "
+            f"{', '.join(map(str, outside))} is not linked to it (AC-5)"
+        )
+    return None
 
 
 def _scope_covers(session: Session, grant: AccessGrant, evidence_ids: set[int]) -> bool:
@@ -233,6 +262,7 @@ def find_grant(
             problem = grant_problem(grant, now) or revoked_in_register(session, grant)
             for record in evidence:
                 problem = problem or marking_refusal(record, grantee, grant.action)
+            problem = problem or party_scope_refusal(session, grantee, evidence)
             if problem is None:
                 return grant
             reasons.append(problem)
@@ -252,6 +282,6 @@ def refusal_needs_ground(requester_kind: str, statutory_ground: str | None) -> s
     if requester_kind in SUPERVISORY and not (statutory_ground or "").strip():
         return (
             f"a {requester_kind} request may be refused only on statutory grounds such as "
-            "state secrets (Gansu-Eco 第47条); name the ground with --statutory-ground"
+            "state secrets (Gansu-Eco 第47条, Gansu-Radio 第24条); name it with --statutory-ground"
         )
     return None

@@ -14,18 +14,20 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from vault.access import register
+from vault.cases.cases import get_case
+from vault.config import APPROVAL_LEVELS
 from vault.context import Vault
-from vault.db.models import CaseHandler, Officer, Principal
+from vault.db.models import Case, CaseHandler, Officer, Principal
 from vault.db.upsert import upsert_officer
-from vault.errors import AccessRefused, Conflict, NotFound
+from vault.errors import AccessRefused, Conflict, NotFound, UsageError
 from vault.timeutil import iso
 
 STAFF = "staff"
-# Staff roles: approver is the bureau head or a deputy (AC-2, AC-3).
+# Staff roles. An approver also carries the level it approves at (AC-0, vault.access.approval).
 ROLES = {
     "officer": "执法人员",
     "records_keeper": "档案管理员",
-    "approver": "负责人（局长、副局长）",
+    "approver": "审批负责人",
     "legal": "法制机构",
     "auditor": "审计监督",
 }
@@ -39,7 +41,9 @@ KINDS = {
     "discipline": "纪检监察",
     "judicial_admin": "司法行政",
     "audit": "审计",
-    "party": "当事人",
+    "superior": "上级行政执法主体",  # AC-4: Gansu-Eco 第47条, Gansu-Radio 第24条
+    "party": "当事人",  # an organisation: its unit letter and the applicant's ID (AC-5)
+    "natural_person": "当事人（自然人）",  # a natural person: the ID (AC-5)
     "lawyer": "律师",
     "other_region": "异地执法单位",
 }
@@ -52,6 +56,8 @@ AGENCIES = (
     "judicial_admin",
     "audit",
 )
+# AC-5: requesters who see only the case they are party to (Pingdingshan 第7条).
+PARTIES = ("party", "natural_person", "lawyer")
 
 
 def parse_kind(value: str) -> str:
@@ -105,6 +111,8 @@ def add_principal(
     officer: str | None = None,
     id_number: str | None = None,
     os_user: str | None = None,
+    approver_level: str | None = None,
+    case: str | None = None,
 ) -> Principal:
     """Add a principal; the first one ever is the records keeper who bootstraps the vault."""
     kind = parse_kind(kind)
@@ -113,6 +121,12 @@ def add_principal(
         raise Conflict(f"unknown role {unknown[0]!r}; known: {', '.join(ROLES)}")
     if kind != STAFF and (roles or os_user or officer):
         raise Conflict("outside requesters have no roles, OS user or badge: only staff do")
+    if approver_level is not None:
+        _check_level(approver_level)
+        if "approver" not in roles:
+            raise Conflict("--approver-level is for a principal with the approver role")
+    if case is not None and kind not in PARTIES:
+        raise Conflict(f"--case names a party's own case: for {', '.join(PARTIES)} only")
     with register.refusals_registered(vault, "principal.add", who=name), vault.session() as session:
         first = session.exec(select(Principal).limit(1)).first() is None
         if first:
@@ -138,6 +152,8 @@ def add_principal(
             officer_pk=upsert_officer(session, officer, unit).id if officer else None,
             id_number=id_number,
             os_user=os_user,
+            approver_level=approver_level,
+            case_id=get_case(session, case).id if case else None,
             created_at=vault.clock.now(),
             created_by=actor,
         )
@@ -151,7 +167,46 @@ def add_principal(
             unit=unit,
             handled_by=actor,
             what="bootstrap records keeper" if first else f"add {kind}",
-            detail={"roles": principal.roles, "os_user": os_user, "officer": officer},
+            detail={
+                "roles": principal.roles,
+                "os_user": os_user,
+                "officer": officer,
+                **({"approver_level": approver_level} if approver_level else {}),
+                **({"case": case} if case else {}),
+            },
+        )
+        session.commit()
+    return principal
+
+
+def _check_level(level: str) -> None:
+    if level not in APPROVAL_LEVELS:
+        raise UsageError(f"unknown approval level {level!r}; known: {', '.join(APPROVAL_LEVELS)}")
+
+
+def set_level(vault: Vault, name: str, level: str) -> Principal:
+    """Set an approver's level (AC-0): a records keeper's act, registered."""
+    _check_level(level)
+    with (
+        register.refusals_registered(vault, "principal.level", who=name),
+        vault.session() as session,
+    ):
+        caller = current(vault, session)
+        require_role(caller, ("records_keeper",), "setting an approval level")
+        principal = get_principal(session, name)
+        if "approver" not in principal.roles:
+            raise Conflict(f"{name!r} has no approver role: an approval level is an approver's")
+        previous, principal.approver_level = principal.approver_level, level
+        session.add(principal)
+        register.append(
+            vault,
+            session,
+            "principal",
+            who=name,
+            unit=principal.unit,
+            handled_by=caller.name,
+            what=f"approval level {level}",
+            detail={"approver_level": level, "previous": previous},
         )
         session.commit()
     return principal
@@ -226,7 +281,9 @@ def principal_json(session: Session, principal: Principal) -> dict[str, Any]:
         "kind": principal.kind,
         "kind_label": KINDS[principal.kind],
         "roles": principal.roles,
+        "approver_level": principal.approver_level,
         "unit": principal.unit,
+        "case": session.get_one(Case, principal.case_id).number if principal.case_id else None,
         "officer": officer.officer_id if officer else None,
         "os_user": principal.os_user,
         "created_at": iso(principal.created_at),

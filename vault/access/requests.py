@@ -76,9 +76,12 @@ def file_request(
     reason: str,
     requester_name: str | None,
     documents: list[Presented],
+    reader: str | None = None,
+    reader_id_number: str | None = None,
 ) -> AccessRequest:
-    """Record a request; refused (and registered) when documents are missing or a marking
-    rules the requester out."""
+    """Record a request; refused (and registered) when documents are missing, a marking
+    rules the requester out or a party asks beyond its own case. READER is the natural
+    person who looks (查阅人) with the ID number presented: by default the requester."""
     if action not in policy.ACTIONS:
         raise Conflict(f"action {action!r}: give one of {', '.join(policy.ACTIONS)}")
     if not reason.strip():
@@ -108,6 +111,8 @@ def file_request(
         for record in evidence:
             if refusal := policy.marking_refusal(record, requester, action):
                 raise AccessRefused(refusal)
+        if refusal := policy.party_scope_refusal(session, requester, evidence):
+            raise AccessRefused(refusal)
         assert requester.id is not None and caller.id is not None
         request = AccessRequest(
             requester_id=requester.id,
@@ -116,6 +121,8 @@ def file_request(
             action=action,
             reason=reason,
             filed_at=vault.clock.now(),
+            reader=(reader or requester.name)[:128],
+            reader_id_number=reader_id_number or requester.id_number,
         )
         session.add(request)
         session.flush()
@@ -133,7 +140,7 @@ def file_request(
             reason=reason,
             handled_by=caller.name,
             request_id=request.id,
-            detail={"requester_kind": requester.kind},
+            detail={"requester_kind": requester.kind, **reader_detail(request)},
         )
         session.flush()
         for document in sealed:
@@ -142,6 +149,16 @@ def file_request(
             )
         session.commit()
     return request
+
+
+def reader_detail(request: AccessRequest | None) -> dict[str, str]:
+    """The register's record of who looks (AC-4: 查阅人, with the ID presented)."""
+    if request is None or not request.reader:
+        return {}
+    found = {"reader": request.reader}
+    if request.reader_id_number:
+        found["reader_id"] = request.reader_id_number
+    return found
 
 
 def _name(session: Session, principal_id: int | None) -> str | None:
@@ -158,6 +175,8 @@ def request_json(session: Session, request: AccessRequest) -> dict[str, Any]:
         "scope": request.scope,
         "action": request.action,
         "reason": request.reason,
+        "reader": request.reader,
+        "reader_id_number": request.reader_id_number,
         "status": request.status,
         "filed_at": iso(request.filed_at),
         "decided_by": _name(session, request.decided_by_id),

@@ -80,6 +80,7 @@ OPERATIONS = {
     "principal.add": "登记人员",
     "principal.map": "关联操作系统用户",
     "principal.disable": "停用人员",
+    "principal.level": "设定审批层级",
     "principal.list": "查询人员",
     "unit.add": "登记单位",
     "unit.alias": "登记单位别名",
@@ -117,6 +118,13 @@ REFUSALS = (
     (r"holds no valid grant|no grant", "无经批准的有效授权"),
     (r"must present", "证件材料不全"),
     (r"approve their own", "不得批准本人申请"),
+    # AC-0: the level needed, in the refusal's own Chinese words
+    (r"需要局机关主要负责人审批", "需要局机关主要负责人审批"),
+    (r"需要分管领导审批", "需要分管领导审批"),
+    (r"需要综合行政执法机构负责人审批", "需要综合行政执法机构负责人审批"),
+    (r"no approval level set", "未设定审批层级"),
+    (r"footage of its own case", "仅限本案音像资料"),
+    (r"only on statutory grounds", "须有法定事由方可拒绝"),
     (r"secret|privacy|marking|confidential", "密级标注不允许"),
     (r"service account", "仅限系统服务账户"),
     (r"needs the .* role|needs |may list only|may not|not a handler|never by the", "无此权限"),
@@ -164,6 +172,8 @@ def what(entry: RegisterEntry) -> str:
             return f"{head}：关联操作系统用户"
         if text == "disable":
             return f"{head}：停用"
+        if text.startswith("approval level"):
+            return f"{head}：设定审批层级"
         kind = text.removeprefix("add ").strip()
         return f"{head}：{KINDS.get(kind, '人员')}"
     if entry.event == "rebuilt":
@@ -173,7 +183,12 @@ def what(entry: RegisterEntry) -> str:
 
 
 def reader(entry: RegisterEntry) -> str:
-    """The 查阅人 column, filled on every row: the person, or whoever the OS says asked."""
+    """The 查阅人 column, filled on every row: the natural person who looks with the ID
+    presented (AC-4), else the person, else whoever the OS says asked."""
+    detail = entry.detail or {}
+    if person := detail.get("reader"):
+        number = detail.get("reader_id")
+        return f"{person}（证件号码：{number}）" if number else str(person)
     if entry.who:
         return entry.who
     if entry.handled_by:

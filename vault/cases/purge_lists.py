@@ -38,8 +38,9 @@ REASON_MAX = 2000
 
 
 def may_sign(principal: Principal, settings: Settings) -> str | None:
-    """None when PRINCIPAL may sign a purge list; else why not. The approval level the
-    settings name for purge lists (AC-0) is checked here; for now, the approver role."""
+    """None when PRINCIPAL may sign a purge list; else why not: the approver role. The
+    approval level (AC-0: the head) is checked by the service's purge.sign
+    (vault.access.approval sits above this layer)."""
     del settings  # the level matrix (issue 18 part 1) reads it
     if "approver" not in principal.roles:
         has = ", ".join(principal.roles) or "no role"

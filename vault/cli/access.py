@@ -46,8 +46,19 @@ def request(
     document: Annotated[
         list[str] | None,
         typer.Option(
-            help="KIND=FILE (repeat): unit_letter, applicant_id, power_of_attorney, "
-            "authorisation, practising_licence."
+            help="KIND=FILE (repeat): unit_letter (介绍信), applicant_id (身份证件), "
+            "power_of_attorney (委托书), authorisation (授权书), practising_licence (律师执业证)."
+        ),
+    ] = None,
+    reader: Annotated[
+        str | None,
+        typer.Option(help="The person who looks (查阅人), when not the requester (AC-4)."),
+    ] = None,
+    reader_id: Annotated[
+        str | None,
+        typer.Option(
+            "--reader-id",
+            help="The ID number that person presents (default: the requester's --id-number).",
         ),
     ] = None,
     as_json: Json = False,
@@ -72,6 +83,8 @@ def request(
         reason=reason,
         requester=requester,
         documents=documents,
+        reader=reader,
+        reader_id=reader_id,
     )
     if as_json:
         print_json(filed)

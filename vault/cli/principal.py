@@ -27,7 +27,8 @@ def add(
             "--type",
             help="staff, or a requester's organisation: public_security (公安), procuratorate "
             "(检察院), court (法院), state_security (国家安全), discipline (纪检监察), "
-            "judicial_admin (司法行政), audit (审计), party (当事人), lawyer (律师), "
+            "judicial_admin (司法行政), audit (审计), superior (上级行政执法主体), party "
+            "(当事人: an organisation), natural_person (当事人（自然人）), lawyer (律师), "
             "other_region (异地执法单位).",
         ),
     ] = "staff",
@@ -47,6 +48,18 @@ def add(
     user: Annotated[
         str | None, typer.Option("--user", help="Map to this OS user (one of this machine's).")
     ] = None,
+    approver_level: Annotated[
+        str | None,
+        typer.Option(
+            "--approver-level",
+            help="An approver's level (AC-0): head (局机关主要负责人), deputy (分管领导), "
+            "unit_head (综合行政执法机构负责人). Without it an approver decides nothing.",
+        ),
+    ] = None,
+    case: Annotated[
+        str | None,
+        typer.Option(help="A party's or lawyer's own case: its requests reach only it (AC-5)."),
+    ] = None,
 ) -> None:
     """Add a principal (the first one, by the vault's own account: a records keeper mapped
     to it)."""
@@ -60,9 +73,13 @@ def add(
         officer=officer,
         id_number=id_number,
         user=user,
+        approver_level=approver_level,
+        case=case,
     )
     mapped = f", OS user {added['os_user']}" if added["os_user"] else ""
     roles = ", ".join(added["roles"]) or "-"
+    if added["approver_level"]:
+        roles += f" ({added['approver_level']})"
     console.print(f"principal {added['name']} added ({added['kind']}; {roles}{mapped})")
 
 
@@ -75,6 +92,17 @@ def map_(
     """Map an OS user to a staff principal: the CLI then acts as that principal."""
     principal = call(ctx, "principal.map", os_user=os_user, name=name)
     console.print(f"OS user {os_user} acts as {principal['name']}")
+
+
+@app.command()
+def level(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Principal name (an approver).")],
+    level: Annotated[str, typer.Argument(help="head, deputy or unit_head.")],
+) -> None:
+    """Set the level an approver approves at (AC-0; see access.approval)."""
+    changed = call(ctx, "principal.level", name=name, level=level)
+    console.print(f"{changed['name']} approves as {changed['approver_level']}")
 
 
 @app.command()
@@ -105,7 +133,9 @@ def list_(
         table.add_row(
             row["name"],
             f"{row['kind']} ({row['kind_label']})",
-            ", ".join(row["roles"]) or "-",
+            ", ".join(row["roles"])
+            + (f" ({row['approver_level']})" if row["approver_level"] else "")
+            or "-",
             row["unit"] or "",
             row["officer"] or "",
             row["os_user"] or "",

@@ -26,6 +26,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from vault.access import approval
 from vault.access.principals import current
 from vault.compliance.reasons import acting_name
 from vault.config import Settings
@@ -196,12 +197,12 @@ def add_stop(
 def reviewer_may_approve(principal: Principal, ground: str, settings: Settings) -> bool:
     """RC-4, AC-0: whether this principal may review a stop record on this ground.
 
-    The one place the level check goes: the approval matrix of the settings
-    (`stop_level(settings, ground)`: Xiangxi 第11条 the 分管领导, Pingdingshan 第12条 the
-    unit's 主要领导) replaces the role test below once principals carry approval levels.
-    Until then any principal with the approver role (负责人) reviews every ground."""
-    del ground, settings  # the matrix's inputs, unused until it exists
-    return "approver" in principal.roles
+    The one place the level check goes: the approver role, and the level the approval
+    matrix of the settings names for the ground (`stop_level(settings, ground)`: Xiangxi
+    第11条 the 分管领导, Pingdingshan 第12条 the unit's 主要领导; AC-0)."""
+    if "approver" not in principal.roles:
+        return False
+    return approval.may_decide(principal, approval.stop_level(settings, ground))
 
 
 def approve_stop(vault: Vault, stop_id: int) -> StopRecord:
@@ -213,12 +214,19 @@ def approve_stop(vault: Vault, stop_id: int) -> StopRecord:
         if row is None:
             raise NotFound(f"no stop record {stop_id}")
         if not reviewer_may_approve(approver, row.reason, vault.settings):
-            ground = GROUNDS.get(row.reason)
-            level = ground.reviewer if ground else "负责人"
-            has = ", ".join(approver.roles) or "no role"
-            raise AccessRefused(
-                f"approving a stop record for {row.reason} needs the approver role "
-                f"({level}); {approver.name} has {has}"
+            if "approver" not in approver.roles:
+                ground = GROUNDS.get(row.reason)
+                level = ground.reviewer if ground else "负责人"
+                has = ", ".join(approver.roles) or "no role"
+                raise AccessRefused(
+                    f"approving a stop record for {row.reason} needs the approver role "
+                    f"({level}); {approver.name} has {has}"
+                )
+            approval.require_level(
+                vault.settings,
+                approver,
+                approval.stop_level(vault.settings, row.reason),
+                f"approving a stop record for {row.reason}",
             )
         if row.status == "approved":
             raise Conflict(f"stop record {stop_id} was approved by {row.approved_by}")

@@ -191,6 +191,7 @@ TABLE: tuple[Rule, ...] = (
         system="empty",
     ),
     _rule("principal.map", "map an OS user to a principal", records_keeper="all"),
+    _rule("principal.level", "set an approver's level (AC-0)", records_keeper="all"),
     _rule("principal.disable", "disable a principal", records_keeper="all"),
     _rule("principal.list", "list principals", **_readers(None)),
     # Units and their aliases (issue 16): what a filter by unit resolves through.

@@ -23,6 +23,10 @@ class Principal(SQLModel, table=True):
     officer_pk: int | None = Field(default=None, foreign_key="officer.id", index=True)
     id_number: str | None = Field(default=None, max_length=64)  # ID card or licence number
     os_user: str | None = Field(default=None, max_length=64, unique=True)  # the CLI's identity
+    # AC-0: an approver's level (head | deputy | unit_head); None: decides nothing.
+    approver_level: str | None = Field(default=None, max_length=16)
+    # AC-5: the case a party (or its lawyer) is party to: its requests reach only that case.
+    case_id: int | None = Field(default=None, foreign_key="case_file.id")
     created_at: datetime = Field(sa_column=utc_column(nullable=False))
     created_by: str = Field(max_length=128)
     disabled_at: datetime | None = Field(default=None, sa_column=utc_column())
@@ -44,6 +48,9 @@ class AccessRequest(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="principal.id")
     decided_at: datetime | None = Field(default=None, sa_column=utc_column())
     decision_reason: str | None = None
+    # AC-4: the natural person who looks (查阅人) and the ID number presented.
+    reader: str | None = Field(default=None, max_length=128)
+    reader_id_number: str | None = Field(default=None, max_length=64)
 
 
 class AccessDocument(SQLModel, table=True):

@@ -32,18 +32,21 @@ def add(
     officer: str | None = None,
     id_number: str | None = None,
     user: str | None = None,
+    approver_level: str | None = None,
+    case: str | None = None,
 ) -> dict[str, Any]:
     """Add a principal. Scope "empty": the vault's own account bootstraps an empty vault,
     and the domain makes that first principal the records keeper mapped to it."""
     if user is not None:
         _require_os_user(user)
     added = principals.add_principal(
-        call.vault, name, kind, roles or [], unit, officer, id_number, user
+        call.vault, name, kind, roles or [], unit, officer, id_number, user, approver_level, case
     )
     return {
         "name": added.name,
         "kind": added.kind,
         "roles": added.roles,
+        "approver_level": added.approver_level,
         "unit": added.unit,
         "os_user": added.os_user,
     }
@@ -54,6 +57,13 @@ def map_(call: Call, os_user: str, name: str) -> dict[str, Any]:
     _require_os_user(os_user)
     principal = principals.map_user(call.vault, os_user, name)
     return {"name": principal.name, "os_user": principal.os_user}
+
+
+@operation("principal.level")
+def level(call: Call, name: str, level: str) -> dict[str, Any]:
+    """Set an approver's level (AC-0)."""
+    principal = principals.set_level(call.vault, name, level)
+    return {"name": principal.name, "approver_level": principal.approver_level}
 
 
 @operation("principal.disable")
