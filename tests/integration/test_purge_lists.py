@@ -20,6 +20,7 @@ from sqlmodel import col, select
 from tests.conftest import make_settings, run_evault
 from tests.integration.test_retention_purge import DOCKED, camera_clock_agrees, old_camera
 from vault.access.principals import add_principal
+from vault.cases import purge_lists
 from vault.cases.retention import classify, place_hold
 from vault.context import Vault
 from vault.db.models import AuditEvent, Evidence, PurgeListItem
@@ -106,6 +107,11 @@ def test_a_signed_list_deletes_exactly_its_no_value_items_and_a_kept_one_stays(
     ok(vault, KEEPER, "purge.mark", list_id=list_id, mark="no_value")  # the rest
     signed = ok(vault, APPROVER, "purge.sign", list_id=list_id, note="同意清除")
     assert signed["status"] == "signed" and signed["signed_by"] == "李审批"
+    # The signed list is sealed in the WORM store as it was signed (a lost database loses
+    # no decision): its items, marks and signer.
+    sealed = json.loads(vault.store.read_record(purge_lists.signed_record_name(list_id)))
+    assert sealed["list"]["signed_by"] == "李审批"
+    assert {i["evidence_id"]: i["mark"] for i in sealed["list"]["items"]}[kept] == "keep"
     late = api.run(vault, KEEPER, "purge.mark", {"list_id": list_id, "mark": "keep", "reason": "x"})
     assert late.exit_code == 1 and "final" in (late.error or "")  # signed: marks are final
     report = ok(vault, SYSTEM, "purge.run")

@@ -18,6 +18,7 @@ audit event (the chain is anchored in the store).
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Any
 
@@ -224,9 +225,25 @@ def sign(vault: Vault, list_id: int, signer: Principal, note: str | None = None)
             note=listing.sign_note,
             items=[[i.evidence_id, i.sha256, i.mark] for i in items],
         )
+        session.flush()
+        # The signed list in the WORM store (issue 15's rule: a lost or forged database loses
+        # no decision): written once, in the signing's transaction, before it commits.
+        vault.store.put_record(
+            signed_record_name(list_id), signed_record(list_json(session, listing), now)
+        )
         session.commit()
         session.refresh(listing)
         return listing
+
+
+def signed_record_name(list_id: int) -> str:
+    return f"purgelist/{list_id:010d}.json"
+
+
+def signed_record(listed: dict[str, Any], at: datetime) -> bytes:
+    """The signed list as sealed: its items, marks, reasons, maker, markers and signer."""
+    body = {"type": "purge_list", "signed_at": iso(at), "list": listed}
+    return json.dumps(body, ensure_ascii=False, sort_keys=True, default=str).encode()
 
 
 def item_json(item: PurgeListItem) -> dict[str, Any]:
