@@ -419,3 +419,37 @@ def test_nothing_to_do_is_said(tmp_path: Path) -> None:
     done = run_evault(home, "todo")
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "nothing to do"
+
+
+def test_todo_follows_the_approval_level_and_lists_purge_lists_and_reasons_to_review(
+    station: Station,
+) -> None:
+    """Issue 18: an approver sees the requests his level decides (AC-0: under the default
+    preset, Pingdingshan 第4、5、7条, the head decides them all; a deputy none); the
+    records keeper the purge lists to mark, an approver those to sign (RT-1, Pingdingshan
+    第15条); an approver the written reasons to review (RC-6)."""
+    from tests.purge_lists import KEEPER
+    from vault.cases import purge_lists
+    from vault.compliance.reasons import annotate_gap
+
+    add_principal(station.vault, "张副局长", "staff", ["approver"], os_user="deputy",
+                  approver_level="deputy")  # fmt: skip
+    head = station.ok("boss", "todo")["sections"]["requests_to_decide"]
+    assert head and {r["level_needed"] for r in head} == {"局机关主要负责人"}
+    assert station.ok("deputy", "todo")["sections"]["requests_to_decide"] == []
+
+    station.clock.at += timedelta(days=400)  # the clips' routine term has ended
+    listing = purge_lists.draw(station.vault, "timer")
+    assert listing is not None and listing.id is not None
+    (to_mark,) = station.ok("keeper", "todo")["sections"]["purge_lists_to_mark"]
+    assert to_mark["list_id"] == listing.id and to_mark["unmarked"] == to_mark["items"] > 0
+    assert station.ok("boss", "todo")["sections"]["purge_lists_to_sign"] == []
+    purge_lists.mark(station.vault, listing.id, None, "no_value", None, KEEPER)
+    assert station.ok("keeper", "todo")["sections"]["purge_lists_to_mark"] == []
+    (to_sign,) = station.ok("boss", "todo")["sections"]["purge_lists_to_sign"]
+    assert to_sign["list_id"] == listing.id
+
+    gap = min(_rc3(station))
+    annotate_gap(station.vault, gap, "battery", "电池耗尽，更换后恢复录像")
+    reviews = station.ok("boss", "todo")["sections"]["reasons_to_review"]
+    assert f"gap:{gap}" in {r["subject"] for r in reviews}

@@ -21,6 +21,33 @@ SECTIONS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
             ("action", "action"),
             ("scope", "scope"),
             ("filed_at", "filed"),
+            ("level_needed", "decided by"),
+        ),
+    ),
+    "purge_lists_to_sign": (
+        "purge lists to sign (RT-1)",
+        "evault purge list show ID; evault purge list sign ID",
+        (("list_id", "list"), ("drawn_by", "drawn by"), ("drawn_at", "drawn"), ("items", "items")),
+    ),
+    "reasons_to_review": (
+        "written reasons to review (RC-6)",
+        "evault session review SUBJECT --result accepted|rejected",
+        (
+            ("subject", "subject"),
+            ("version", "version"),
+            ("given_by", "given by"),
+            ("given_at", "given"),
+            ("note", "reason"),
+        ),
+    ),
+    "purge_lists_to_mark": (
+        "purge lists to mark (RT-1)",
+        "evault purge list show ID; evault purge list mark ID --no-value|--keep",
+        (
+            ("list_id", "list"),
+            ("drawn_at", "drawn"),
+            ("items", "items"),
+            ("unmarked", "unmarked"),
         ),
     ),
     "stop_records_to_approve": (

@@ -11,7 +11,6 @@ spot-check draw names, and `todo`, what each role is expected to act on.
 from __future__ import annotations
 
 import hashlib
-from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from vault.access.requests import request_json
 from vault.compliance import report
 from vault.compliance.reasons import GAP_REASONS, acting_name
 from vault.compliance.report import ReportFilters
-from vault.compliance.stops import STOP_REASONS
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import (
@@ -32,10 +30,8 @@ from vault.db.models import (
     AccessGrant,
     AccessRequest,
     Device,
-    MediaJob,
     Officer,
     Principal,
-    StopRecord,
 )
 from vault.errors import NotFound, StoreError, VaultError
 from vault.timeutil import as_utc, iso
@@ -312,136 +308,3 @@ def write_document(vault: Vault, request_id: int, kind: str, out: Path) -> dict[
             "size": size,
             "sha256": found.sha256,
         }
-
-
-# todo: what each role is expected to act on.
-
-
-def _pending_requests(session: Session, me: int | None) -> list[dict[str, Any]]:
-    query = (
-        select(AccessRequest)
-        .where(AccessRequest.status == "pending")
-        .order_by(col(AccessRequest.id))
-    )
-    if me is not None:  # nobody approves his own request
-        query = query.where(col(AccessRequest.requester_id) != me)
-    rows = []
-    for request in session.exec(query):
-        requester = _principal(session, request.requester_id) or {}
-        rows.append(
-            {
-                "request_id": request.id,
-                "requester": requester.get("name"),
-                "requester_kind": requester.get("kind_label"),
-                "action": request.action,
-                "scope": request.scope,
-                "filed_at": iso(request.filed_at),
-            }
-        )
-    return rows
-
-
-def _pending_stops(session: Session) -> list[dict[str, Any]]:
-    query = select(StopRecord).where(StopRecord.status == "pending").order_by(col(StopRecord.id))
-    names = officer_names(session)
-    rows = []
-    for stop in session.exec(query):
-        device = session.get(Device, stop.device_pk)
-        officer = session.get(Officer, stop.officer_pk)
-        badge = officer.officer_id if officer else None
-        rows.append(
-            {
-                "stop_id": stop.id,
-                "device_id": device.device_id if device else None,
-                "officer_id": badge,
-                "officer_name": names.get(badge or ""),
-                "from": iso(stop.stop_from),
-                "to": iso(stop.stop_to),
-                "reason": STOP_REASONS.get(stop.reason, stop.reason),
-                "filed_by": stop.filed_by,
-            }
-        )
-    return rows
-
-
-def _dead_jobs(session: Session) -> list[dict[str, Any]]:
-    dead = Counter(session.exec(select(MediaJob.kind).where(MediaJob.state == "dead")))
-    return [{"kind": kind, "dead": count} for kind, count in sorted(dead.items())]
-
-
-def _expiring(session: Session, me: int | None, now: datetime) -> list[dict[str, Any]]:
-    if me is None:
-        return []
-    query = (
-        select(AccessGrant)
-        .where(
-            AccessGrant.grantee_id == me,
-            col(AccessGrant.revoked_at).is_(None),
-            col(AccessGrant.expires_at) > now,
-            col(AccessGrant.expires_at) <= now + EXPIRING,
-        )
-        .order_by(col(AccessGrant.expires_at))
-    )
-    return [
-        {
-            "grant_id": g.id,
-            "action": g.action,
-            "scope": g.scope,
-            "expires_at": iso(g.expires_at),
-        }
-        for g in session.exec(query)
-    ]
-
-
-def _verification(vault: Vault, session: Session) -> list[dict[str, Any]]:
-    """The newest `evault verify` (the report's own reading of it) and what it found."""
-    ctx = report._Context(vault, session, ReportFilters())
-    found = report._verification(ctx)
-    if found is None:
-        return [{"verified_at": None, "exit_code": None, "findings": None, "by": None}]
-    return [
-        {
-            "verified_at": found["at"],
-            "exit_code": found["exit_code"],
-            "findings": len(ctx.findings),
-            "by": found["by"],
-        }
-    ]
-
-
-SECTIONS = (
-    "requests_to_decide",
-    "stop_records_to_approve",
-    "gaps_without_reason",
-    "late_without_reason",
-    "dead_media_jobs",
-    "grants_expiring",
-    "last_verification",
-)
-
-
-def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> dict[str, Any]:
-    """Sections by role: an approver the requests and stop records to decide; a records
-    keeper every gap and late clip still without a reason, dead media jobs and stop records
-    awaiting approval; an officer his own gaps and late clips and his grants about to
-    expire; an auditor the newest verification. A section is a list of rows."""
-    keeper, officer = "records_keeper" in roles, "officer" in roles
-    sections: dict[str, list[dict[str, Any]]] = {}
-    with vault.session() as session:
-        now = vault.clock.now()
-        if "approver" in roles:
-            sections["requests_to_decide"] = _pending_requests(session, me)
-        if "approver" in roles or keeper:
-            sections["stop_records_to_approve"] = _pending_stops(session)
-        if keeper:
-            sections["dead_media_jobs"] = _dead_jobs(session)
-        if officer:
-            sections["grants_expiring"] = _expiring(session, me, now)
-        if "auditor" in roles:
-            sections["last_verification"] = _verification(vault, session)
-    if keeper or (officer and badge):
-        mine = ReportFilters(officer_id=None if keeper else badge)
-        sections["gaps_without_reason"] = gaps(vault, mine)
-        sections["late_without_reason"] = late(vault, mine)
-    ordered = {name: sections[name] for name in SECTIONS if name in sections}
-    return {"roles": roles, "generated_at": iso(vault.clock.now()), "sections": ordered}

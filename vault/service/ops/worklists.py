@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from vault.compliance import todo as todos
 from vault.compliance import worklists
 from vault.compliance.report import ReportFilters
 from vault.errors import AccessRefused, VaultError
@@ -99,4 +100,4 @@ def document(call: Call, request_id: int, kind: str) -> dict[str, Any]:
 def todo(call: Call) -> dict[str, Any]:
     me = call.principal.id if call.principal else None
     badge = call.badge() if "officer" in call.roles else None
-    return worklists.todo(call.vault, list(call.roles), me, badge)
+    return todos.todo(call.vault, list(call.roles), me, badge)

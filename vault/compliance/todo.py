@@ -1,0 +1,235 @@
+"""`evault todo` (issues 17, 18): what each role is expected to act on, from the records as
+they stand. An approver sees the requests his approval level may decide (AC-0; with no
+level set, every pending one, since he must first be given one), the stop records and the
+written reasons to review, and the purge lists to sign; a records keeper the gaps and late
+clips still without a reason, the purge lists to mark, dead media jobs and stop records
+awaiting approval; an officer his own gaps and late clips and his grants about to expire;
+an auditor the newest verification.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from vault.access import approval
+from vault.compliance import report
+from vault.compliance.report import ReportFilters
+from vault.compliance.stops import STOP_REASONS
+from vault.compliance.worklists import EXPIRING, _principal, gaps, late, officer_names
+from vault.context import Vault
+from vault.db.models import (
+    AccessGrant,
+    AccessRequest,
+    AnnotationVersion,
+    Device,
+    MediaJob,
+    Officer,
+    Principal,
+    PurgeList,
+    PurgeListItem,
+    StopRecord,
+)
+from vault.timeutil import iso
+
+
+def _pending_requests(vault: Vault, session: Session, me: int | None) -> list[dict[str, Any]]:
+    """Pending requests, each with the level that decides it; to an approver with a level,
+    only those his level reaches (AC-0)."""
+    principal = session.get(Principal, me) if me is not None else None
+    query = (
+        select(AccessRequest)
+        .where(AccessRequest.status == "pending")
+        .order_by(col(AccessRequest.id))
+    )
+    if me is not None:  # nobody approves his own request
+        query = query.where(col(AccessRequest.requester_id) != me)
+    rows = []
+    for request in session.exec(query):
+        requester = _principal(session, request.requester_id) or {}
+        needed = approval.required_level(
+            vault.settings, kind=str(requester.get("kind")), action=request.action
+        )
+        leveled = principal is not None and principal.approver_level is not None
+        if leveled and principal is not None and not approval.may_decide(principal, needed):
+            continue
+        rows.append(
+            {
+                "request_id": request.id,
+                "requester": requester.get("name"),
+                "requester_kind": requester.get("kind_label"),
+                "action": request.action,
+                "scope": request.scope,
+                "filed_at": iso(request.filed_at),
+                "level_needed": approval.LEVELS[needed],
+            }
+        )
+    return rows
+
+
+def _pending_stops(session: Session) -> list[dict[str, Any]]:
+    query = select(StopRecord).where(StopRecord.status == "pending").order_by(col(StopRecord.id))
+    names = officer_names(session)
+    rows = []
+    for stop in session.exec(query):
+        device = session.get(Device, stop.device_pk)
+        officer = session.get(Officer, stop.officer_pk)
+        badge = officer.officer_id if officer else None
+        rows.append(
+            {
+                "stop_id": stop.id,
+                "device_id": device.device_id if device else None,
+                "officer_id": badge,
+                "officer_name": names.get(badge or ""),
+                "from": iso(stop.stop_from),
+                "to": iso(stop.stop_to),
+                "reason": STOP_REASONS.get(stop.reason, stop.reason),
+                "filed_by": stop.filed_by,
+            }
+        )
+    return rows
+
+
+def _dead_jobs(session: Session) -> list[dict[str, Any]]:
+    dead = Counter(session.exec(select(MediaJob.kind).where(MediaJob.state == "dead")))
+    return [{"kind": kind, "dead": count} for kind, count in sorted(dead.items())]
+
+
+def _expiring(session: Session, me: int | None, now: datetime) -> list[dict[str, Any]]:
+    if me is None:
+        return []
+    query = (
+        select(AccessGrant)
+        .where(
+            AccessGrant.grantee_id == me,
+            col(AccessGrant.revoked_at).is_(None),
+            col(AccessGrant.expires_at) > now,
+            col(AccessGrant.expires_at) <= now + EXPIRING,
+        )
+        .order_by(col(AccessGrant.expires_at))
+    )
+    return [
+        {
+            "grant_id": g.id,
+            "action": g.action,
+            "scope": g.scope,
+            "expires_at": iso(g.expires_at),
+        }
+        for g in session.exec(query)
+    ]
+
+
+def _verification(vault: Vault, session: Session) -> list[dict[str, Any]]:
+    """The newest `evault verify` (the report's own reading of it) and what it found."""
+    ctx = report._Context(vault, session, ReportFilters())
+    found = report._verification(ctx)
+    if found is None:
+        return [{"verified_at": None, "exit_code": None, "findings": None, "by": None}]
+    return [
+        {
+            "verified_at": found["at"],
+            "exit_code": found["exit_code"],
+            "findings": len(ctx.findings),
+            "by": found["by"],
+        }
+    ]
+
+
+def _purge_lists(session: Session, to: str) -> list[dict[str, Any]]:
+    """Purge lists drawn and not yet signed: to mark (items without a mark) or to sign."""
+    rows = []
+    for listing in session.exec(
+        select(PurgeList).where(PurgeList.status == "drawn").order_by(col(PurgeList.id))
+    ):
+        marks = list(
+            session.exec(select(PurgeListItem.mark).where(PurgeListItem.list_id == listing.id))
+        )
+        unmarked = sum(1 for mark in marks if mark is None)
+        if (to == "mark") != bool(unmarked):
+            continue
+        rows.append(
+            {
+                "list_id": listing.id,
+                "drawn_by": listing.drawn_by,
+                "drawn_at": iso(listing.drawn_at),
+                "items": len(marks),
+                "unmarked": unmarked,
+            }
+        )
+    return rows
+
+
+def _reasons_to_review(session: Session, me_name: str | None) -> list[dict[str, Any]]:
+    """Written reasons (RC-6) whose newest version nobody has reviewed yet; never one the
+    reviewer wrote himself."""
+    newest: dict[tuple[str, int], AnnotationVersion] = {}
+    for row in session.exec(select(AnnotationVersion).order_by(col(AnnotationVersion.version))):
+        for kind, key in (
+            ("gap", row.gap_id),
+            ("evidence", row.evidence_id),
+            ("session", row.session_id),
+        ):
+            if key is not None:
+                newest[(kind, key)] = row
+    return [
+        {
+            "subject": f"{kind}:{key}",
+            "version": row.version,
+            "given_by": row.given_by,
+            "given_at": iso(row.given_at),
+            "note": row.note,
+        }
+        for (kind, key), row in sorted(newest.items())
+        if row.review is None and row.given_by != me_name
+    ]
+
+
+SECTIONS = (
+    "requests_to_decide",
+    "purge_lists_to_sign",
+    "reasons_to_review",
+    "purge_lists_to_mark",
+    "stop_records_to_approve",
+    "gaps_without_reason",
+    "late_without_reason",
+    "dead_media_jobs",
+    "grants_expiring",
+    "last_verification",
+)
+
+
+def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> dict[str, Any]:
+    """Sections by role: an approver the requests and stop records to decide; a records
+    keeper every gap and late clip still without a reason, dead media jobs and stop records
+    awaiting approval; an officer his own gaps and late clips and his grants about to
+    expire; an auditor the newest verification. A section is a list of rows."""
+    keeper, officer = "records_keeper" in roles, "officer" in roles
+    sections: dict[str, list[dict[str, Any]]] = {}
+    with vault.session() as session:
+        now = vault.clock.now()
+        principal = session.get(Principal, me) if me is not None else None
+        if "approver" in roles:
+            sections["requests_to_decide"] = _pending_requests(vault, session, me)
+            sections["purge_lists_to_sign"] = _purge_lists(session, "sign")
+            sections["reasons_to_review"] = _reasons_to_review(
+                session, principal.name if principal else None
+            )
+        if keeper:
+            sections["purge_lists_to_mark"] = _purge_lists(session, "mark")
+        if "approver" in roles or keeper:
+            sections["stop_records_to_approve"] = _pending_stops(session)
+        if keeper:
+            sections["dead_media_jobs"] = _dead_jobs(session)
+        if officer:
+            sections["grants_expiring"] = _expiring(session, me, now)
+        if "auditor" in roles:
+            sections["last_verification"] = _verification(vault, session)
+    if keeper or (officer and badge):
+        mine = ReportFilters(officer_id=None if keeper else badge)
+        sections["gaps_without_reason"] = gaps(vault, mine)
+        sections["late_without_reason"] = late(vault, mine)
+    ordered = {name: sections[name] for name in SECTIONS if name in sections}
+    return {"roles": roles, "generated_at": iso(vault.clock.now()), "sections": ordered}
