@@ -32,6 +32,7 @@ from vault.ingest.volume import Volume, VolumeFile
 from vault.media import jobs as media_jobs
 from vault.profiles import Profile, choose_profile
 from vault.retention_rules import EvidenceFacts, decide
+from vault.store.spool import SpoolFull
 from vault.timeutil import iso, local_to_utc
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,8 @@ def _process(run: Run, candidates: list[Candidate]) -> None:
                     break
                 try:
                     _ingest_one(run, session, streamer, verifier, candidate)
+                except SpoolFull:
+                    raise  # the store takes nothing now: the camera is left as it is, whole
                 except Exception as exc:  # no file may keep the rest of the camera unsealed
                     session.rollback()
                     log.exception("ingest of %s failed", candidate.item.rel)
