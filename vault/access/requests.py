@@ -76,6 +76,7 @@ def file_request(
     reason: str,
     requester_name: str | None,
     documents: list[Presented],
+    to_prove: str | None = None,
 ) -> AccessRequest:
     """Record a request; refused (and registered) when documents are missing or a marking
     rules the requester out."""
@@ -116,6 +117,7 @@ def file_request(
             action=action,
             reason=reason,
             filed_at=vault.clock.now(),
+            to_prove=(to_prove or "").strip() or None,  # EV-1: 证明对象, for the statement
         )
         session.add(request)
         session.flush()

@@ -95,6 +95,8 @@ def create_case(
     unit: str,
     handlers: list[str],
     activities: list[str],
+    place: str | None = None,
+    to_prove: str | None = None,
 ) -> Case:
     if case_type not in CASE_TYPES:
         raise Conflict(f"unknown case type {case_type!r} (known: {', '.join(CASE_TYPES)})")
@@ -119,6 +121,8 @@ def create_case(
             file_retention_years=None if years == "permanent" else years,
             opened_at=vault.clock.now(),
             created_by=vault.actor("records").name,
+            place=(place or "").strip() or None,  # EV-1: where its footage was recorded
+            to_prove=(to_prove or "").strip() or None,  # EV-1: 证明对象
         )
         session.add(case)
         session.flush()
@@ -137,6 +141,8 @@ def create_case(
             unit=unit,
             handlers=handlers,
             activities=case.activities,
+            **({"place": case.place} if case.place else {}),
+            **({"to_prove": case.to_prove} if case.to_prove else {}),
         )
         session.commit()
     return case

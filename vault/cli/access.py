@@ -50,6 +50,10 @@ def request(
             "authorisation, practising_licence."
         ),
     ] = None,
+    to_prove: Annotated[
+        str | None,
+        typer.Option("--to-prove", help="What the footage is to prove (证明对象, EV-1)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """File an access request; refused with the list of missing documents (AC-4..AC-6)."""
@@ -72,6 +76,7 @@ def request(
         reason=reason,
         requester=requester,
         documents=documents,
+        to_prove=to_prove,
     )
     if as_json:
         print_json(filed)

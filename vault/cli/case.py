@@ -42,6 +42,12 @@ def create(
     activity: Annotated[
         list[str] | None, typer.Option(help="Must-record activity (RC-5), e.g. 查封 (repeat).")
     ] = None,
+    place: Annotated[
+        str | None, typer.Option(help="Where its footage was recorded (EV-1, the statement).")
+    ] = None,
+    to_prove: Annotated[
+        str | None, typer.Option("--to-prove", help="What its footage is to prove (证明对象).")
+    ] = None,
 ) -> None:
     """Open a case file; its handlers are named by a records keeper, never by themselves."""
     case = call(
@@ -53,6 +59,8 @@ def create(
         unit=unit,
         handlers=handler or [],
         activities=activity or [],
+        place=place,
+        to_prove=to_prove,
     )
     years = case["file_retention_years"]
     kept = f"{years} years after closure" if years else "permanently"

@@ -18,7 +18,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from vault.access import policy
+from vault.access import discs, policy
 from vault.access.principals import KINDS
 from vault.access.requests import request_json
 from vault.compliance import report
@@ -415,6 +415,7 @@ SECTIONS = (
     "gaps_without_reason",
     "late_without_reason",
     "dead_media_jobs",
+    "discs_to_make",
     "grants_expiring",
     "last_verification",
 )
@@ -435,6 +436,7 @@ def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> d
             sections["stop_records_to_approve"] = _pending_stops(session)
         if keeper:
             sections["dead_media_jobs"] = _dead_jobs(session)
+            sections["discs_to_make"] = discs.to_make(session)  # EV-2
         if officer:
             sections["grants_expiring"] = _expiring(session, me, now)
         if "auditor" in roles:

@@ -44,6 +44,7 @@ class AccessRequest(SQLModel, table=True):
     decided_by_id: int | None = Field(default=None, foreign_key="principal.id")
     decided_at: datetime | None = Field(default=None, sa_column=utc_column())
     decision_reason: str | None = None
+    to_prove: str | None = None  # EV-1: what the footage is to prove (证明对象)
 
 
 class AccessDocument(SQLModel, table=True):

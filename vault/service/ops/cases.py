@@ -33,6 +33,8 @@ def create(
     unit: str,
     handlers: list[str] | None = None,
     activities: list[str] | None = None,
+    place: str | None = None,
+    to_prove: str | None = None,
 ) -> dict[str, Any]:
     handlers = list(handlers or [])
     badge = call.badge()
@@ -42,7 +44,15 @@ def create(
             f"handler; {badge} is your own badge (another records keeper names you)"
         )
     case = cases.create_case(
-        call.vault, number, name, case_type, unit, handlers, list(activities or [])
+        call.vault,
+        number,
+        name,
+        case_type,
+        unit,
+        handlers,
+        list(activities or []),
+        place=place,
+        to_prove=to_prove,
     )
     return {
         "number": case.number,
