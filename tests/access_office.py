@@ -99,6 +99,9 @@ def open_office(vault: Vault, camera: Path, papers: Path) -> Office:
         officer="999999",
         os_user="other",
     )
-    cases.create_case(vault, CASE, CASE_NAME, "行政处罚", "一大队", ["010203"], ["查封"])
+    # EV-1: the case records where its footage was recorded (issue 18 part 7).
+    cases.create_case(
+        vault, CASE, CASE_NAME, "行政处罚", "一大队", ["010203"], ["查封"], place="某厂门口"
+    )
     cases.link(vault, CASE, ids[:2], [])
     return office

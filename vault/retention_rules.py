@@ -16,7 +16,16 @@ from vault.config import RetentionSettings, Years
 from vault.timeutil import add_months
 
 CLASSES = ("routine", "long_term", "case")
-LONG_TERM_CATEGORIES = ("mass_incident", "personal_safety", "obstruction", "dispute", "major_case")
+# evidence_use (RT-3): exported as evidence or copied onto the evidence discs, kept at least
+# long-term (Gansu-Radio 第23条 复制到光盘后附卷归档，长期保存); its years: long_term_years.
+LONG_TERM_CATEGORIES = (
+    "mass_incident",
+    "personal_safety",
+    "obstruction",
+    "dispute",
+    "major_case",
+    "evidence_use",
+)
 # What the stores get for "permanent": later than any retention a rule could give.
 PERMANENT = datetime(9999, 12, 31, tzinfo=UTC)
 

@@ -122,7 +122,7 @@ def test_written_statement_names_officers_times_place_device_format_and_hashes(
         "设备厂商及型号",
         "录制格式",
         "SHA-256",
-        "负责人：",
+        "分管领导：",  # Xiangxi 第16条: 由分管领导和执法人员签名 (was 负责人)
         CASE_NAME,
         CASE,
         "010203",
@@ -265,7 +265,8 @@ def test_cli_request_approve_export_and_a_register_that_shows_tampering(
     )  # fmt: skip
     ok("access", "approve", "1", "--reason", "同意", "--days", "3")
     out = tmp_path / "pkg"
-    ok("evidence", "export", str(evidence_id), "--out", str(out), "--grant", "1")
+    # EV-1: a clip with no case needs its place (issue 18 part 7).
+    ok("evidence", "export", str(evidence_id), "--out", str(out), "--grant", "1", "--place", "某厂")
     assert subprocess.run(["sha256sum", "-c", "SHA256SUMS"], cwd=out).returncode == 0
     with sqlite3.connect(home / "vault.db") as db:
         names = db.execute("SELECT kind, file_name FROM access_document ORDER BY kind").fetchall()

@@ -349,7 +349,8 @@ def test_a_case_number_with_a_like_wildcard_carries_no_other_cases_register_entr
     assert any(e.what == f"export case:{CASE}" for e in entries(office, "export"))
 
     out = tmp_path / "package"
-    export(office.keeper, f"case:{number}", out, court_grant(office, f"case:{number}"))
+    grant = court_grant(office, f"case:{number}")
+    export(office.keeper, f"case:{number}", out, grant, place="某厂门口")  # EV-1
     manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
     (item,) = manifest["evidence"]
     access = [e for e in item["chain_of_custody"] if e["event"].startswith("access.")]

@@ -360,6 +360,7 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("evidence.thumbnail", ["evidence", "thumbnail", "1", str(out / "p.jpg")]),
         ("evidence.contact-sheet", ["evidence", "contact-sheet", "1", str(out / "c.jpg")]),
         ("evidence.export", ["evidence", "export", "1", "--out", str(out / "pkg")]),
+        ("evidence.discs", ["evidence", "discs", "1", "--out", str(out / "discs")]),
         (
             "case.create",
             ["case", "create", f"M{tag}", "--name", "n", "--type", "行政处罚", "--unit", "一大队"],

@@ -39,7 +39,7 @@ from vault.access.facts import (
 from vault.access.principals import current
 from vault.access.requests import reader_detail
 from vault.access.statement import write_statement
-from vault.cases.retention import get_evidence
+from vault.cases.retention import get_evidence, keep_as_evidence
 from vault.context import Vault
 from vault.db.models import (
     AccessGrant,
@@ -49,7 +49,7 @@ from vault.db.models import (
     Principal,
     RegisterEntry,
 )
-from vault.errors import Conflict, StoreError
+from vault.errors import Conflict, StoreError, UsageError
 from vault.faults import checkpoint
 from vault.media.redact import Release
 from vault.store.durable import fsync_dir, make_dirs
@@ -291,6 +291,7 @@ def _settle(vault: Vault, pending: dict[str, Any]) -> str:
     if work.is_dir():
         shutil.rmtree(work, ignore_errors=True)  # the crash came before the rename
     if _registered_already(vault, pending):
+        _used_as_evidence(vault, pending)  # the crash may have come before it
         return "already-registered"
     sums = out / "SHA256SUMS"
     if not sums.is_file() or _sha256_file(sums) != pending["sha256sums"]:
@@ -301,7 +302,41 @@ def _settle(vault: Vault, pending: dict[str, Any]) -> str:
     fields = pending["entry"]
     detail = fields["detail"] | {"recovered": True}
     _register_export(vault, pending["action"], fields | {"detail": detail})
+    _used_as_evidence(vault, pending)
     return "registered"
+
+
+def _used_as_evidence(vault: Vault, pending: dict[str, Any]) -> None:
+    """RT-3: every record of a delivered package is kept at least long-term. Every export
+    package counts as evidence use: it is the form the documents give evidence (the written
+    statement, 文字说明材料, and the disc copies: Gansu-Eco 第44条, Xiangxi 第16条, Gansu-Radio
+    第23条), handed over to be relied on (a court, a procuratorate, a party who may sue); a
+    viewing, even one kept, carries no statement and is not (view(), view_derivative())."""
+    detail = pending["entry"]["detail"]
+    keep_as_evidence(
+        vault,
+        list(detail["evidence"]),
+        f"used as evidence: {pending['action']} under grant {pending['grant_id']} (RT-3)",
+        export_id=pending["export_id"],
+        grant_id=pending["grant_id"],
+    )
+
+
+def _places(facts: dict[str, Any], place: str | None) -> None:
+    """EV-1: each record's place, from its case, else --place; none known is refused."""
+    given = (place or "").strip() or None
+    unknown = []
+    for item in facts["evidence"]:
+        item["place"] = item.get("place") or given
+        if not item["place"]:
+            unknown.append(str(item["evidence_id"]))
+    if unknown:
+        raise UsageError(
+            f"the place of recording of evidence {', '.join(unknown)} is not known (its case "
+            "names none): give it with --place PLACE"
+        )
+    places = list(dict.fromkeys(item["place"] for item in facts["evidence"]))
+    facts["place"] = "；".join(places)
 
 
 def _read_journal(fd: int) -> dict[str, Any] | None:
@@ -386,7 +421,7 @@ def export(
         grantee = session.get_one(Principal, grant.grantee_id)
         hidden = redactions(session, evidence, grantee, grant.action, redacted)
         facts = package_facts(vault, session, scope, evidence, caller, grant, hidden)
-        facts["place"] = place
+        _places(facts, place)
         sources = _sources(session, evidence, hidden)
     assert grant.id is not None
     shown = shown_out or out
@@ -408,7 +443,7 @@ def export(
             "handled_by": caller.name,
             "detail": {
                 "out": str(shown),
-                "place": place,
+                "place": facts["place"],
                 "sha256sums": sha256sums,
                 "evidence": [e.id for e in evidence],
                 "images": [p.name for p in result.images],
@@ -447,6 +482,10 @@ def export(
             shutil.rmtree(out, ignore_errors=True)
             journal.unlink(missing_ok=True)
             raise
+        # Delivered and registered. A crash or failure here leaves the journal, and the
+        # next export's recovery makes its records long-term (RT-3).
+        checkpoint("export.registered")
+        _used_as_evidence(vault, pending)
         journal.unlink(missing_ok=True)
     finally:
         os.close(lock)

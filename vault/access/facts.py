@@ -24,6 +24,7 @@ from vault.db.models import (
     AccessRequest,
     AuditEvent,
     Case,
+    CaseHandler,
     Derivative,
     Device,
     DockSession,
@@ -96,6 +97,34 @@ def _officer(session: Session, pk: int | None) -> dict[str, Any] | None:
         named = select(Principal.name).where(Principal.officer_pk == officer.id)
         name = session.exec(named).first()
     return {"officer_id": officer.officer_id, "name": name, "unit": officer.unit}
+
+
+def _handlers(session: Session, cases: list[Case]) -> list[dict[str, Any]]:
+    """The officers a case record names as its handlers (承办人), set by a records keeper."""
+    found = []
+    for case in cases:
+        query = (
+            select(CaseHandler.officer_pk)
+            .where(CaseHandler.case_id == case.id)
+            .order_by(col(CaseHandler.id))
+        )
+        found += [o for pk in session.exec(query) if (o := _officer(session, pk))]
+    return found
+
+
+def present_officers(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """EV-1: the officers present (执法人员), by badge, each once: who wore the camera of
+    each clip (it recorded them there), and the handlers of the clips' cases, the officers
+    the case record names as conducting the enforcement (Xiangxi 第16条 执法人员姓名, 由分管
+    领导和执法人员签名). Who docked the camera later was not necessarily there: the
+    collecting officer is named apart."""
+    seen: dict[str, dict[str, Any]] = {}
+    for item in items:
+        people = [item.get("officer"), *item["handlers"]]
+        for person in people:
+            if person and person["officer_id"] not in seen:
+                seen[person["officer_id"]] = person
+    return list(seen.values())
 
 
 def _custody(session: Session, evidence: Evidence, cases: list[Case]) -> list[dict[str, Any]]:
@@ -176,6 +205,9 @@ def _item(
         "released_as": "redacted" if redacted else "original",
         "redacted": redacted,
         "cases": [c.number for c in cases],
+        # EV-1: where it was recorded, as its case records it (else the export's --place).
+        "place": next((c.place for c in cases if c.place), None),
+        "handlers": _handlers(session, cases),
         "device": {
             "device_id": device.device_id if device else None,
             "vendor": device.vendor if device else None,
@@ -226,6 +258,7 @@ def package_facts(
         select(AccessDocument.kind).where(AccessDocument.request_id == request.id)
     )
     now = vault.clock.now()
+    to_prove = request.to_prove or (case.to_prove if case else None)
     return {
         "format": "evidence-vault-export/1",
         "scope": str(scope),
@@ -251,6 +284,8 @@ def package_facts(
         "documents": sorted(set(documents)),
         "approver": session.get_one(Principal, grant.granted_by_id).name,
         "reason": request.reason,
+        "to_prove": to_prove,  # EV-1: 证明对象, of the request, else of the case
+        "officers_present": present_officers(items),
         "place": None,
         "redacted": sorted(hidden),  # AC-9: the evidence ids released as redacted copies
         "evidence": items,

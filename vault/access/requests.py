@@ -78,6 +78,7 @@ def file_request(
     documents: list[Presented],
     reader: str | None = None,
     reader_id_number: str | None = None,
+    to_prove: str | None = None,
 ) -> AccessRequest:
     """Record a request; refused (and registered) when documents are missing, a marking
     rules the requester out or a party asks beyond its own case. READER is the natural
@@ -123,6 +124,7 @@ def file_request(
             filed_at=vault.clock.now(),
             reader=(reader or requester.name)[:128],
             reader_id_number=reader_id_number or requester.id_number,
+            to_prove=(to_prove or "").strip() or None,  # EV-1: 证明对象, for the statement
         )
         session.add(request)
         session.flush()

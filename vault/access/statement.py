@@ -113,6 +113,9 @@ def write_statement(settings: Settings, package: dict[str, Any], out: Path) -> N
     _line(pdf, "案件名称", case.get("name"))
     _line(pdf, "案件编号", case.get("number"))
     _line(pdf, "调取事由", package.get("reason"))
+    _line(pdf, "证明对象", package.get("to_prove"))
+    present = [_person(p) for p in package.get("officers_present") or []]
+    _line(pdf, "在场执法人员", "、".join(present) or None)
     _line(pdf, "申请人", package.get("requester"))
     _line(pdf, "批准人", package.get("approver"))
     _line(pdf, "制作人（导出）", package.get("exported_by"))
@@ -128,10 +131,12 @@ def write_statement(settings: Settings, package: dict[str, Any], out: Path) -> N
         _line(pdf, "记录仪自身时间", item.get("camera_time"))
         offset = item.get("clock_offset_s")
         _line(pdf, "时钟偏差（秒，记录仪减工作站）", None if offset is None else f"{offset:+.1f}")
-        _line(pdf, "地点", package.get("place"))
+        _line(pdf, "地点", item.get("place") or package.get("place"))
         device = item.get("device") or {}
         make = " ".join(str(v) for v in (device.get("vendor"), device.get("model")) if v)
-        _line(pdf, "设备厂商及型号", f"{make or BLANK}（设备编号 {device.get('device_id')}）")
+        camera = f"{make or BLANK}（设备编号 {device.get('device_id') or BLANK}）"
+        _line(pdf, "制作方法", f"执法记录仪拍摄，{camera}")
+        _line(pdf, "设备厂商及型号", camera)
         _line(pdf, "录制格式", item.get("format"))
         _line(pdf, "原始文件 SHA-256", item["sha256"], size=9)
         _line(pdf, "原始文件大小（字节）", item["size"])
@@ -148,9 +153,11 @@ def write_statement(settings: Settings, package: dict[str, Any], out: Path) -> N
 
 
 def _signatures(pdf: FPDF, package: dict[str, Any]) -> None:
-    """One line per person who signs (every officer who collected or recorded a clip of the
-    package), and the seal's place, kept together on one page."""
-    lines = [("负责人", BLANK)]
+    """One line per person who signs (the 分管领导, every officer present, every officer who
+    collected or recorded a clip of the package: Xiangxi 第16条 由分管领导和执法人员签名), and
+    the seal's place, kept together on one page."""
+    lines = [("分管领导", BLANK)]
+    lines += [("执法人员", _person(p)) for p in package.get("officers_present") or []]
     for role, field in (("采集人", "collecting_officer"), ("记录人", "officer")):
         seen: list[str] = []
         for item in package["evidence"]:

@@ -49,6 +49,7 @@ OPERATIONS = {
     "evidence.thumbnail": "查看封面图",
     "evidence.contact-sheet": "查看缩略图",
     "evidence.export": "复制或导出音像资料",
+    "evidence.discs": "制作证据光盘",
     "case.create": "登记案件",
     "case.link": "关联案件",
     "case.unlink": "解除案件关联",

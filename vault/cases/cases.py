@@ -98,6 +98,8 @@ def create_case(
     activities: list[str],
     matters: list[str] | None = None,
     stages: list[str] | None = None,
+    place: str | None = None,
+    to_prove: str | None = None,
 ) -> Case:
     """matters, stages: the 事项 and 环节 of the bureau's must-record list the case involves
     (RC-5), checked against the list the settings name (vault.cases.record_list)."""
@@ -130,6 +132,8 @@ def create_case(
             file_retention_years=None if years == "permanent" else years,
             opened_at=vault.clock.now(),
             created_by=vault.actor("records").name,
+            place=(place or "").strip() or None,  # EV-1: where its footage was recorded
+            to_prove=(to_prove or "").strip() or None,  # EV-1: 证明对象
         )
         session.add(case)
         session.flush()
@@ -149,6 +153,8 @@ def create_case(
             handlers=handlers,
             activities=case.activities,
             stages=case.stages,
+            **({"place": case.place} if case.place else {}),
+            **({"to_prove": case.to_prove} if case.to_prove else {}),
         )
         session.commit()
     return case

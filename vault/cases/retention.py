@@ -199,6 +199,43 @@ def classify(
     return decision
 
 
+def keep_as_evidence(
+    vault: Vault, evidence_ids: list[int], reason: str, **detail: object
+) -> list[int]:
+    """RT-3: footage used as evidence (an export package, the evidence discs) is kept at
+    least long-term: each record not long-term already becomes long_term:evidence_use, its
+    retention recomputed (only ever longer: its cases still count, RT-4) and the change
+    recorded in the audit chain. A record already long-term keeps its category. Returns the
+    ids changed; running it again changes nothing (the export journal's recovery calls it)."""
+    changed = []
+    with vault.session() as session:
+        for evidence_id in sorted(set(evidence_ids)):  # rows locked in id order
+            evidence = session.get(Evidence, evidence_id, with_for_update=True)
+            if evidence is None or evidence.purged_at is not None:
+                continue
+            if evidence.retention_class == "long_term":
+                continue
+            before = (evidence.retention_class, evidence.long_term_category)
+            evidence.retention_class, evidence.long_term_category = "long_term", "evidence_use"
+            evidence.retention_reason = reason
+            decision = reapply(vault, session, evidence)
+            record_event(
+                vault,
+                session,
+                "evidence.classified",
+                f"evidence:{evidence_id}",
+                before=list(before),
+                after=["long_term", "evidence_use"],
+                reason=reason,
+                retain_until=iso(decision.retain_until),
+                rule=decision.rule,
+                **detail,
+            )
+            changed.append(evidence_id)
+        session.commit()
+    return changed
+
+
 def place_hold(vault: Vault, evidence_id: int, reason: str) -> Hold:
     """A manual legal hold on one piece of evidence: no deletion until it is released."""
     if not reason.strip():

@@ -61,6 +61,10 @@ def request(
             help="The ID number that person presents (default: the requester's --id-number).",
         ),
     ] = None,
+    to_prove: Annotated[
+        str | None,
+        typer.Option("--to-prove", help="What the footage is to prove (证明对象, EV-1)."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """File an access request; refused with the list of missing documents (AC-4..AC-6)."""
@@ -85,6 +89,7 @@ def request(
         documents=documents,
         reader=reader,
         reader_id=reader_id,
+        to_prove=to_prove,
     )
     if as_json:
         print_json(filed)

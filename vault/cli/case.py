@@ -52,6 +52,12 @@ def create(
         list[str] | None,
         typer.Option(help="环节 of that 事项 (repeat; none: every 环节 of the 事项)."),
     ] = None,
+    place: Annotated[
+        str | None, typer.Option(help="Where its footage was recorded (EV-1, the statement).")
+    ] = None,
+    to_prove: Annotated[
+        str | None, typer.Option("--to-prove", help="What its footage is to prove (证明对象).")
+    ] = None,
 ) -> None:
     """Open a case file; its handlers are named by a records keeper, never by themselves."""
     case = call(
@@ -65,6 +71,8 @@ def create(
         activities=activity or [],
         matters=matter or [],
         stages=stage or [],
+        place=place,
+        to_prove=to_prove,
     )
     years = case["file_retention_years"]
     kept = f"{years} years after closure" if years else "permanently"

@@ -323,6 +323,28 @@ def export_(
 
 
 @app.command()
+def discs(
+    ctx: typer.Context,
+    evidence_ids: Annotated[list[int], typer.Argument(help="Evidence ids (see evault todo).")],
+    out: Annotated[Path, typer.Option(help="New folder for the two disc images.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Make the two labelled disc images of footage kept long-term (EV-2), to burn and label
+    by hand (制作单位 the bureau, 制作人 you); registered, and taken off evault todo."""
+    if out.exists():
+        raise VaultError(f"{out} already exists: choose a new --out")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    result, _ = call_receiving(
+        ctx, "evidence.discs", {"discs": out}, out=str(out.absolute()), evidence_ids=evidence_ids
+    )
+    if as_json:
+        print_json(result)
+        return
+    for image, label in zip(result["images"], result["labels"], strict=True):
+        console.print(f"disc image: {image} (label: {label})")
+
+
+@app.command()
 def mark(
     ctx: typer.Context,
     evidence_id: Annotated[int, typer.Argument(help="Evidence id.")],

@@ -94,6 +94,16 @@ SECTIONS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
         "evault media jobs; evault media retry",
         (("kind", "kind"), ("dead", "jobs")),
     ),
+    "discs_to_make": (
+        "footage kept long-term whose two discs are not made (EV-2)",
+        "evault evidence discs ID... --out DIR; burn, label and file them",
+        (
+            ("evidence_id", "evidence"),
+            ("file_name", "file"),
+            ("category", "category"),
+            ("cases", "cases"),
+        ),
+    ),
     "grants_expiring": (
         "your grants about to expire",
         "use them before they expire, or file a new request",
@@ -134,8 +144,8 @@ def todo(
 ) -> None:
     """What you are expected to act on, by your roles: requests to decide (approver);
     interruptions and late clips without a reason, dead media jobs, stop records awaiting
-    approval (records keeper); your own gaps, late clips and grants about to expire
-    (officer); the last verification (auditor)."""
+    approval, the evidence discs to make (records keeper); your own gaps, late clips and
+    grants about to expire (officer); the last verification (auditor)."""
     found = call(ctx, "todo")
     if as_json:
         print_json(found)

@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from vault.access import approval
+from vault.access import approval, discs
 from vault.compliance import report
 from vault.compliance.report import ReportFilters
 from vault.compliance.stops import STOP_REASONS
@@ -196,6 +196,7 @@ SECTIONS = (
     "gaps_without_reason",
     "late_without_reason",
     "dead_media_jobs",
+    "discs_to_make",
     "grants_expiring",
     "last_verification",
 )
@@ -223,6 +224,7 @@ def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> d
             sections["stop_records_to_approve"] = _pending_stops(session)
         if keeper:
             sections["dead_media_jobs"] = _dead_jobs(session)
+            sections["discs_to_make"] = discs.to_make(session)  # EV-2
         if officer:
             sections["grants_expiring"] = _expiring(session, me, now)
         if "auditor" in roles:

@@ -117,6 +117,8 @@ TABLE: tuple[Rule, ...] = (
     _rule("evidence.thumbnail", "a clip's poster frame", "view", **_STAFF_GRANT),
     _rule("evidence.contact-sheet", "a clip's contact sheet", "view", **_STAFF_GRANT),
     _rule("evidence.export", "an evidence package (copy or export)", **_STAFF_GRANT),
+    # EV-2: burning the evidence discs is the records keeper's (制作人, Pingdingshan 第16条).
+    _rule("evidence.discs", "the two labelled disc images (EV-2)", records_keeper="all"),
     # Cases (RT-3): the handler is named by a records keeper, never by the handler (AC-2).
     _rule("case.create", "file a case and name its handler", records_keeper="all"),
     _rule("case.link", "link evidence to a case", records_keeper="all"),

@@ -51,6 +51,7 @@ class AccessRequest(SQLModel, table=True):
     # AC-4: the natural person who looks (查阅人) and the ID number presented.
     reader: str | None = Field(default=None, max_length=128)
     reader_id_number: str | None = Field(default=None, max_length=64)
+    to_prove: str | None = None  # EV-1: what the footage is to prove (证明对象)
 
 
 class AccessDocument(SQLModel, table=True):

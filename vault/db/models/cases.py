@@ -31,6 +31,9 @@ class Case(SQLModel, table=True):
     opened_at: datetime = Field(sa_column=utc_column(nullable=False))
     closed_at: datetime | None = Field(default=None, sa_column=utc_column())
     litigation: bool = False  # administrative litigation pending: litigation hold (RT-3)
+    # EV-1: where its footage was recorded and what it is to prove (证明对象), for the statement.
+    place: str | None = Field(default=None, max_length=256)
+    to_prove: str | None = None
     created_by: str = Field(max_length=128)
 
 

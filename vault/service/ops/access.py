@@ -46,12 +46,21 @@ def request(
     documents: list[dict[str, Any]] | None = None,
     reader: str | None = None,
     reader_id: str | None = None,
+    to_prove: str | None = None,
 ) -> dict[str, Any]:
     # Scope "own": a person files for himself; for someone else the domain asks for the
     # records keeper's role (and registers a refusal).
     presented = _presented(call, documents or [])
     filed = requests.file_request(
-        call.vault, scope, action, reason, requester, presented, reader, reader_id
+        call.vault,
+        scope,
+        action,
+        reason,
+        requester,
+        presented,
+        reader,
+        reader_id,
+        to_prove=to_prove,
     )
     return {"request_id": filed.id, "action": filed.action, "scope": filed.scope}
 

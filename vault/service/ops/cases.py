@@ -32,6 +32,8 @@ def create(
     activities: list[str] | None = None,
     matters: list[str] | None = None,
     stages: list[str] | None = None,
+    place: str | None = None,
+    to_prove: str | None = None,
 ) -> dict[str, Any]:
     handlers = list(handlers or [])
     badge = call.badge()
@@ -50,6 +52,8 @@ def create(
         list(activities or []),
         matters=list(matters or []),
         stages=list(stages or []),
+        place=place,
+        to_prove=to_prove,
     )
     return {
         "number": case.number,

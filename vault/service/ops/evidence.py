@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from vault.access import discs as access_discs
 from vault.access import export as access_export
 from vault.access.grants import mark as mark_evidence
 from vault.cases.cases import normalise_number
@@ -211,3 +212,11 @@ def export(
         call.vault, scope, package, grant, iso, place, shown_out=Path(out), redacted=redacted
     )
     return result.to_json()
+
+
+@operation("evidence.discs")
+def discs(call: Call, out: str, evidence_ids: list[int]) -> dict[str, Any]:
+    """EV-2: the pair of labelled disc images of footage kept long-term."""
+    return access_discs.make_discs(
+        call.vault, evidence_ids, call.output("discs"), shown_out=Path(out)
+    )
