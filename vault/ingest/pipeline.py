@@ -304,15 +304,15 @@ def _ingest_one(
         after = os.fstat(fd)
         if size != st.st_size or not _unchanged(run.volume, st, after):
             raise VolumeError("the file changed while it was being read")
-        purged = records.purged_as(vault, session, sha)
-        if purged is not None:
+        known = records.known_bytes(vault, session, sha)
+        if known is not None and known.purged_at is not None:
             writer.abort()
-            evidence_id, purged_at = purged
             run.report.skipped.append(
                 (
                     item.rel,
-                    f"evidence {evidence_id} (these bytes) was purged on {iso(purged_at)} when "
-                    "its retention ended: not sealed again, kept on the camera",
+                    f"evidence {known.evidence_id} (these bytes) was purged on "
+                    f"{iso(known.purged_at)} when its retention ended: not sealed again, kept "
+                    "on the camera",
                 )
             )
             run.progress.file_done(item.rel, "skipped")
@@ -320,9 +320,7 @@ def _ingest_one(
         run.progress.phase("sealing")
         # RT-1, RT-4: the first docking counts. Bytes already sealed keep the retention their
         # record holds (store and record one date); only a new clip starts a new one.
-        put = writer.commit(
-            sha, size, records.sealed_retention(vault, session, sha) or retain_until
-        )
+        put = writer.commit(sha, size, (known and known.retain_until) or retain_until)
         checkpoint("ingest.sealed")
         if put.created and not put.immutable and NOT_IMMUTABLE not in run.report.problems:
             run.report.problems.append(NOT_IMMUTABLE)

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy.exc import IntegrityError, OperationalError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from vault.context import Vault
 from vault.db import audit
@@ -125,35 +125,33 @@ def record_sealed(
     return evidence, outcome
 
 
-def sealed_retention(vault: Vault, session: Session, sha256: str) -> datetime | None:
-    """The retain-until of the live evidence these bytes already are, if any (and dated).
-    Asked in a short session of its own unless SESSION is already in a transaction: on
-    SQLite every transaction holds the write lock, and the seal that follows must not keep
-    it (other bays and the service would wait for the fsync)."""
-    query = select(Evidence.retain_until).where(
-        Evidence.sha256 == sha256, col(Evidence.purged_at).is_(None)
-    )
-    if session.in_transaction():
-        return session.exec(query).first()
-    with vault.session() as own:
-        return own.exec(query).first()
+@dataclass(frozen=True)
+class Known:
+    """The evidence row these bytes already are: its id, retain-until and purge time."""
+
+    evidence_id: int
+    retain_until: datetime | None
+    purged_at: datetime | None
 
 
-def purged_as(vault: Vault, session: Session, sha256: str) -> tuple[int, datetime] | None:
-    """(evidence id, purged at) when these bytes are evidence whose retention ended and
-    whose object was purged: sealing them again would bring back an object no record keeps
-    (the row stays purged), so the clip is left on the camera instead (issue 16)."""
-    query = select(Evidence.id, Evidence.purged_at).where(
-        Evidence.sha256 == sha256, col(Evidence.purged_at).is_not(None)
+def known_bytes(vault: Vault, session: Session, sha256: str) -> Known | None:
+    """The evidence these bytes already are, if any (one row: sha256 is unique). A live
+    one keeps its retain-until (the first docking counts, RT-1); a purged one is not sealed
+    again, since that would bring back an object no record keeps (issue 16). Asked in a
+    short session of its own unless SESSION is already in a transaction: on SQLite every
+    transaction holds the write lock, and the seal that follows must not keep it (other
+    bays and the service would wait for the fsync)."""
+    query = select(Evidence.id, Evidence.retain_until, Evidence.purged_at).where(
+        Evidence.sha256 == sha256
     )
     if session.in_transaction():
         found = session.exec(query).first()
     else:
         with vault.session() as own:
             found = own.exec(query).first()
-    if found is None or found[0] is None or found[1] is None:
+    if found is None or found[0] is None:
         return None
-    return found[0], found[1]
+    return Known(found[0], found[1], found[2])
 
 
 def commit_sealed(
