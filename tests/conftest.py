@@ -20,6 +20,11 @@ from vault.context import Vault
 from vault.db.models import Derivative, Evidence
 from vault.timeutil import FixedClock
 
+# The suite reads the CLI's messages and errors in English (vault.i18n: $EVAULT_LANGUAGE is
+# the reader's language; the papers keep the vault's `language`, zh_CN). Tests of the Chinese
+# messages set EVAULT_LANGUAGE=zh_CN themselves (tests/integration/test_messages.py).
+os.environ.setdefault("EVAULT_LANGUAGE", "en")
+
 ROOT = Path(__file__).resolve().parent.parent
 MAKE_SAMPLE_CAMERA = ROOT / "scripts" / "make-sample-camera"
 

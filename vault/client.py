@@ -2,8 +2,9 @@
 CLI call costs an interpreter start, not an import of the vault.
 
 Wire format (both ways a JSON header line, then raw bytes): the request is
-`{"op", "params", "inputs": {name: base64}}`; the answer is `{"ok", "exit_code", "result",
-"error", "timezone", "files": [{"name", "size"} | {"name", "dir": true}]}` followed by each
+`{"op", "params", "inputs": {name: base64}, "language"}` (the reader's, $EVAULT_LANGUAGE,
+or null); the answer is `{"ok", "exit_code", "result", "error", "message", "timezone",
+"language", "files": [{"name", "size"} | {"name", "dir": true}]}` followed by each
 file's bytes in that order. The service learns who is asking from the kernel (SO_PEERCRED),
 never from anything in the request.
 """
@@ -36,6 +37,8 @@ class Answer:
     error: str | None
     timezone: str
     files: list[str] = field(default_factory=list)  # relative names written under `into`
+    message: str | None = None  # the error in the reader's language
+    language: str | None = None  # the vault's `language`
 
 
 def explicit_socket(flag: str | None) -> str | None:
@@ -123,6 +126,7 @@ def call_on(
         "op": op,
         "params": params,
         "inputs": {k: base64.b64encode(v).decode() for k, v in (inputs or {}).items()},
+        "language": os.environ.get("EVAULT_LANGUAGE") or None,
     }
     with sock.makefile("rwb") as stream:
         stream.write(json.dumps(request, ensure_ascii=False, default=str).encode() + b"\n")
@@ -136,4 +140,6 @@ def call_on(
         header.get("error"),
         str(header.get("timezone", "UTC")),
         names,
+        header.get("message"),
+        header.get("language"),
     )

@@ -2,11 +2,30 @@
 
 from __future__ import annotations
 
+from vault.i18n import _
+
 
 class VaultError(Exception):
-    """Base of every error the vault raises on purpose; the CLI prints it without a traceback."""
+    """Base of every error the vault raises on purpose; the CLI prints it without a traceback.
+
+    `VaultError(N_("case {number} is closed"), number=n)`: the message is a catalogue entry
+    (vault/locale) with its words apart, so `str(exc)` is the English sentence (logs,
+    `--json`, tests) and `localized()` the same sentence in the reader's language. A message
+    given as a finished string is both."""
 
     exit_code = 1
+
+    def __init__(self, message: object = "", /, **words: object) -> None:
+        self.template = str(message)
+        self.words = words
+        super().__init__(self.template.format(**words) if words else self.template)
+
+    def localized(self) -> str:
+        """The message in the current language (vault.i18n), English where it has no entry."""
+        if not self.template:
+            return str(self)
+        text = _(self.template)
+        return text.format(**self.words) if self.words else text
 
 
 class ConfigError(VaultError):

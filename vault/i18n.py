@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gettext
 import io
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -23,6 +24,8 @@ DOMAIN = "evault"
 LANGUAGES = ("zh_CN", "en")
 DEFAULT = "zh_CN"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+
+READER_ENV = "EVAULT_LANGUAGE"  # a reader's own language for messages, not for papers
 
 _process_language = DEFAULT
 _override: ContextVar[str | None] = ContextVar("evault_language", default=None)
@@ -40,14 +43,25 @@ def use(language: str) -> None:
     _process_language = _known(language)
 
 
+def reader() -> str | None:
+    """The language a person asked for in $EVAULT_LANGUAGE (the CLI's messages and errors;
+    the official papers keep the vault's `language`), or None."""
+    asked = os.environ.get(READER_ENV, "").strip()
+    return asked if asked in LANGUAGES else None
+
+
 def current() -> str:
     return _override.get() or _process_language
 
 
 @contextmanager
 def speaking(language: str | None) -> Iterator[None]:
-    """Within the block (this thread or task only), speak `language`; None: as before."""
-    token = _override.set(_known(language) if language else current())
+    """Within the block (this thread or task only), speak `language`; None: as before (the
+    process's language, which loading settings may still change)."""
+    if language is None:
+        yield
+        return
+    token = _override.set(_known(language))
     try:
         yield
     finally:

@@ -27,6 +27,7 @@ from vault.db.models import (
     StopRecord,
 )
 from vault.errors import Conflict, NotFound, VaultError
+from vault.i18n import N_
 from vault.ingest import records
 from vault.media.derivatives import derivatives_json, media_json
 from vault.store import WormStore
@@ -226,7 +227,7 @@ def show_evidence(
     it now (chattr +i and mode, or the Object Lock), not as the record remembers it."""
     evidence = session.get(Evidence, evidence_id)
     if evidence is None:
-        raise NotFound(f"no evidence {evidence_id}")
+        raise NotFound(N_("no evidence {id}"), id=evidence_id)
     device = session.get(Device, evidence.device_pk) if evidence.device_pk else None
     officer = session.get(Officer, evidence.officer_pk) if evidence.officer_pk else None
     detail = _row(evidence, device, officer)

@@ -93,6 +93,7 @@ def make_discs(
             date,
             label,
             bureau=vault.settings.access.bureau_name,
+            language=vault.settings.language,
         )
     finally:
         shutil.rmtree(content, ignore_errors=True)
@@ -108,6 +109,7 @@ def make_discs(
                 images=[p.name for p in images],
                 maker=maker,
                 bureau=vault.settings.access.bureau_name,
+            language=vault.settings.language,
             )
         register.append(
             vault,

@@ -40,6 +40,7 @@ from vault.access.principals import current
 from vault.access.requests import reader_detail
 from vault.access.statement import write_statement
 from vault.cases.retention import get_evidence, keep_as_evidence
+from vault.config import Settings
 from vault.context import Vault
 from vault.db.models import (
     AccessGrant,
@@ -431,7 +432,7 @@ def export(
     try:
         _write_package(vault, work, facts, sources, result)
         if discs:
-            images = _write_discs(work, facts, grant.id, vault.settings.access.bureau_name)
+            images = _write_discs(work, facts, grant.id, vault.settings)
             result.images = [shown / image.relative_to(work) for image in images]
         token = uuid.uuid4().hex
         sha256sums = _sha256_file(work / "SHA256SUMS")
@@ -506,7 +507,7 @@ def _place(work: Path, out: Path, journal: Path) -> None:
 
 
 def _write_discs(
-    work: Path, facts: dict[str, Any], grant_id: int, bureau: str | None
+    work: Path, facts: dict[str, Any], grant_id: int, settings: Settings
 ) -> list[Path]:
     """EV-2: two labelled disc images of the package, in its iso/ folder; 制作单位 is the
     bureau (access.bureau_name) with the unit."""
@@ -521,7 +522,8 @@ def _write_discs(
         facts["exported_by"],
         facts["created_at_local"][:10],
         label,
-        bureau=bureau,
+        bureau=settings.access.bureau_name,
+        language=settings.language,
     )
 
 

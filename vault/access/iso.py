@@ -65,6 +65,7 @@ def write_images(
     date: str,
     case: str,
     bureau: str | None = None,
+    language: str | None = None,
 ) -> list[Path]:
     """Write copy-1.iso and copy-2.iso (and their label texts) into target. The ISO volume
     descriptor only takes ASCII: the Chinese label travels as LABEL.TXT on the disc and as
@@ -75,7 +76,7 @@ def write_images(
     target.mkdir(parents=True, exist_ok=True)
     images = []
     for copy in range(1, COPIES + 1):
-        text = label_text(unit, maker, date, case, copy, bureau)
+        text = label_text(unit, maker, date, case, copy, bureau, language)
         label = target / f"label-copy-{copy}.txt"
         label.write_text(text, encoding="utf-8")
         image = target / f"copy-{copy}.iso"

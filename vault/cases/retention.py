@@ -16,6 +16,7 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.models import Case, CaseLink, Evidence, Hold
 from vault.errors import Conflict, NotFound, RetentionRefused
+from vault.i18n import N_
 from vault.media.derivatives import follow_retention
 from vault.retention_rules import (
     CLASSES,
@@ -38,7 +39,7 @@ def get_evidence(session: Session, evidence_id: int, *, lock: bool = False) -> E
     serialises them, and its dialect leaves FOR UPDATE out."""
     evidence = session.get(Evidence, evidence_id, with_for_update=lock or None)
     if evidence is None:
-        raise NotFound(f"no evidence {evidence_id}")
+        raise NotFound(N_("no evidence {id}"), id=evidence_id)
     if evidence.purged_at is not None:
         raise Conflict(f"evidence {evidence_id} was purged on {iso(evidence.purged_at)}")
     return evidence

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 import typer.main
 
-from vault import __version__
+from vault import __version__, i18n
 from vault.cli import (
     access,
     case,
@@ -33,6 +33,7 @@ from vault.cli import (
 from vault.cli.common import State
 from vault.cli.metavars import name_metavars
 from vault.errors import VaultError
+from vault.i18n import _
 
 app = typer.Typer(
     name="evault",
@@ -98,13 +99,17 @@ def main_options(
 
 
 def main() -> None:
-    try:
-        command = typer.main.get_command(app)
-        name_metavars(command)
-        command(prog_name="evault")
-    except VaultError as exc:
-        sys.stderr.write(f"error: {exc}\n")  # one plain line, no wrapping, no traceback
-        sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        sys.stderr.write("interrupted: what was sealed is kept; run again to finish\n")
-        sys.exit(130)
+    # The CLI's own words and errors in the reader's language ($EVAULT_LANGUAGE), else the
+    # vault's (its settings, or what the service answered); papers keep the vault's.
+    with i18n.speaking(i18n.reader()):
+        try:
+            command = typer.main.get_command(app)
+            name_metavars(command)
+            command(prog_name="evault")
+        except VaultError as exc:
+            # one plain line, no wrapping, no traceback
+            sys.stderr.write(_("error: {message}").format(message=exc.localized()) + "\n")
+            sys.exit(exc.exit_code)
+        except KeyboardInterrupt:
+            sys.stderr.write(_("interrupted: what was sealed is kept; run again to finish") + "\n")
+            sys.exit(130)

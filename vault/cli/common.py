@@ -28,7 +28,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from vault import client
+from vault import client, i18n
 from vault.errors import VaultError
 
 if TYPE_CHECKING:
@@ -149,8 +149,10 @@ class State:
         except client.ClientError as exc:
             raise ServiceRefused(str(exc), 1) from None
         self.timezone = answer.timezone
+        if answer.language in i18n.LANGUAGES:
+            i18n.use(str(answer.language))  # the thin client speaks as the vault does
         if not answer.ok:
-            raise ServiceRefused(answer.error or f"{op} failed", answer.exit_code)
+            raise ServiceRefused(answer.message or answer.error or f"{op} failed", answer.exit_code)
         return answer
 
 

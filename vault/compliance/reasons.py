@@ -32,6 +32,7 @@ from vault.db.models import (
     UnresumedStop,
 )
 from vault.errors import AccessRefused, Conflict, NotFound
+from vault.i18n import N_
 from vault.timeutil import iso
 
 # RC-3: the reasons the rules name for stopping (Gansu-Eco 第42条, Shanxi 第17条).
@@ -144,7 +145,7 @@ def add_late_reason(vault: Vault, evidence_id: int, note: str) -> LateReason:
     text = _note(note)
     with vault.session() as session:
         if session.get(Evidence, evidence_id) is None:
-            raise NotFound(f"no evidence {evidence_id}")
+            raise NotFound(N_("no evidence {id}"), id=evidence_id)
         now = vault.clock.now()
         who = acting_name(vault, session, "officer")
         row = session.exec(select(LateReason).where(LateReason.evidence_id == evidence_id)).first()

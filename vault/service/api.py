@@ -27,10 +27,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 from sqlmodel import select
 
-from vault.access import register
+from vault import i18n
+from vault.access import register, wording
+from vault.access.principals import ROLES
 from vault.context import Vault
 from vault.db.models import CaseHandler, Officer, Principal
 from vault.errors import AccessRefused, VaultError
+from vault.i18n import N_, _
 from vault.service import policy
 
 log = logging.getLogger(__name__)
@@ -123,6 +126,8 @@ class Reply:
     result: Any = None
     error: str | None = None
     timezone: str = "UTC"
+    message: str | None = None  # the error in the reader's language (vault.i18n)
+    language: str | None = None  # the vault's `language`
     files: list[tuple[str, Path]] = field(default_factory=list)  # name, path in work
     work: Path | None = None
 
@@ -140,7 +145,9 @@ class Reply:
             "exit_code": self.exit_code,
             "result": self.result,
             "error": self.error,
+            "message": self.message,
             "timezone": self.timezone,
+            "language": self.language,
             "files": files,
         }
 
@@ -192,6 +199,47 @@ def _register_refusal(vault: Vault, op: str, principal: Principal | None, reason
         session.commit()
 
 
+class PolicyRefusal(AccessRefused):
+    """The policy's refusal: English in str() (and the register's detail), the reader's
+    language in localized(). Operations and roles are named from their tables: Chinese
+    (vault.access.wording, vault.access.principals) or the policy's own English."""
+
+    def __init__(
+        self,
+        caller: Caller,
+        principal: Principal | None,
+        unmapped: str,
+        action: str,
+        decision: policy.Decision,
+    ) -> None:
+        who = principal.name if principal else f"OS user {caller.os_user!r}"
+        super().__init__(f"{who}{'' if principal else unmapped}: {decision.reason}")
+        self.caller, self.principal, self.unmapped = caller, principal, unmapped
+        self.action, self.decision = action, decision
+
+    def localized(self) -> str:
+        chinese = i18n.current() == "zh_CN"
+        rule = policy.RULES.get(self.action)
+        text = rule.text if rule else self.action
+        operation = wording.OPERATIONS.get(self.action, text) if chinese else text
+        roles = [ROLES.get(r, r) if chinese else r for r in self.decision.needs]
+        if self.principal is not None:
+            who = self.principal.name
+        elif "disabled" in self.unmapped:
+            who = _("OS user {user} (its principal is disabled)").format(user=self.caller.os_user)
+        else:
+            who = _("OS user {user} (not mapped to a principal: a records keeper maps it)").format(
+                user=self.caller.os_user
+            )
+        if not roles:
+            words = _("{who}: {operation} is for the vault's service account")
+        elif self.decision.system:
+            words = _("{who}: {operation} needs the role of {roles} or the vault's service account")
+        else:
+            words = _("{who}: {operation} needs the role of {roles}")
+        return words.format(who=who, operation=operation, roles=_(" or ").join(roles))
+
+
 def work_root(vault: Vault) -> Path:
     root = vault.settings.home / "tmp" / "service"
     root.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -206,12 +254,36 @@ def run(
     inputs: dict[str, bytes] | None = None,
     remote: bool = False,
     encoded: dict[str, str] | None = None,
+    language: str | None = None,
 ) -> Reply:
-    """Decide, run and answer one operation. Never raises for a VaultError."""
+    """Decide, run and answer one operation. Never raises for a VaultError. An error's
+    `message` is in LANGUAGE (the reader's, $EVAULT_LANGUAGE on the client) or the vault's."""
+    speak = language if language in i18n.LANGUAGES else base.settings.language
+    reply = _run(base, caller, op, params, inputs, remote, encoded, speak)
+    reply.language = base.settings.language
+    return reply
+
+
+def _failed(exc: VaultError, tz: str, language: str) -> Reply:
+    with i18n.speaking(language):
+        message = exc.localized()
+    return Reply(False, exc.exit_code, error=str(exc), timezone=tz, message=message)
+
+
+def _run(
+    base: Vault,
+    caller: Caller,
+    op: str,
+    params: dict[str, Any],
+    inputs: dict[str, bytes] | None,
+    remote: bool,
+    encoded: dict[str, str] | None,
+    language: str,
+) -> Reply:
     tz = base.settings.timezone
     entry = OPERATIONS.get(op)
     if entry is None:
-        return Reply(False, 1, error=f"unknown operation {op!r}", timezone=tz)
+        return _failed(VaultError(N_("unknown operation {op}"), op=repr(op)), tz, language)
     action, handler = entry
     vault = base.for_user(caller.os_user)
     work = Path(tempfile.mkdtemp(prefix="call-", dir=work_root(base)))
@@ -221,30 +293,27 @@ def run(
         roles = list(principal.roles) if principal else []
         decision = policy.decide(action, roles, caller.system, empty)
         if not decision.allowed:
-            who = principal.name if principal else f"OS user {caller.os_user!r}"
-            reason = f"{who}{'' if principal else unmapped}: {decision.reason}"
-            _register_refusal(vault, op, principal, reason)
+            refused = PolicyRefusal(caller, principal, unmapped, action, decision)
+            _register_refusal(vault, op, principal, str(refused))
             shutil.rmtree(work, ignore_errors=True)
-            return Reply(False, AccessRefused.exit_code, error=reason, timezone=tz)
+            return _failed(refused, tz, language)
         if remote and op in LOCAL_ONLY:
             shutil.rmtree(work, ignore_errors=True)
-            return Reply(
-                False,
-                1,
-                error=f"{op} runs only on the station itself, as the vault's service account "
-                "(its systemd unit or a root shell), not through the service",
-                timezone=tz,
+            local = N_(
+                "{op} runs only on the station itself, as the vault's service account "
+                "(its systemd unit or a root shell), not through the service"
             )
+            return _failed(VaultError(local, op=op), tz, language)
         call = Call(vault, caller, principal, roles, decision.scope or "all", action, work)
         inputs = dict(inputs or {})
         for name, text in (encoded or {}).items():
             try:
                 inputs[name] = base64.b64decode(text, validate=True)
             except binascii.Error:
-                raise VaultError(f"input file {name!r} is not base64") from None
+                raise VaultError(N_("input file {name} is not base64"), name=repr(name)) from None
         for name, data in inputs.items():
             if name in ("", ".", "..") or "/" in name or "\0" in name:
-                raise VaultError(f"an input file may not be named {name!r}")
+                raise VaultError(N_("an input file may not be named {name}"), name=repr(name))
             path = work / "in" / name
             path.parent.mkdir(exist_ok=True)
             path.write_bytes(data)
@@ -255,7 +324,9 @@ def run(
             problems = "; ".join(
                 f"{'.'.join(map(str, e['loc'])) or 'parameters'}: {e['msg']}" for e in exc.errors()
             )
-            raise VaultError(f"bad parameters for {op}: {problems}") from None
+            raise VaultError(
+                N_("bad parameters for {op}: {problems}"), op=op, problems=problems
+            ) from None
         result = handler(call, **{name: getattr(given, name) for name in type(given).model_fields})
         json.dumps(result, default=str)  # fail here, not on the wire
         files = [(name, work / "out" / name) for name in call.outputs]
@@ -264,10 +335,10 @@ def run(
         if not getattr(exc, "registered", False):
             _register_refusal(vault, op, principal, str(exc))
         shutil.rmtree(work, ignore_errors=True)
-        return Reply(False, exc.exit_code, error=str(exc), timezone=tz)
+        return _failed(exc, tz, language)
     except VaultError as exc:
         shutil.rmtree(work, ignore_errors=True)
-        return Reply(False, exc.exit_code, error=str(exc), timezone=tz)
+        return _failed(exc, tz, language)
     except BaseException:
         shutil.rmtree(work, ignore_errors=True)
         raise

@@ -16,7 +16,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from vault import client
+from vault import client, i18n
 from vault.config import Settings, load_settings
 from vault.context import Vault, kernel_user
 from vault.service import api, capabilities
@@ -53,7 +53,7 @@ def run_local(
     os.umask(0o077)
     opened = _vault(config)
     caller = _caller(opened.settings, os.getuid(), kernel_user())
-    reply = api.run(opened, caller, op, params, inputs)
+    reply = api.run(opened, caller, op, params, inputs, language=i18n.reader())
     try:
         names = []
         for name, path in reply.files:
@@ -62,7 +62,14 @@ def run_local(
             shutil.move(str(path), str(into / name))
             names.append(name)
         return client.Answer(
-            reply.ok, reply.exit_code, reply.result, reply.error, reply.timezone, names
+            reply.ok,
+            reply.exit_code,
+            reply.result,
+            reply.error,
+            reply.timezone,
+            names,
+            reply.message,
+            reply.language,
         )
     finally:
         reply.cleanup()

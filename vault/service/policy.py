@@ -247,6 +247,8 @@ class Decision:
     allowed: bool
     scope: str | None = None  # the widest scope any of the caller's roles gives
     reason: str = ""
+    needs: tuple[str, ...] = ()  # a refusal: the roles that would be let in
+    system: bool = False  # a refusal: the vault's service account would be let in
 
 
 _WIDTH = {"all": 3, "grant": 2, "own": 1, "empty": 0}
@@ -265,11 +267,18 @@ def decide(action: str, roles: list[str], system: bool, vault_empty: bool = Fals
         return Decision(True, max(scopes, key=_WIDTH.__getitem__))
     who = [role for role in rule.allow if role != SYSTEM]
     if not who:
-        return Decision(False, reason=f"{rule.text} ({action}) is for the vault's service account")
+        return Decision(
+            False,
+            reason=f"{rule.text} ({action}) is for the vault's service account",
+            system=True,
+        )
     needs = f"the {' or '.join(who)} role"
-    if rule.allow.get(SYSTEM) == "all":
+    system_too = rule.allow.get(SYSTEM) == "all"
+    if system_too:
         needs += " (or the vault's service account)"
-    return Decision(False, reason=f"{rule.text} ({action}) needs {needs}")
+    return Decision(
+        False, reason=f"{rule.text} ({action}) needs {needs}", needs=tuple(who), system=system_too
+    )
 
 
 def table_markdown() -> str:

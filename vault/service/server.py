@@ -74,7 +74,16 @@ def answer_connection(
         return
     try:
         # The inputs' bytes are decoded only once the policy has let the call in.
-        reply = api.run(vault, caller, op, params, encoded=encoded, remote=remote)
+        language = request.get("language")
+        reply = api.run(
+            vault,
+            caller,
+            op,
+            params,
+            encoded=encoded,
+            remote=remote,
+            language=language if isinstance(language, str) else None,
+        )
     except TypeError as exc:  # parameters the operation does not take
         reply = api.Reply(False, 1, error=f"bad parameters for {op}: {exc}")
     except Exception:

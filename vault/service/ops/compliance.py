@@ -93,7 +93,7 @@ def report(
     )
     found = build_report(call.vault, filters)
     if html:
-        write_html(found, call.output("report.html"), tz)
+        write_html(found, call.output("report.html"), tz, call.vault.settings.language)
     return found
 
 

@@ -7,6 +7,7 @@ from sqlmodel import col, select
 from vault.access.policy import handles
 from vault.db.models import Case, CaseHandler, Evidence, Officer
 from vault.errors import AccessRefused, NotFound
+from vault.i18n import N_
 from vault.service.api import Call
 
 
@@ -26,7 +27,7 @@ def require_own_evidence(call: Call, evidence_id: int) -> None:
     with call.vault.session() as session:
         evidence = session.get(Evidence, evidence_id)
         if evidence is None:
-            raise NotFound(f"no evidence {evidence_id}")
+            raise NotFound(N_("no evidence {id}"), id=evidence_id)
         officer = session.get(Officer, evidence.officer_pk) if evidence.officer_pk else None
         if officer is not None and officer.officer_id == badge:
             return
