@@ -64,6 +64,7 @@ class Station:
             "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
             "HOME": "/",
             "LANG": "C.UTF-8",
+            "EVAULT_LANGUAGE": os.environ.get("EVAULT_LANGUAGE", "en"),  # tests/conftest.py
             "TMPDIR": str(self.base / "tmp"),
             **extra,
         }

@@ -200,9 +200,9 @@ def _register_refusal(vault: Vault, op: str, principal: Principal | None, reason
 
 
 class PolicyRefusal(AccessRefused):
-    """The policy's refusal: English in str() (and the register's detail), the reader's
-    language in localized(). Operations and roles are named from their tables: Chinese
-    (vault.access.wording, vault.access.principals) or the policy's own English."""
+    """The policy's refusal: English in str() (and the register's detail, and an English
+    reader's line), Chinese in localized(), naming the operation and the roles from their
+    Chinese tables (vault.access.wording, vault.access.principals)."""
 
     def __init__(
         self,
@@ -218,11 +218,10 @@ class PolicyRefusal(AccessRefused):
         self.action, self.decision = action, decision
 
     def localized(self) -> str:
-        chinese = i18n.current() == "zh_CN"
-        rule = policy.RULES.get(self.action)
-        text = rule.text if rule else self.action
-        operation = wording.OPERATIONS.get(self.action, text) if chinese else text
-        roles = [ROLES.get(r, r) if chinese else r for r in self.decision.needs]
+        if i18n.current() == "en":
+            return str(self)  # the policy's own sentence, with the action's code
+        operation = wording.OPERATIONS.get(self.action, self.action)
+        roles = [ROLES.get(r, r) for r in self.decision.needs]
         if self.principal is not None:
             who = self.principal.name
         elif "disabled" in self.unmapped:
