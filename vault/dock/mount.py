@@ -41,7 +41,6 @@ log = logging.getLogger(__name__)
 Method = Literal["kernel", "fusefat", "exfat-fuse"]
 SAFE_OPTIONS = "nosuid,nodev,noexec"
 BLKROSET = 0x125D  # <linux/fs.h>: _IO(0x12, 93), set the device's read-only flag
-BLKROGET = 0x125E  # _IO(0x12, 94), read it
 MNT_DETACH = 2  # umount2(2): lazy unmount
 FUSE_TOOLS: dict[str, tuple[Method, str]] = {
     "vfat": ("fusefat", "fusefat"),
@@ -144,21 +143,6 @@ def set_read_only(devname: str, read_only: bool) -> bool:
     finally:
         os.close(fd)
     return True
-
-
-def is_read_only(devname: str) -> bool | None:
-    """The device's read-only flag (BLKROGET); None where it cannot be read."""
-    try:
-        fd = os.open(devname, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
-    except OSError:
-        return None
-    try:
-        flag = fcntl.ioctl(fd, BLKROGET, struct.pack("i", 0))
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-    return bool(struct.unpack("i", flag)[0])
 
 
 @functools.cache
