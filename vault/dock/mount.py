@@ -1,18 +1,30 @@
 """Mounting a camera's storage: read-only, in a private directory, with the kernel's FAT and
 exFAT drivers where it has them and with FUSE (fusefat, exfat-fuse) where it does not.
 
-The block device itself is set read-only (`blockdev --setro`) before anything mounts it, so
-not even a driver's "dirty" flag reaches the camera while its clips are read. Only the erase
-step (IN-2) makes it writable, and only after every clip to erase was verified in the store.
+The block device itself is set read-only (the BLKROSET ioctl of `blockdev --setro`) before
+anything mounts it, so not even a driver's "dirty" flag reaches the camera while its clips are
+read. Only the erase step (IN-2) makes it writable, and only after every clip to erase was
+verified in the store: the kernel's drivers by `mount -o remount,rw`; a FUSE driver by a new
+read-write daemon, since a read-only one opened the device read-only and cannot be told to
+write. One read-write FUSE mount from the start, refusing writes in the kernel until the
+erase step, is not used: both FUSE drivers write on a read-write mount before any file is
+written (fusefat clears the "clean" bit of FAT[1] in both FATs, exfat-fuse sets VolumeDirty
+in the boot sector), so the camera would be changed before its clips were even read. The
+device's flag and the unmount are system calls, not processes: under load each process
+started costs a bay tens of milliseconds (issue 22).
 """
 
 from __future__ import annotations
 
 import calendar
+import ctypes
+import errno
+import fcntl
 import functools
 import logging
 import os
 import shutil
+import struct
 import subprocess
 import time
 from collections.abc import Callable
@@ -28,6 +40,8 @@ log = logging.getLogger(__name__)
 
 Method = Literal["kernel", "fusefat", "exfat-fuse"]
 SAFE_OPTIONS = "nosuid,nodev,noexec"
+BLKROSET = 0x125D  # <linux/fs.h>: _IO(0x12, 93), set the device's read-only flag
+MNT_DETACH = 2  # umount2(2): lazy unmount
 FUSE_TOOLS: dict[str, tuple[Method, str]] = {
     "vfat": ("fusefat", "fusefat"),
     "exfat": ("exfat-fuse", "mount.exfat-fuse"),
@@ -114,13 +128,37 @@ def _run(argv: list[str], what: str, env: dict[str, str] | None = None) -> None:
 
 
 def set_read_only(devname: str, read_only: bool) -> bool:
-    """blockdev --setro/--setrw; False where the device refuses (then the mount alone guards)."""
+    """The device's read-only flag (BLKROSET, as `blockdev --setro/--setrw`); False where the
+    device refuses (then the mount alone guards)."""
     try:
-        _run(["blockdev", "--setro" if read_only else "--setrw", devname], "blockdev")
-    except MountError as exc:
-        log.warning("%s: %s", devname, exc)
+        fd = os.open(devname, os.O_RDONLY | os.O_CLOEXEC | os.O_NONBLOCK)
+    except OSError as exc:
+        log.warning("%s: cannot open it to set its read-only flag: %s", devname, exc.strerror)
         return False
+    try:
+        fcntl.ioctl(fd, BLKROSET, struct.pack("i", int(read_only)))
+    except OSError as exc:
+        log.warning("%s: read-only flag not set: %s", devname, exc.strerror)
+        return False
+    finally:
+        os.close(fd)
     return True
+
+
+@functools.cache
+def _libc() -> ctypes.CDLL:
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def umount(target: Path, lazy: bool = False) -> None:
+    """umount2(2) of target (MNT_DETACH where lazy); MountError with the reason if refused."""
+    if _libc().umount2(os.fsencode(target), MNT_DETACH if lazy else 0) == 0:
+        return
+    code = ctypes.get_errno()
+    reason = os.strerror(code)
+    if code == errno.EPERM:
+        reason += " (the dock needs CAP_SYS_ADMIN: run it as the evault-dock service)"
+    raise MountError(f"unmounting {target}: {reason}")
 
 
 class Mounter:
@@ -210,10 +248,10 @@ class Mounter:
 
     def _unmount(self, target: Path) -> None:
         try:
-            _run(["umount", str(target)], f"unmounting {target}")
+            umount(target)
         except MountError as exc:
             log.warning("%s; detaching it lazily", exc)
-            _run(["umount", "-l", str(target)], f"unmounting {target}")
+            umount(target, lazy=True)
 
     def unmount(self, mounted: Mounted) -> None:
         if is_mounted(mounted.target):
