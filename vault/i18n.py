@@ -108,3 +108,36 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:  # gettext's name for a message translated later
     """Mark `message` for the catalogue where it is defined; translate it with `_()` later."""
     return message
+
+
+class Phrase:
+    """Words that go into a message (`{suggestion}`), translated when the message is: an
+    error's English in its str(), the reader's language in its localized(). `Phrase(N_(
+    " (did you mean {names}?)"), names=either(close))`; nested phrases are translated too."""
+
+    def __init__(self, message: str, /, **words: object) -> None:
+        self.message, self.words = message, words
+
+    def __str__(self) -> str:
+        text = _(self.message)
+        return text.format(**self.words) if self.words else text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.message!r})"
+
+
+class _Either(Phrase):
+    def __init__(self, items: list[str]) -> None:
+        super().__init__("")
+        self.items = items
+
+    def __str__(self) -> str:
+        return _(" or ").join(self.items)
+
+
+def either(items: list[str]) -> Phrase:
+    """A or B ("A或B") in the current language (each item an identifier, as given)."""
+    return _Either([str(item) for item in items])
