@@ -14,7 +14,7 @@ from __future__ import annotations
 import gettext
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -129,15 +129,33 @@ class Phrase:
         return f"Phrase({self.message!r})"
 
 
-class _Either(Phrase):
-    def __init__(self, items: list[str]) -> None:
-        super().__init__("")
-        self.items = items
+class Named(Phrase):
+    """A code with a Chinese name (a role, an approval level): the name where the reader
+    reads Chinese, the code itself otherwise."""
+
+    def __init__(self, code: str, chinese: str) -> None:
+        super().__init__(code)
+        self.chinese = chinese
 
     def __str__(self) -> str:
-        return _(" or ").join(self.items)
+        return self.chinese if current() == "zh_CN" else self.message
 
 
-def either(items: list[str]) -> Phrase:
-    """A or B ("A或B") in the current language (each item an identifier, as given)."""
-    return _Either([str(item) for item in items])
+class _Either(Phrase):
+    def __init__(self, items: list[object], every: bool = False) -> None:
+        super().__init__("")
+        self.items, self.every = items, every
+
+    def __str__(self) -> str:
+        joiner = _(", ") if self.every else _(" or ")
+        return joiner.join(str(item) for item in self.items)
+
+
+def either(items: Sequence[object]) -> Phrase:
+    """A or B ("A或B") in the current language (each item as given, or a Phrase)."""
+    return _Either(list(items))
+
+
+def joined(items: Sequence[object]) -> Phrase:
+    """A, B ("A、B") in the current language (each item as given, or a Phrase)."""
+    return _Either(list(items), every=True)

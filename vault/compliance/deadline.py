@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from vault.errors import VaultError
+from vault.i18n import N_
 
 RULES = ("24h", "2 working days")
 WORKING_DAYS = 2
@@ -98,7 +99,11 @@ def deadline(recorded: datetime, rule: str, tz: str, *, strict: bool = False) ->
     if rule == "24h":
         return Deadline(rule, recorded + timedelta(hours=24))
     if rule != "2 working days":
-        raise VaultError(f"unknown upload deadline {rule!r}; use one of {', '.join(RULES)}")
+        raise VaultError(
+            N_("unknown upload deadline {rule}; use one of {known}"),
+            rule=repr(rule),
+            known=", ".join(RULES),
+        )
     zone = ZoneInfo(tz)
     local_day = recorded.astimezone(zone).date()
     last, approximate = nth_working_day_after(local_day, WORKING_DAYS, strict=strict)
