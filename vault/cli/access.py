@@ -25,6 +25,7 @@ from vault.cli.common import (
     timezone_of,
 )
 from vault.errors import RegisterTampered, VaultError
+from vault.i18n import N_, _
 from vault.timeutil import local_display
 
 app = typer.Typer(help="Access requests, approvals, grants and the register.", no_args_is_help=True)
@@ -138,7 +139,7 @@ def deny(
         reason=reason,
         statutory_ground=statutory_ground,
     )
-    console.print(f"request {request_id} denied")
+    console.print(_("request {id} denied").format(id=request_id))
 
 
 @app.command()
@@ -149,7 +150,7 @@ def revoke(
 ) -> None:
     """Revoke a grant before it expires."""
     call(ctx, "access.revoke", grant_id=grant_id, reason=reason)
-    console.print(f"grant {grant_id} revoked")
+    console.print(_("grant {id} revoked").format(id=grant_id))
 
 
 REQUEST_LABELS = {"status": ("--status", "requests by status")}
@@ -205,15 +206,25 @@ def show(
     decision and grant, and the documents presented (--document KIND --out FILE writes one
     out of the store; an officer sees only his own requests)."""
     if (document is None) != (out is None):
-        raise VaultError("--document and --out go together: the kind, and the file to write")
+        raise VaultError(
+            N_("{document} and {out} go together: the kind, and the file to write"),
+            document="--document",
+            out="--out",
+        )
     if document is not None and out is not None:
         if not out.absolute().parent.is_dir():
-            raise VaultError(f"no folder {out.absolute().parent} to write {out} in")
+            raise VaultError(
+                N_("no folder {folder} to write {path} in"), folder=out.absolute().parent, path=out
+            )
         written, placed = call_receiving(
             ctx, "access.document", {"document": out}, request_id=request_id, kind=document
         )
         if "document" not in placed:
-            raise VaultError(f"the service sent no {document} of request {request_id}")
+            raise VaultError(
+                N_("the service sent no {document} of request {id}"),
+                document=document,
+                id=request_id,
+            )
         if as_json:
             print_json(written | {"written_to": str(out)})
             return
@@ -305,8 +316,12 @@ def log(
         }
         for target in targets.values():
             if not target.absolute().parent.is_dir():
-                raise VaultError(f"no folder {target.absolute().parent} to write {target} in")
-        written, _ = call_receiving(
+                raise VaultError(
+                    N_("no folder {folder} to write {path} in"),
+                    folder=target.absolute().parent,
+                    path=target,
+                )
+        written, _placed = call_receiving(
             ctx,
             "access.log",
             targets,
@@ -316,7 +331,9 @@ def log(
             pdf=pdf_out is not None,
         )
         for target in targets.values():
-            console.print(f"wrote {target} ({written['entries']} entries)")
+            console.print(
+                _("wrote {path} ({count} entries)").format(path=target, count=written["entries"])
+            )
         return
     entries = call(ctx, "access.log", from_=from_, to=to)
     if as_json:
@@ -342,4 +359,7 @@ def log(
 def sign(ctx: typer.Context) -> None:
     """Sign the register's head now (as the service account that can read the key)."""
     seq = call(ctx, "access.sign")["signed_through"]
-    console.print(f"signed the register through entry {seq}" if seq else "register is empty")
+    if seq:
+        console.print(_("signed the register through entry {seq}").format(seq=seq))
+    else:
+        console.print(_("register is empty"))

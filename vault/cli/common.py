@@ -30,7 +30,7 @@ from rich.markup import escape
 
 from vault import client, i18n
 from vault.errors import VaultError
-from vault.i18n import N_
+from vault.i18n import N_, _
 
 if TYPE_CHECKING:
     from rich.table import Table as RichTable
@@ -241,7 +241,7 @@ def print_fields(detail: dict[str, Any], skip: tuple[str, ...] = (), tz: str | N
     the station's zone to the second (the zone named once, at the top), yes/no, "-" for
     nothing; nested records indented; a list of records as a small table."""
     if tz:
-        console.print(f"[dim]times in {escape(tz)}[/]")
+        console.print("[dim]" + _("times in {zone}").format(zone=escape(tz)) + "[/]")
     _fields(detail, skip, tz, 22)
 
 
