@@ -96,8 +96,9 @@ def request(
         print_json(filed)
         return
     console.print(
-        f"request {filed['request_id']} filed: {filed['action']} {filed['scope']} "
-        "(pending approval)"
+        _("request {id} filed: {action} {scope} (pending approval)").format(
+            id=filed["request_id"], action=filed["action"], scope=filed["scope"]
+        )
     )
 
 
@@ -114,7 +115,12 @@ def approve(
     """Approve a request (approvers only): a grant for its scope and action."""
     grant = call(ctx, "access.approve", request_id=request_id, reason=reason, days=days)
     console.print(
-        f"grant {grant['grant_id']}: {grant['action']} {grant['scope']} until {grant['expires_at']}"
+        _("grant {id}: {action} {scope} until {until}").format(
+            id=grant["grant_id"],
+            action=grant["action"],
+            scope=grant["scope"],
+            until=grant["expires_at"],
+        )
     )
 
 
@@ -229,8 +235,18 @@ def show(
             print_json(written | {"written_to": str(out)})
             return
         console.print(
-            f"wrote {out}: {written['kind']} {written['file_name']} of request {request_id}, "
-            f"{written['size']:,} bytes, SHA-256 {written['sha256']} (as sealed)",
+            _(
+                "wrote {path}: {kind} {file} of request {id}, {size} bytes, {hash} {sha256} "
+                "(as sealed)"
+            ).format(
+                path=out,
+                kind=written["kind"],
+                file=written["file_name"],
+                id=request_id,
+                size=f"{written['size']:,}",
+                hash="SHA-256",
+                sha256=written["sha256"],
+            ),
             soft_wrap=True,
         )
         return
@@ -292,19 +308,26 @@ def log(
             print_json(report)
         elif report["ok"]:
             console.print(
-                f"register intact: {report['entries']} entries, signed through "
-                f"{report['signed_through']}, key {report['key_id']}"
+                _("register intact: {count} entries, signed through {seq}, key {key}").format(
+                    count=report["entries"], seq=report["signed_through"], key=report["key_id"]
+                )
             )
         for warning in report.get("warnings", []):  # not tampering: exit 0 stands
             err_console.print(f"warning: {warning['reason']}", soft_wrap=True)
         if not report["ok"]:
             first = report["problems"][0]
             err_console.print(
-                f"register tampered: entry {first['seq']}: {first['reason']}", soft_wrap=True
+                _("register tampered: entry {seq}: {reason}").format(
+                    seq=first["seq"], reason=first["reason"]
+                ),
+                soft_wrap=True,
             )
             for problem in report["problems"][1:]:
                 err_console.print(
-                    f"  also entry {problem['seq']}: {problem['reason']}", soft_wrap=True
+                    _("  also entry {seq}: {reason}").format(
+                        seq=problem["seq"], reason=problem["reason"]
+                    ),
+                    soft_wrap=True,
                 )
             raise typer.Exit(RegisterTampered.exit_code)
         return

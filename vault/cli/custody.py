@@ -67,7 +67,7 @@ def checkout(
         return
     console.print(_said(event, timezone_of(ctx)))
     if event["check_source"] is None:
-        console.print("no pre-use check is known (no reading given, never docked): a finding")
+        console.print(_("no pre-use check is known (no reading given, never docked): a finding"))
 
 
 def give_back(ctx: typer.Context, device_id: CameraArg, note: NoteOpt = None) -> None:
