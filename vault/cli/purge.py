@@ -175,7 +175,7 @@ def mark(
 ) -> None:
     """Appraise items of a list not yet signed (records keeper, Pingdingshan 第15条)."""
     if no_value == keep:
-        raise UsageError("say --no-value or --keep")
+        raise UsageError(N_("say {no_value} or {keep}"), no_value="--no-value", keep="--keep")
     done = call(
         ctx,
         "purge.mark",

@@ -24,7 +24,7 @@ from vault.cli.common import (
     timezone_of,
 )
 from vault.errors import VolumeError
-from vault.i18n import _
+from vault.i18n import N_, _
 from vault.timeutil import local_display
 
 # The codes the domain knows (vault.compliance.reasons.GAP_REASONS, .stops.STOP_REASONS),
@@ -269,7 +269,9 @@ def add(
         row = call(ctx, "stop-record.add", **params)
     else:
         if not statement.is_file():
-            raise VolumeError(f"statement file {statement} does not exist or is not a file")
+            raise VolumeError(
+                N_("statement file {path} does not exist or is not a file"), path=statement
+            )
         # Sent under its own name: the sealed statement keeps the file name it was given.
         row = call_with_files(
             ctx, "stop-record.add", {statement.name: statement}, statement=statement.name, **params

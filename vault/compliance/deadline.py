@@ -67,9 +67,16 @@ def is_working_day(day: date) -> bool:
     first, last = covered_years()
     if not first <= day.year <= last:
         raise CalendarRangeError(
-            f"the installed chinese-calendar {calendar_version()} knows the PRC holidays of "
-            f"{first}-{last} only, not {day.year}: update it (pip install -U chinese-calendar) "
-            "to count working days in that year"
+            N_(
+                "the installed {package} {version} knows the PRC holidays of {first}-{last} "
+                "only, not {year}: update it ({command}) to count working days in that year"
+            ),
+            package="chinese-calendar",
+            version=calendar_version(),
+            first=first,
+            last=last,
+            year=day.year,
+            command="pip install -U chinese-calendar",
         )
     return bool(chinese_calendar.is_workday(day))
 

@@ -294,8 +294,16 @@ def write_document(vault: Vault, request_id: int, kind: str, out: Path) -> dict[
         if digest.hexdigest() != found.sha256 or size != found.size:
             out.unlink(missing_ok=True)
             raise StoreError(
-                f"the stored {kind} of request {request_id} does not match its seal "
-                f"(SHA-256 {digest.hexdigest()}, sealed {found.sha256}): run evault verify"
+                N_(
+                    "the stored {kind} of request {id} does not match its seal "
+                    "({hash} {digest}, sealed {sha256}): run {command}"
+                ),
+                kind=kind,
+                id=request_id,
+                hash="SHA-256",
+                digest=digest.hexdigest(),
+                sha256=found.sha256,
+                command="evault verify",
             )
         audit.append(
             session,
