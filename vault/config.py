@@ -27,6 +27,7 @@ from pydantic import (
 
 from vault import i18n
 from vault.errors import ConfigError
+from vault.i18n import N_, Phrase
 
 PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -366,11 +367,15 @@ def _read_settings(path: Path | None) -> Settings:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"configuration file {path} does not exist") from None
+        raise ConfigError(N_("configuration file {path} does not exist"), path=path) from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read configuration file {path}: {exc}") from None
+        raise ConfigError(
+            N_("cannot read configuration file {path}: {problem}"), path=path, problem=exc
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(
+            N_("{path}: not valid {format}: {problem}"), path=path, format="TOML", problem=exc
+        ) from None
     return parse_settings(data, source=str(path))
 
 
@@ -378,7 +383,11 @@ def parse_settings(data: dict[str, object], source: str = "configuration") -> Se
     try:
         return Settings.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
+        raise ConfigError(
+            N_("{source}: {problem}"),
+            source=Phrase(N_("configuration")) if source == "configuration" else source,
+            problem=describe_validation_error(exc),
+        ) from None
 
 
 def describe_validation_error(exc: ValidationError) -> str:

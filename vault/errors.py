@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vault.i18n import _
+from vault.i18n import _, speaking
 
 
 class VaultError(Exception):
@@ -18,7 +18,9 @@ class VaultError(Exception):
     def __init__(self, message: object = "", /, **words: object) -> None:
         self.template = str(message)
         self.words = words
-        super().__init__(self.template.format(**words) if words else self.template)
+        with speaking("en"):  # the English sentence, its Phrase words in English too
+            english = self.template.format(**words) if words else self.template
+        super().__init__(english)
 
     def localized(self) -> str:
         """The message in the current language (vault.i18n), English where it has no entry."""

@@ -14,7 +14,7 @@ from __future__ import annotations
 import gettext
 import io
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from functools import cache
@@ -108,3 +108,54 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 def N_(message: str) -> str:  # gettext's name for a message translated later
     """Mark `message` for the catalogue where it is defined; translate it with `_()` later."""
     return message
+
+
+class Phrase:
+    """Words that go into a message (`{suggestion}`), translated when the message is: an
+    error's English in its str(), the reader's language in its localized(). `Phrase(N_(
+    " (did you mean {names}?)"), names=either(close))`; nested phrases are translated too."""
+
+    def __init__(self, message: str, /, **words: object) -> None:
+        self.message, self.words = message, words
+
+    def __str__(self) -> str:
+        text = _(self.message)
+        return text.format(**self.words) if self.words else text
+
+    def __format__(self, spec: str) -> str:
+        return format(str(self), spec)
+
+    def __repr__(self) -> str:
+        return f"Phrase({self.message!r})"
+
+
+class Named(Phrase):
+    """A code with a Chinese name (a role, an approval level): the name where the reader
+    reads Chinese, the code itself otherwise."""
+
+    def __init__(self, code: str, chinese: str) -> None:
+        super().__init__(code)
+        self.chinese = chinese
+
+    def __str__(self) -> str:
+        return self.chinese if current() == "zh_CN" else self.message
+
+
+class _Either(Phrase):
+    def __init__(self, items: list[object], every: bool = False) -> None:
+        super().__init__("")
+        self.items, self.every = items, every
+
+    def __str__(self) -> str:
+        joiner = _(", ") if self.every else _(" or ")
+        return joiner.join(str(item) for item in self.items)
+
+
+def either(items: Sequence[object]) -> Phrase:
+    """A or B ("A或B") in the current language (each item as given, or a Phrase)."""
+    return _Either(list(items))
+
+
+def joined(items: Sequence[object]) -> Phrase:
+    """A, B ("A、B") in the current language (each item as given, or a Phrase)."""
+    return _Either(list(items), every=True)

@@ -27,6 +27,7 @@ from wcmatch import glob
 
 from vault.config import describe_validation_error
 from vault.errors import ProfileError
+from vault.i18n import N_, Phrase
 
 Kind = Literal["video", "photo", "audio"]
 # The camera control drivers the dock has (vault.dock.drivers.DRIVERS; a test keeps the two
@@ -304,14 +305,28 @@ def load_profile(path: Path) -> Profile:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
         profile = Profile.model_validate(data)
     except OSError as exc:
-        raise ProfileError(f"cannot read device profile {path}: {exc.strerror}") from None
+        raise ProfileError(
+            N_("cannot read device profile {path}: {problem}"), path=path, problem=exc.strerror
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ProfileError(f"device profile {path} is not valid TOML: {exc}") from None
+        raise ProfileError(
+            N_("device profile {path} is not valid {format}: {problem}"),
+            path=path,
+            format="TOML",
+            problem=exc,
+        ) from None
     except ValidationError as exc:
-        raise ProfileError(f"device profile {path}: {describe_validation_error(exc)}") from None
+        raise ProfileError(
+            N_("device profile {path}: {problem}"),
+            path=path,
+            problem=describe_validation_error(exc),
+        ) from None
     if profile.name != path.stem:
         raise ProfileError(
-            f"device profile {path} is named {profile.name!r}; name it {path.stem!r}"
+            N_("device profile {path} is named {name}; name it {stem}"),
+            path=path,
+            name=repr(profile.name),
+            stem=repr(path.stem),
         )
     return profile
 
@@ -330,18 +345,29 @@ def choose_profile(
     profiles: dict[str, Profile], root_names: set[str], label: str | None, name: str | None
 ) -> Profile:
     """The named profile, or the one profile that recognises the volume."""
-    known = ", ".join(sorted(profiles)) or "none installed"
+    known = ", ".join(sorted(profiles)) or Phrase(N_("none installed"))
     if name is not None:
         if name not in profiles:
-            raise ProfileError(f"no device profile named {name!r} (known: {known})")
+            raise ProfileError(
+                N_("no device profile named {name} (known: {known})"), name=repr(name), known=known
+            )
         return profiles[name]
     fits = [p for p in profiles.values() if p.recognises(root_names, label)]
     if len(fits) == 1:
         return fits[0]
     if not fits:
         raise ProfileError(
-            f"unknown camera: no device profile recognises this volume (label {label!r}; "
-            f"known: {known}); nothing on it was touched. Name one with --profile."
+            N_(
+                "unknown camera: no device profile recognises this volume (label {label}; "
+                "known: {known}); nothing on it was touched. Name one with {option}."
+            ),
+            label=repr(label),
+            known=known,
+            option="--profile",
         )
     names = ", ".join(p.name for p in fits)
-    raise ProfileError(f"several device profiles fit this volume ({names}); choose with --profile")
+    raise ProfileError(
+        N_("several device profiles fit this volume ({names}); choose with {option}"),
+        names=names,
+        option="--profile",
+    )

@@ -71,6 +71,7 @@ def parse_span(
     day in (`--from 2026-11-23 --to 2026-11-23` is the 23rd); a range that ends before it
     begins is refused, not answered with nothing."""
     from vault.errors import VaultError
+    from vault.i18n import N_
 
     first = parse_time(start, tz)
     last = parse_time(end, tz)
@@ -78,9 +79,19 @@ def parse_span(
         try:
             last += timedelta(days=1)
         except OverflowError:
-            raise VaultError(f"--to {end!r} is past the last day a date can name") from None
+            raise VaultError(
+                N_("{option} {end} is past the last day a date can name"),
+                option="--to",
+                end=repr(end),
+            ) from None
     if first is not None and last is not None and last <= first:
-        raise VaultError(f"--to {end} comes before --from {start}: give the earlier one first")
+        raise VaultError(
+            N_("{to} {end} comes before {since} {start}: give the earlier one first"),
+            to="--to",
+            end=end,
+            since="--from",
+            start=start,
+        )
     return first, last
 
 
@@ -90,13 +101,18 @@ _BARE_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 def parse_time(value: str | None, tz: str) -> datetime | None:
     """ISO 8601 from a person; a time without a zone is the station's local time."""
     from vault.errors import VaultError
+    from vault.i18n import N_
 
     if value is None:
         return None
     try:
         parsed = datetime.fromisoformat(value)
     except ValueError:
-        raise VaultError(f"not an ISO 8601 time: {value!r} (e.g. 2026-11-23T09:00)") from None
+        raise VaultError(
+            N_("not an ISO 8601 time: {value} (e.g. {example})"),
+            value=repr(value),
+            example="2026-11-23T09:00",
+        ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(tz))
 
 

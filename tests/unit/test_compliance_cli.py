@@ -11,6 +11,7 @@ from vault.cli import session as session_cli
 from vault.compliance.reasons import GAP_REASONS
 from vault.compliance.stops import STOP_REASONS
 
+# vault.i18n: the words the CLI prints, in the reader's language (issue 17), below the domain.
 ALLOWED = ("vault.cli.common", "vault.errors", "vault.timeutil", "vault.client", "vault.i18n")
 
 

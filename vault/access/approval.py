@@ -16,6 +16,7 @@ from collections.abc import Mapping
 from vault.config import APPROVAL_LEVELS, Settings
 from vault.db.models import Principal
 from vault.errors import AccessRefused
+from vault.i18n import N_, Named, Phrase
 
 LEVELS = {
     "head": "局机关主要负责人",
@@ -82,18 +83,33 @@ def may_decide(principal: Principal, needed: str) -> bool:
     return held is not None and _RANK[held] >= _RANK[needed]
 
 
-def require_level(settings: Settings, principal: Principal, needed: str, doing: str) -> None:
+def require_level(
+    settings: Settings, principal: Principal, needed: str, doing: str | Phrase
+) -> None:
     """Refuse (AC-0) unless the principal's level reaches the one needed."""
     if may_decide(principal, needed):
         return
     held = principal.approver_level
     has = (
-        f"{principal.name} is {describe(held)}"
+        Phrase(
+            N_("{name} is {level}"), name=principal.name, level=Named(describe(held), LEVELS[held])
+        )
         if held
-        else f"{principal.name} has no approval level set (a records keeper sets it: "
-        f"evault principal level {principal.name} {'|'.join(LEVELS)})"
+        else Phrase(
+            N_("{name} has no approval level set (a records keeper sets it: {command})"),
+            name=principal.name,
+            command=f"evault principal level {principal.name} {'|'.join(LEVELS)}",
+        )
     )
     raise AccessRefused(
-        f"{doing} needs the approval of the {describe(needed)}: 需要{LEVELS[needed]}审批; "
-        f"{has} (AC-0, access.approval preset {settings.access.approval.preset})"
+        N_(
+            "{doing} needs the approval of the {level}: 需要{chinese}审批; {has} "
+            "(AC-0, {setting} preset {preset})"
+        ),
+        doing=doing if isinstance(doing, Phrase) else Phrase(doing),
+        level=Named(describe(needed), needed),
+        chinese=LEVELS[needed],
+        has=has,
+        setting="access.approval",
+        preset=settings.access.approval.preset,
     )

@@ -23,6 +23,7 @@ from vault.cases.retention import get_evidence, keep_as_evidence, linked_cases, 
 from vault.context import Vault
 from vault.db.models import AuditEvent, Evidence
 from vault.errors import Conflict
+from vault.i18n import N_
 from vault.timeutil import paper_time
 
 MADE = "evidence.discs_made"
@@ -62,9 +63,13 @@ def make_discs(
     long-term (RT-3: copied onto evidence discs)."""
     ids = sorted(set(evidence_ids))
     if not ids:
-        raise Conflict("name the evidence ids whose discs to make")
+        raise Conflict(N_("name the evidence ids whose discs to make"))
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise Conflict(f"{out} exists and is not an empty folder: choose a new --out")
+        raise Conflict(
+            N_("{path} exists and is not an empty folder: choose a new {option}"),
+            path=out,
+            option="--out",
+        )
     with vault.session() as session:
         maker = current(vault, session).name
         records = [get_evidence(session, i) for i in ids]
@@ -109,7 +114,7 @@ def make_discs(
                 images=[p.name for p in images],
                 maker=maker,
                 bureau=vault.settings.access.bureau_name,
-            language=vault.settings.language,
+                language=vault.settings.language,
             )
         register.append(
             vault,

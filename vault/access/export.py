@@ -52,6 +52,7 @@ from vault.db.models import (
 )
 from vault.errors import Conflict, StoreError, UsageError
 from vault.faults import checkpoint
+from vault.i18n import N_
 from vault.media.redact import Release
 from vault.store.durable import fsync_dir, make_dirs
 
@@ -85,8 +86,14 @@ def copy_from_store(vault: Vault, key: str, sha256: str, target: Path) -> int:
     if digest.hexdigest() != sha256:
         target.unlink()
         raise StoreError(
-            f"{key} hashes to {digest.hexdigest()}, not its recorded {sha256}: run "
-            "`evault evidence verify --all` and restore it before handing it out"
+            N_(
+                "{key} hashes to {digest}, not its recorded {sha256}: run `{command}` and "
+                "restore it before handing it out"
+            ),
+            key=key,
+            digest=digest.hexdigest(),
+            sha256=sha256,
+            command="evault evidence verify --all",
         )
     return size
 
@@ -139,7 +146,11 @@ def view(vault: Vault, evidence_id: int, target_dir: Path, keep: bool = False) -
     suffix = SUFFIXES.get(copy.media_type, ".bin") if copy else Path(evidence.file_name).suffix
     target = target_dir / f"evidence-{evidence_id}{suffix}"
     if target.exists():
-        raise Conflict(f"{target} already exists: remove it or choose another --out")
+        raise Conflict(
+            N_("{path} already exists: remove it or choose another {option}"),
+            path=target,
+            option="--out",
+        )
     copy_from_store(vault, key, sha256, target)
     target.chmod(0o400)
     try:
@@ -204,7 +215,11 @@ def _sha256_file(path: Path) -> str:
 
 def _check_out(out: Path) -> None:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
-        raise Conflict(f"{out} exists and is not an empty folder: choose a new --out")
+        raise Conflict(
+            N_("{path} exists and is not an empty folder: choose a new {option}"),
+            path=out,
+            option="--out",
+        )
 
 
 def _inside(path: Path, root: Path) -> bool:
@@ -223,12 +238,23 @@ def _check_place(vault: Vault, out: Path, shown_out: Path | None) -> None:
     shown = shown_out or out
     for path in dict.fromkeys((shown, out)):
         if path.is_symlink():
-            raise Conflict(f"--out {path} is a symbolic link: name a real folder instead")
+            raise Conflict(
+                N_("{option} {path} is a symbolic link: name a real folder instead"),
+                option="--out",
+                path=path,
+            )
     places = {"home": settings.home, **records}
     for name, root in places.items():
         if _inside(shown, root):
             raise Conflict(
-                f"--out {shown} lies inside the vault's {name} {root}: choose a folder outside it"
+                N_(
+                    "{option} {path} lies inside the vault's {name} {root}: choose a folder "
+                    "outside it"
+                ),
+                option="--out",
+                path=shown,
+                name=name,
+                root=root,
             )
     if shown_out is not None:  # the service's own build place: only its scratch
         for name, root in records.items():
@@ -333,8 +359,12 @@ def _places(facts: dict[str, Any], place: str | None) -> None:
             unknown.append(str(item["evidence_id"]))
     if unknown:
         raise UsageError(
-            f"the place of recording of evidence {', '.join(unknown)} is not known (its case "
-            "names none): give it with --place PLACE"
+            N_(
+                "the place of recording of evidence {ids} is not known (its case names none): "
+                "give it with {option}"
+            ),
+            ids=", ".join(unknown),
+            option="--place PLACE",
         )
     places = list(dict.fromkeys(item["place"] for item in facts["evidence"]))
     facts["place"] = "；".join(places)

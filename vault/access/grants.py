@@ -17,22 +17,34 @@ from vault.cases.retention import get_evidence
 from vault.context import Vault
 from vault.db.models import AccessDocument, AccessGrant, AccessRequest, Principal
 from vault.errors import AccessRefused, Conflict, NotFound
+from vault.i18n import N_, Named, Phrase
 from vault.timeutil import iso
 
 
 def _pending(session: Session, request_id: int) -> tuple[AccessRequest, Principal]:
     request = session.get(AccessRequest, request_id)
     if request is None:
-        raise NotFound(f"no access request {request_id}")
+        raise NotFound(N_("no access request {id}"), id=request_id)
     if request.status != "pending":
-        raise Conflict(f"request {request_id} was already {request.status}")
+        raise Conflict(
+            N_("request {id} was already {status}"),
+            id=request_id,
+            status=_DECIDED.get(request.status, request.status),
+        )
     return request, session.get_one(Principal, request.requester_id)
+
+
+_DECIDED = {"approved": Phrase(N_("approved")), "denied": Phrase(N_("denied"))}
 
 
 def _require_level(vault: Vault, caller: Principal, request: AccessRequest, kind: str) -> None:
     """AC-0: the level the matrix names for this requester kind and action decides."""
     needed = approval.required_level(vault.settings, kind=kind, action=request.action)
-    doing = f"deciding a {kind} ({KINDS[kind]}) request to {request.action}"
+    doing = Phrase(
+        N_("deciding a {kind} request to {action}"),
+        kind=Named(f"{kind} ({KINDS[kind]})", KINDS[kind]),
+        action=Named(request.action, policy.ACTION_WORDS.get(request.action, request.action)),
+    )
     approval.require_level(vault.settings, caller, needed, doing)
 
 
@@ -46,7 +58,11 @@ def approve(vault: Vault, request_id: int, reason: str, days: int | None = None)
     settings = vault.settings.access
     days = settings.grant_days if days is None else days  # 0 is refused, never the default
     if not 1 <= days <= settings.max_grant_days:
-        raise Conflict(f"a grant lasts 1 to {settings.max_grant_days} days (access.max_grant_days)")
+        raise Conflict(
+            N_("a grant lasts 1 to {most} days ({setting})"),
+            most=settings.max_grant_days,
+            setting="access.max_grant_days",
+        )
     with (
         register.refusals_registered(
             vault,
@@ -58,17 +74,25 @@ def approve(vault: Vault, request_id: int, reason: str, days: int | None = None)
         vault.session() as session,
     ):
         caller = current(vault, session)
-        require_role(caller, ("approver",), "approving a request")
+        require_role(caller, ("approver",), N_("approving a request"))
         request, requester = _pending(session, request_id)
         if requester.id == caller.id:
-            raise AccessRefused("an approver cannot approve their own request")
+            raise AccessRefused(N_("an approver cannot approve their own request"))
         _require_level(vault, caller, request, requester.kind)
         covered = policy.scope_evidence(session, policy.parse_scope(request.scope))
         for record in covered:
             if refusal := policy.marking_refusal(record, requester, request.action):
-                raise AccessRefused(f"{refusal}; deny it: evault access deny {request_id}")
+                raise AccessRefused(
+                    N_("{refusal}; deny it: {command}"),
+                    refusal=refusal,
+                    command=f"evault access deny {request_id}",
+                )
         if refusal := policy.party_scope_refusal(session, requester, covered):
-            raise AccessRefused(f"{refusal}; deny it: evault access deny {request_id}")
+            raise AccessRefused(
+                N_("{refusal}; deny it: {command}"),
+                refusal=refusal,
+                command=f"evault access deny {request_id}",
+            )
         now = vault.clock.now()
         request.status, request.decided_by_id, request.decided_at = "approved", caller.id, now
         request.decision_reason = reason
@@ -118,7 +142,7 @@ def deny(
         vault.session() as session,
     ):
         caller = current(vault, session)
-        require_role(caller, ("approver",), "denying a request")
+        require_role(caller, ("approver",), N_("denying a request"))
         request, requester = _pending(session, request_id)
         _require_level(vault, caller, request, requester.kind)
         if problem := policy.refusal_needs_ground(requester.kind, statutory_ground):
@@ -156,12 +180,12 @@ def revoke(vault: Vault, grant_id: int, reason: str) -> AccessGrant:
         vault.session() as session,
     ):
         caller = current(vault, session)
-        require_role(caller, ("approver", "records_keeper"), "revoking a grant")
+        require_role(caller, ("approver", "records_keeper"), N_("revoking a grant"))
         grant = session.get(AccessGrant, grant_id)
         if grant is None:
-            raise NotFound(f"no grant {grant_id}")
+            raise NotFound(N_("no grant {id}"), id=grant_id)
         if grant.revoked_at is not None:
-            raise Conflict(f"grant {grant_id} was already revoked")
+            raise Conflict(N_("grant {id} was already revoked"), id=grant_id)
         grant.revoked_at, grant.revoked_by_id = vault.clock.now(), caller.id
         grant.revoke_reason = reason
         session.add(grant)
@@ -186,7 +210,11 @@ def mark(vault: Vault, evidence_id: int, markings: list[str], reason: str) -> li
     """Set an evidence's confidentiality markings (AC-9); an empty list clears them."""
     unknown = [m for m in markings if m not in policy.MARKINGS]
     if unknown:
-        raise Conflict(f"unknown marking {unknown[0]!r}; known: {', '.join(policy.MARKINGS)}")
+        raise Conflict(
+            N_("unknown marking {marking}; known: {known}"),
+            marking=repr(unknown[0]),
+            known=", ".join(policy.MARKINGS),
+        )
     with (
         register.refusals_registered(vault, "mark", what=f"mark evidence:{evidence_id}"),
         vault.session() as session,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from vault import i18n
 from vault.errors import VaultError
-from vault.i18n import _
+from vault.i18n import N_, _
 
 COPIES = 2
 
@@ -72,7 +72,11 @@ def write_images(
     the label-copy-N.txt to print on it."""
     xorriso = shutil.which("xorriso")
     if xorriso is None:
-        raise DiscError("--iso needs xorriso: apt-get install xorriso")
+        raise DiscError(
+            N_("{option} needs xorriso: {command}"),
+            option="--iso",
+            command="apt-get install xorriso",
+        )
     target.mkdir(parents=True, exist_ok=True)
     images = []
     for copy in range(1, COPIES + 1):
@@ -105,6 +109,10 @@ def write_images(
         ]
         done = subprocess.run(command, capture_output=True, text=True, check=False)
         if done.returncode != 0:
-            raise DiscError(f"xorriso could not write {image}: {done.stderr.strip()[-400:]}")
+            raise DiscError(
+                N_("xorriso could not write {path}: {problem}"),
+                path=image,
+                problem=done.stderr.strip()[-400:],
+            )
         images.append(image)
     return images

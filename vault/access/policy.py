@@ -18,6 +18,7 @@ from vault.cases.cases import get_case
 from vault.cases.retention import case_evidence
 from vault.db.models import AccessGrant, Case, CaseLink, Evidence, Principal, RegisterEntry
 from vault.errors import AccessRefused, Conflict, NotFound
+from vault.i18n import N_, Named
 
 ACTIONS = ("view", "copy", "export")
 DOCUMENTS = {
@@ -126,9 +127,14 @@ class Scope:
 def parse_scope(text: str) -> Scope:
     kind, sep, ref = text.partition(":")
     if not sep or kind not in ("evidence", "case") or not ref:
-        raise Conflict(f"scope {text!r}: give evidence:ID or case:NUMBER")
+        raise Conflict(
+            N_("scope {text}: give {evidence} or {case}"),
+            text=repr(text),
+            evidence="evidence:ID",
+            case="case:NUMBER",
+        )
     if kind == "evidence" and not ref.isdigit():
-        raise Conflict(f"scope {text!r}: an evidence id is a number")
+        raise Conflict(N_("scope {text}: an evidence id is a number"), text=repr(text))
     return Scope(kind, ref)
 
 
@@ -137,11 +143,11 @@ def scope_evidence(session: Session, scope: Scope) -> list[Evidence]:
     if scope.kind == "evidence":
         evidence = session.get(Evidence, int(scope.ref))
         if evidence is None or evidence.purged_at is not None:
-            raise NotFound(f"no evidence {scope.ref}")
+            raise NotFound(N_("no evidence {id}"), id=scope.ref)
         return [evidence]
     found = case_evidence(session, get_case(session, scope.ref))
     if not found:
-        raise NotFound(f"case {scope.ref!r} has no evidence linked to it")
+        raise NotFound(N_("case {number} has no evidence linked to it"), number=repr(scope.ref))
     return found
 
 
@@ -237,7 +243,7 @@ def find_grant(
     if grant_id is not None:
         grant = session.get(AccessGrant, grant_id)
         if grant is None:
-            raise AccessRefused(f"no grant {grant_id}")
+            raise AccessRefused(N_("no grant {id}"), id=grant_id)
         candidates = [grant]
     else:
         # Never a grant picked silently: without --grant only the caller's own (issue 13).
@@ -271,10 +277,19 @@ def find_grant(
     scope = f"evidence:{evidence[0].id}" if len(evidence) == 1 else "case:NUMBER"
     because = f" ({'; '.join(reasons[:3])})" if reasons else ""
     raise AccessRefused(
-        f"{caller.name} holds no valid grant to {actions[0]} evidence "
-        f"{', '.join(map(str, sorted(ids)))}{because}; request one: evault access request "
-        f"--scope {scope} --action {actions[0]} --reason ..."
+        N_(
+            "{who} holds no valid grant to {action} evidence {ids}{because}; request one: {command}"
+        ),
+        who=caller.name,
+        action=Named(actions[0], ACTION_WORDS.get(actions[0], actions[0])),
+        ids=", ".join(map(str, sorted(ids))),
+        because=because,
+        command=f"evault access request --scope {scope} --action {actions[0]} --reason ...",
     )
+
+
+# The actions a grant gives, for the reader (as vault.access.wording words them).
+ACTION_WORDS = {"view": "查阅", "copy": "复制", "export": "导出"}
 
 
 def refusal_needs_ground(requester_kind: str, statutory_ground: str | None) -> str | None:

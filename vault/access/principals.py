@@ -20,6 +20,7 @@ from vault.context import Vault
 from vault.db.models import Case, CaseHandler, Officer, Principal
 from vault.db.upsert import upsert_officer
 from vault.errors import AccessRefused, Conflict, NotFound, UsageError
+from vault.i18n import N_, Named, Phrase, either, joined
 from vault.timeutil import iso
 
 STAFF = "staff"
@@ -66,13 +67,19 @@ def parse_kind(value: str) -> str:
         if value in (key, label):
             return key
     known = ", ".join(f"{k} ({v})" for k, v in KINDS.items())
-    raise Conflict(f"unknown requester type {value!r}; known: {known}")
+    raise Conflict(
+        N_("unknown requester type {kind}; known: {known}"), kind=repr(value), known=known
+    )
 
 
 def get_principal(session: Session, name: str) -> Principal:
     found = session.exec(select(Principal).where(Principal.name == name)).first()
     if found is None:
-        raise NotFound(f"no principal {name!r} (see evault principal list)")
+        raise NotFound(
+            N_("no principal {name} (see {command})"),
+            name=repr(name),
+            command="evault principal list",
+        )
     return found
 
 
@@ -81,17 +88,32 @@ def current(vault: Vault, session: Session) -> Principal:
     found = session.exec(select(Principal).where(Principal.os_user == vault.user)).first()
     if found is None or found.disabled_at is not None:
         raise AccessRefused(
-            f"OS user {vault.user!r} is not mapped to a principal; a records keeper runs "
-            f"`evault principal map {vault.user} NAME`"
+            N_("OS user {user} is not mapped to a principal; a records keeper runs `{command}`"),
+            user=repr(vault.user),
+            command=f"evault principal map {vault.user} NAME",
         )
     return found
 
 
 def require_role(principal: Principal, roles: tuple[str, ...], doing: str) -> None:
     if not set(roles) & set(principal.roles):
-        wanted = " or ".join(roles)
-        has = ", ".join(principal.roles) or "no role"
-        raise AccessRefused(f"{doing} needs the {wanted} role; {principal.name} has {has}")
+        raise AccessRefused(
+            N_("{doing} needs the {wanted} role; {name} has {has}"),
+            doing=Phrase(doing),
+            wanted=either([role_name(r) for r in roles]),
+            name=principal.name,
+            has=roles_held(principal.roles),
+        )
+
+
+def role_name(role: str) -> Named:
+    """A role by its code, or by its Chinese name where the reader reads Chinese."""
+    return Named(role, ROLES.get(role, role))
+
+
+def roles_held(roles: list[str] | None) -> Phrase:
+    """The roles a principal holds, in the reader's language ("no role" where none)."""
+    return joined([role_name(r) for r in roles]) if roles else Phrase(N_("no role"))
 
 
 def handled_case_ids(session: Session, principal: Principal) -> set[int]:
@@ -118,31 +140,42 @@ def add_principal(
     kind = parse_kind(kind)
     unknown = [r for r in roles if r not in ROLES]
     if unknown:
-        raise Conflict(f"unknown role {unknown[0]!r}; known: {', '.join(ROLES)}")
+        raise Conflict(
+            N_("unknown role {role}; known: {known}"), role=repr(unknown[0]), known=", ".join(ROLES)
+        )
     if kind != STAFF and (roles or os_user or officer):
-        raise Conflict("outside requesters have no roles, OS user or badge: only staff do")
+        raise Conflict(N_("outside requesters have no roles, OS user or badge: only staff do"))
     if approver_level is not None:
         _check_level(approver_level)
         if "approver" not in roles:
-            raise Conflict("--approver-level is for a principal with the approver role")
+            raise Conflict(
+                N_("{option} is for a principal with the approver role"), option="--approver-level"
+            )
     if case is not None and kind not in PARTIES:
-        raise Conflict(f"--case names a party's own case: for {', '.join(PARTIES)} only")
+        raise Conflict(
+            N_("{option} names a party's own case: for {kinds} only"),
+            option="--case",
+            kinds=", ".join(PARTIES),
+        )
     with register.refusals_registered(vault, "principal.add", who=name), vault.session() as session:
         first = session.exec(select(Principal).limit(1)).first() is None
         if first:
             if kind != STAFF or "records_keeper" not in roles:
                 raise Conflict(
-                    "the first principal bootstraps the vault: it must be staff with "
-                    "--role records_keeper (it is mapped to you, "
-                    f"OS user {vault.user!r})"
+                    N_(
+                        "the first principal bootstraps the vault: it must be staff with "
+                        "{option} (it is mapped to you, OS user {user})"
+                    ),
+                    option="--role records_keeper",
+                    user=repr(vault.user),
                 )
             os_user, actor = vault.user, name
         else:
             caller = current(vault, session)
-            require_role(caller, ("records_keeper",), "adding a principal")
+            require_role(caller, ("records_keeper",), N_("adding a principal"))
             actor = caller.name
         if session.exec(select(Principal).where(Principal.name == name)).first():
-            raise Conflict(f"principal {name!r} already exists")
+            raise Conflict(N_("principal {name} already exists"), name=repr(name))
         _check_user_free(session, os_user)
         principal = Principal(
             name=name,
@@ -181,7 +214,11 @@ def add_principal(
 
 def _check_level(level: str) -> None:
     if level not in APPROVAL_LEVELS:
-        raise UsageError(f"unknown approval level {level!r}; known: {', '.join(APPROVAL_LEVELS)}")
+        raise UsageError(
+            N_("unknown approval level {level}; known: {known}"),
+            level=repr(level),
+            known=", ".join(APPROVAL_LEVELS),
+        )
 
 
 def set_level(vault: Vault, name: str, level: str) -> Principal:
@@ -192,10 +229,13 @@ def set_level(vault: Vault, name: str, level: str) -> Principal:
         vault.session() as session,
     ):
         caller = current(vault, session)
-        require_role(caller, ("records_keeper",), "setting an approval level")
+        require_role(caller, ("records_keeper",), N_("setting an approval level"))
         principal = get_principal(session, name)
         if "approver" not in principal.roles:
-            raise Conflict(f"{name!r} has no approver role: an approval level is an approver's")
+            raise Conflict(
+                N_("{name} has no approver role: an approval level is an approver's"),
+                name=repr(name),
+            )
         previous, principal.approver_level = principal.approver_level, level
         session.add(principal)
         register.append(
@@ -217,17 +257,23 @@ def _check_user_free(session: Session, os_user: str | None) -> None:
         return
     taken = session.exec(select(Principal).where(Principal.os_user == os_user)).first()
     if taken is not None:
-        raise Conflict(f"OS user {os_user!r} is already mapped to {taken.name!r}")
+        raise Conflict(
+            N_("OS user {user} is already mapped to {name}"),
+            user=repr(os_user),
+            name=repr(taken.name),
+        )
 
 
 def map_user(vault: Vault, os_user: str, name: str) -> Principal:
     """Map an OS user to a staff principal (a records keeper's act, registered)."""
     with register.refusals_registered(vault, "principal.map", who=name), vault.session() as session:
         caller = current(vault, session)
-        require_role(caller, ("records_keeper",), "mapping an OS user")
+        require_role(caller, ("records_keeper",), N_("mapping an OS user"))
         principal = get_principal(session, name)
         if principal.kind != STAFF:
-            raise Conflict(f"{name!r} is an outside requester: only staff use the CLI")
+            raise Conflict(
+                N_("{name} is an outside requester: only staff use the CLI"), name=repr(name)
+            )
         _check_user_free(session, os_user)
         previous, principal.os_user = principal.os_user, os_user
         session.add(principal)
@@ -252,12 +298,16 @@ def disable(vault: Vault, name: str, reason: str) -> Principal:
         vault.session() as session,
     ):
         caller = current(vault, session)
-        require_role(caller, ("records_keeper",), "disabling a principal")
+        require_role(caller, ("records_keeper",), N_("disabling a principal"))
         principal = get_principal(session, name)
         if principal.id == caller.id:
-            raise Conflict("a records keeper cannot disable themselves")
+            raise Conflict(N_("a records keeper cannot disable themselves"))
         if principal.disabled_at is not None:
-            raise Conflict(f"{name!r} was disabled on {iso(principal.disabled_at)}")
+            raise Conflict(
+                N_("{name} was disabled on {when}"),
+                name=repr(name),
+                when=iso(principal.disabled_at),
+            )
         principal.disabled_at = vault.clock.now()
         session.add(principal)
         register.append(

@@ -13,6 +13,7 @@ from vault.access.principals import require_role
 from vault.access.statement import FAMILY, new_pdf
 from vault.config import Settings
 from vault.db.models import Principal, RegisterEntry
+from vault.i18n import N_
 
 COLUMNS = ("序号", "日期", "查阅人", "单位", "证件材料", "查阅内容", "事由", "批准人", "经办人")
 READERS = ("auditor", "records_keeper", "approver", "legal")
@@ -20,7 +21,7 @@ WIDTHS = (12, 30, 26, 30, 34, 52, 40, 24, 24)  # mm on landscape A4
 
 
 def may_read(principal: Principal) -> None:
-    require_role(principal, READERS, "reading the access register")
+    require_role(principal, READERS, N_("reading the access register"))
 
 
 def row(entry: RegisterEntry, tz: str) -> list[str]:

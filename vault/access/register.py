@@ -29,6 +29,7 @@ from vault.db import audit
 from vault.db.engine import lock_for_transaction
 from vault.db.models import Principal, RegisterEntry, RegisterSignature
 from vault.errors import AccessRefused, RegisterTampered
+from vault.i18n import N_
 from vault.sealing import anchors
 from vault.sealing.anchors import Anchor
 from vault.timeutil import iso
@@ -192,8 +193,11 @@ def sign_now(vault: Vault) -> int | None:
         head = rows[-1]
         if sign_head(vault, session, head) is None:
             raise AccessRefused(
-                f"cannot read the register signing key {signing.key_path(vault.settings)}; "
-                "run this as the vault's service account"
+                N_(
+                    "cannot read the register signing key {path}; run this as the vault's "
+                    "service account"
+                ),
+                path=signing.key_path(vault.settings),
             )
         session.commit()
         return head.seq

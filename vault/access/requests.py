@@ -12,11 +12,12 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from vault.access import policy, register
-from vault.access.principals import current, get_principal, require_role
+from vault.access.principals import KINDS, current, get_principal, require_role
 from vault.cases.cases import get_case
 from vault.context import Vault
 from vault.db.models import AccessDocument, AccessGrant, AccessRequest, Principal
 from vault.errors import AccessRefused, Conflict, VolumeError
+from vault.i18n import N_, Named
 from vault.sealing import seals
 from vault.timeutil import iso
 
@@ -35,9 +36,14 @@ def parse_document(text: str) -> Presented:
     kind, sep, path = text.partition("=")
     if not sep or kind not in policy.DOCUMENTS:
         known = ", ".join(policy.describe_document(k) for k in policy.DOCUMENTS)
-        raise Conflict(f"document {text!r}: give KIND=FILE with KIND one of {known}")
+        raise Conflict(
+            N_("document {text}: give {form} with KIND one of {known}"),
+            text=repr(text),
+            form="KIND=FILE",
+            known=known,
+        )
     if not Path(path).is_file():
-        raise VolumeError(f"document file {path} does not exist or is not a file")
+        raise VolumeError(N_("document file {path} does not exist or is not a file"), path=path)
     return Presented(kind, Path(path))
 
 
@@ -84,9 +90,13 @@ def file_request(
     rules the requester out or a party asks beyond its own case. READER is the natural
     person who looks (查阅人) with the ID number presented: by default the requester."""
     if action not in policy.ACTIONS:
-        raise Conflict(f"action {action!r}: give one of {', '.join(policy.ACTIONS)}")
+        raise Conflict(
+            N_("action {action}: give one of {known}"),
+            action=repr(action),
+            known=", ".join(policy.ACTIONS),
+        )
     if not reason.strip():
-        raise Conflict("a reason is required (it goes into the register)")
+        raise Conflict(N_("a reason is required (it goes into the register)"))
     scope = policy.parse_scope(scope_text)
     what = f"{action} {scope}"
     kinds = sorted({d.kind for d in documents})
@@ -99,15 +109,17 @@ def file_request(
         caller = current(vault, session)
         requester = get_principal(session, requester_name) if requester_name else caller
         if requester.id != caller.id:
-            require_role(caller, ("records_keeper",), "filing a request for someone else")
+            require_role(caller, ("records_keeper",), N_("filing a request for someone else"))
         evidence = policy.scope_evidence(session, scope)
         if scope.kind == "case":  # the number as stored, whatever brackets were typed
             scope = policy.Scope("case", get_case(session, scope.ref).number)
         missing = policy.missing_documents(requester.kind, set(kinds))
         if missing:
             raise AccessRefused(
-                f"a {requester.kind} must present: {'; '.join(missing)} "
-                "(attach with --document KIND=FILE)"
+                N_("a {kind} must present: {documents} (attach with {option})"),
+                kind=Named(requester.kind, KINDS.get(requester.kind, requester.kind)),
+                documents="; ".join(missing),
+                option="--document KIND=FILE",
             )
         for record in evidence:
             if refusal := policy.marking_refusal(record, requester, action):

@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from vault.config import Settings
 from vault.errors import ConfigError
+from vault.i18n import N_
 from vault.timeutil import iso
 
 
@@ -82,7 +83,12 @@ def load_private_key(path: Path, create: bool) -> Ed25519PrivateKey | None:
         return None
     loaded = serialization.load_pem_private_key(data, password=None)
     if not isinstance(loaded, Ed25519PrivateKey):
-        raise ConfigError(f"{path} is not an Ed25519 private key (access.signing_key)")
+        raise ConfigError(
+            N_("{path} is not an {kind} private key ({setting})"),
+            path=path,
+            kind="Ed25519",
+            setting="access.signing_key",
+        )
     return loaded
 
 
@@ -92,7 +98,7 @@ def load_public_key(key: Path) -> Ed25519PublicKey | None:
     if pub.exists():
         loaded = serialization.load_pem_public_key(pub.read_bytes())
         if not isinstance(loaded, Ed25519PublicKey):
-            raise ConfigError(f"{pub} is not an Ed25519 public key")
+            raise ConfigError(N_("{path} is not an {kind} public key"), path=pub, kind="Ed25519")
         return loaded
     private = load_private_key(key, create=False)
     return private.public_key() if private else None

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from vault.config import Settings
 from vault.errors import VaultError
+from vault.i18n import N_
 
 if TYPE_CHECKING:
     from fpdf import FPDF
@@ -49,7 +50,11 @@ def find_cjk_font(settings: Settings) -> tuple[Path, int]:
     """The configured font, else Noto CJK from Debian's fonts-noto-cjk, else fontconfig's."""
     if settings.access.cjk_font is not None:
         if not settings.access.cjk_font.is_file():
-            raise FontMissing(f"access.cjk_font: {settings.access.cjk_font} does not exist")
+            raise FontMissing(
+                N_("{setting}: {path} does not exist"),
+                setting="access.cjk_font",
+                path=settings.access.cjk_font,
+            )
         return settings.access.cjk_font, _collection_index(settings.access.cjk_font)
     for path in FONT_CANDIDATES:
         if path.is_file():
@@ -63,8 +68,13 @@ def find_cjk_font(settings: Settings) -> tuple[Path, int]:
             if "CJK" in path.name or "wqy" in path.name.lower():
                 return path, _collection_index(path)
     raise FontMissing(
-        "no CJK font for the Chinese PDF: install Debian's fonts-noto-cjk "
-        "(apt-get install fonts-noto-cjk) or set [access] cjk_font"
+        N_(
+            "no CJK font for the Chinese PDF: install Debian's {package} "
+            "({command}) or set {setting}"
+        ),
+        package="fonts-noto-cjk",
+        command="apt-get install fonts-noto-cjk",
+        setting="[access] cjk_font",
     )
 
 

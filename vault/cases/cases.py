@@ -17,6 +17,7 @@ from vault.context import Vault
 from vault.db.models import Case, CaseHandler, CaseLink, Evidence, Officer, Sighting
 from vault.db.upsert import upsert_officer
 from vault.errors import Conflict, NotFound, UsageError
+from vault.i18n import N_, either
 from vault.timeutil import iso
 
 STATUSES = ("open", "closed")  # what Case.status may be
@@ -69,13 +70,19 @@ def known_numbers(session: Session) -> list[str]:
 def get_case(session: Session, number: str) -> Case:
     case = find_case(session, number)
     if case is None:
-        raise NotFound(f"no case {number!r}{_suggestion(session, number)}")
+        close = _suggestion(session, number)
+        if close:
+            raise NotFound(
+                N_("no case {number} (did you mean {numbers}?)"),
+                number=repr(number),
+                numbers=either(close),
+            )
+        raise NotFound(N_("no case {number}"), number=repr(number))
     return case
 
 
-def _suggestion(session: Session, number: str) -> str:
-    close = difflib.get_close_matches(normalise_number(number), known_numbers(session), n=3)
-    return f" (did you mean {' or '.join(close)}?)" if close else ""
+def _suggestion(session: Session, number: str) -> list[str]:
+    return difflib.get_close_matches(normalise_number(number), known_numbers(session), n=3)
 
 
 def active_link(session: Session, case: Case, evidence_id: int) -> CaseLink | None:
@@ -104,10 +111,18 @@ def create_case(
     """matters, stages: the 事项 and 环节 of the bureau's must-record list the case involves
     (RC-5), checked against the list the settings name (vault.cases.record_list)."""
     if case_type not in CASE_TYPES:
-        raise Conflict(f"unknown case type {case_type!r} (known: {', '.join(CASE_TYPES)})")
+        raise Conflict(
+            N_("unknown case type {type} (known: {known})"),
+            type=repr(case_type),
+            known=", ".join(CASE_TYPES),
+        )
     unknown = [a for a in activities if a not in ACTIVITIES]
     if unknown:
-        raise Conflict(f"unknown activity {unknown[0]!r} (known: {', '.join(ACTIVITIES)})")
+        raise Conflict(
+            N_("unknown activity {activity} (known: {known})"),
+            activity=repr(unknown[0]),
+            known=", ".join(ACTIVITIES),
+        )
     stated: list[record_list.Stated] = []
     if matters or stages:
         listed = record_list.load(vault.settings.compliance.record_list)
@@ -115,12 +130,17 @@ def create_case(
     years = vault.settings.retention.case_years[case_type]
     typed, number = number, normalise_number(number)
     if not number:
-        raise Conflict("a case needs a number")
+        raise Conflict(N_("a case needs a number"))
     with vault.session() as session:
         existing = find_case(session, number)
         if existing is not None:
-            same = "" if existing.number == typed else f" ({typed} is the same number)"
-            raise Conflict(f"case {existing.number} already exists{same}")
+            if existing.number == typed:
+                raise Conflict(N_("case {number} already exists"), number=existing.number)
+            raise Conflict(
+                N_("case {number} already exists ({typed} is the same number)"),
+                number=existing.number,
+                typed=typed,
+            )
         case = Case(
             number=number,
             name=name,
@@ -172,10 +192,26 @@ def _link_stage(case: Case, stage: str | None) -> str | None:
         return known[0] if len(known) == 1 else None
     if stage not in known:
         close = difflib.get_close_matches(stage, known, n=3, cutoff=0.3)
-        hint = f"did you mean {' or '.join(close)}?" if close else f"it states: {'、'.join(known)}"
         if not known:
-            hint = "it states no 环节 (case create --matter ... --stage ...)"
-        raise UsageError(f"case {case.number} states no 环节 {stage!r} ({hint})")
+            raise UsageError(
+                N_("case {number} states no 环节 {stage} (it states no 环节: {command})"),
+                number=case.number,
+                stage=repr(stage),
+                command="case create --matter ... --stage ...",
+            )
+        if close:
+            raise UsageError(
+                N_("case {number} states no 环节 {stage} (did you mean {stages}?)"),
+                number=case.number,
+                stage=repr(stage),
+                stages=either(close),
+            )
+        raise UsageError(
+            N_("case {number} states no 环节 {stage} (it states: {stages})"),
+            number=case.number,
+            stage=repr(stage),
+            stages="、".join(known),
+        )
     return stage
 
 
@@ -198,7 +234,7 @@ def link(
             query = select(Sighting.evidence_id).where(Sighting.dock_session_id == dock_id)
             found = sorted(set(session.exec(query)))
             if not found:
-                raise NotFound(f"no evidence was seen at docking {dock_id}")
+                raise NotFound(N_("no evidence was seen at docking {dock}"), dock=dock_id)
             ids.extend(found)
         linked = []
         for evidence_id in sorted(dict.fromkeys(ids)):  # rows locked in id order
@@ -227,14 +263,18 @@ def link(
 def unlink(vault: Vault, number: str, evidence_ids: list[int], reason: str) -> None:
     """Recorded, never silent; refused where the evidence would lose retention (RT-4)."""
     if not reason.strip():
-        raise Conflict("a reason is required to unlink evidence from a case")
+        raise Conflict(N_("a reason is required to unlink evidence from a case"))
     with vault.session() as session:
         case = get_case(session, number)
         number = case.number  # as stored, whatever brackets were typed
         for evidence_id in evidence_ids:
             row = active_link(session, case, evidence_id)
             if row is None:
-                raise NotFound(f"evidence {evidence_id} is not linked to case {number!r}")
+                raise NotFound(
+                    N_("evidence {id} is not linked to case {number}"),
+                    id=evidence_id,
+                    number=repr(number),
+                )
             row.unlinked_at, row.unlinked_by = vault.clock.now(), vault.actor("records").name
             row.unlink_reason = reason
             session.add(row)
@@ -252,7 +292,11 @@ def close(vault: Vault, number: str) -> int:
         case = get_case(session, number)
         number = case.number  # as stored, whatever brackets were typed
         if case.status == "closed":
-            raise Conflict(f"case {number!r} was closed on {iso(case.closed_at)}")
+            raise Conflict(
+                N_("case {number} was closed on {when}"),
+                number=repr(number),
+                when=iso(case.closed_at),
+            )
         case.status, case.closed_at = "closed", vault.clock.now()
         session.add(case)
         session.flush()
@@ -268,8 +312,11 @@ def litigation(vault: Vault, number: str, pending: bool, reason: str) -> int:
         case = get_case(session, number)
         number = case.number  # as stored, whatever brackets were typed
         if case.litigation == pending:
-            state = "already under" if pending else "not under"
-            raise Conflict(f"case {number!r} is {state} litigation hold")
+            if pending:
+                raise Conflict(
+                    N_("case {number} is already under litigation hold"), number=repr(number)
+                )
+            raise Conflict(N_("case {number} is not under litigation hold"), number=repr(number))
         case.litigation = pending
         session.add(case)
         session.flush()

@@ -48,6 +48,7 @@ from vault.db.models import (
 )
 from vault.errors import ObjectMissing, RetentionLocked, VaultError
 from vault.faults import checkpoint
+from vault.i18n import N_
 from vault.logs import kv
 from vault.media.derivatives import purge_derivatives
 from vault.retention_rules import decide
@@ -178,7 +179,11 @@ def purge(vault: Vault, *, dry_run: bool, as_of: datetime | None = None) -> Purg
     as of now, the items of signed purge lists that the rules still let go, and record the
     outcome of every item of those lists (deleted, skipped with the reason, kept)."""
     if as_of is not None and not dry_run:
-        raise VaultError("--as-of is only allowed with --dry-run: a purge deletes as of now")
+        raise VaultError(
+            N_("{option} is only allowed with {dry_run}: a purge deletes as of now"),
+            option="--as-of",
+            dry_run="--dry-run",
+        )
     now = vault.clock.now()
     report = PurgeReport(as_of or now, dry_run)
     with vault.session() as session:

@@ -30,11 +30,13 @@ from vault.config import Settings
 from vault.context import Vault
 from vault.db.models import Device, Evidence, Officer, Principal, PurgeList, PurgeListItem
 from vault.errors import AccessRefused, Conflict, NotFound
+from vault.i18n import N_, Phrase
 from vault.retention_rules import LONG_TERM_CATEGORIES
 from vault.timeutil import add_months, iso
 
 MARKS = ("no_value", "keep")
 STATUSES = ("drawn", "signed", "done")
+_STATUS = {"signed": Phrase(N_("signed")), "done": Phrase(N_("done"))}  # of a final list
 REASON_MAX = 2000
 
 
@@ -116,7 +118,7 @@ def _item(session: Session, list_id: int, entry: dict[str, Any]) -> PurgeListIte
 def _listing(session: Session, list_id: int) -> PurgeList:
     listing = session.get(PurgeList, list_id)
     if listing is None:
-        raise NotFound(f"no purge list {list_id}")
+        raise NotFound(N_("no purge list {id}"), id=list_id)
     return listing
 
 
@@ -138,28 +140,43 @@ def mark(
     value to keep, or keep with a reason (and a long-term category to classify it RT-2).
     A new mark replaces an earlier one; each is an audit event."""
     if mark not in MARKS:
-        raise Conflict(f"unknown mark {mark!r} (known: {', '.join(MARKS)})")
+        raise Conflict(
+            N_("unknown mark {mark} (known: {known})"), mark=repr(mark), known=", ".join(MARKS)
+        )
     reason = (reason or "").strip() or None
     if mark == "keep" and reason is None:
-        raise Conflict("keeping an item needs --reason: why it is of value to keep")
+        raise Conflict(
+            N_("keeping an item needs {option}: why it is of value to keep"), option="--reason"
+        )
     if reason is not None and len(reason) > REASON_MAX:
-        raise Conflict(f"the reason is longer than {REASON_MAX} characters")
+        raise Conflict(N_("the reason is longer than {most} characters"), most=REASON_MAX)
     if category is not None and (mark != "keep" or category not in LONG_TERM_CATEGORIES):
-        raise Conflict(f"--category goes with --keep, one of {', '.join(LONG_TERM_CATEGORIES)}")
+        raise Conflict(
+            N_("{option} goes with {keep}, one of {known}"),
+            option="--category",
+            keep="--keep",
+            known=", ".join(LONG_TERM_CATEGORIES),
+        )
     with vault.session() as session:
         listing = _listing(session, list_id)
         if listing.status != "drawn":
-            raise Conflict(f"purge list {list_id} is {listing.status}: its marks are final")
+            raise Conflict(
+                N_("purge list {id} is {status}: its marks are final"),
+                id=list_id,
+                status=_STATUS.get(listing.status, listing.status),
+            )
         items = {item.evidence_id: item for item in _items(session, list_id)}
         if evidence_ids:
             missing = sorted(set(evidence_ids) - set(items))
             if missing:
-                raise NotFound(f"evidence {missing} not on purge list {list_id}")
+                raise NotFound(N_("evidence {ids} not on purge list {id}"), ids=missing, id=list_id)
             chosen = [items[e] for e in dict.fromkeys(evidence_ids)]
         else:
             chosen = [item for item in items.values() if item.mark is None]
             if not chosen:
-                raise Conflict(f"every item of purge list {list_id} is marked: name the ids")
+                raise Conflict(
+                    N_("every item of purge list {id} is marked: name the ids"), id=list_id
+                )
     if category is not None:  # RT-2: a ground of Pingdingshan 第16条: kept long-term
         assert reason is not None
         for item in chosen:
@@ -194,23 +211,38 @@ def sign(vault: Vault, list_id: int, signer: Principal, note: str | None = None)
     with vault.session() as session:
         listing = _listing(session, list_id)
         if listing.status != "drawn":
-            raise Conflict(f"purge list {list_id} was signed by {listing.signed_by}")
+            raise Conflict(
+                N_("purge list {id} was signed by {who}"), id=list_id, who=listing.signed_by
+            )
         if listing.drawn_by == signer.name:
             raise AccessRefused(
-                f"purge list {list_id} was drawn up by {signer.name}: "
-                "another approver signs it, never its maker"
+                N_(
+                    "purge list {id} was drawn up by {who}: another approver signs it, "
+                    "never its maker"
+                ),
+                id=list_id,
+                who=signer.name,
             )
         items = _items(session, list_id)
         unmarked = [item.evidence_id for item in items if item.mark is None]
         if unmarked:
             raise Conflict(
-                f"purge list {list_id} has unmarked items {unmarked}: "
-                "a records keeper marks each (evault purge list mark)"
+                N_(
+                    "purge list {id} has unmarked items {ids}: a records keeper marks each "
+                    "({command})"
+                ),
+                id=list_id,
+                ids=unmarked,
+                command="evault purge list mark",
             )
         if signer.name in {item.marked_by for item in items}:
             raise AccessRefused(
-                f"{signer.name} marked items of purge list {list_id}: "
-                "another approver signs it, never one who appraised it"
+                N_(
+                    "{who} marked items of purge list {id}: another approver signs it, "
+                    "never one who appraised it"
+                ),
+                who=signer.name,
+                id=list_id,
             )
         now = vault.clock.now()
         listing.status, listing.signed_by, listing.signed_at = "signed", signer.name, now
@@ -301,7 +333,11 @@ def show(vault: Vault, list_id: int) -> dict[str, Any]:
 
 def all_lists(vault: Vault, status: str | None = None) -> list[dict[str, Any]]:
     if status is not None and status not in STATUSES:
-        raise Conflict(f"unknown status {status!r} (known: {', '.join(STATUSES)})")
+        raise Conflict(
+            N_("unknown status {status} (known: {known})"),
+            status=repr(status),
+            known=", ".join(STATUSES),
+        )
     with vault.session() as session:
         query = select(PurgeList).order_by(col(PurgeList.id))
         if status is not None:

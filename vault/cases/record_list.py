@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from vault.config import ComplianceSettings
 from vault.errors import ConfigError, UsageError
+from vault.i18n import N_, Phrase, either
 
 LISTS_DIR = Path(__file__).resolve().parent / "lists"
 # The preset a vault uses when its settings name none: Gansu-Eco's list is the most complete
@@ -96,15 +97,21 @@ def load_file(path: Path) -> RecordList:
         with path.open("rb") as source:
             data = tomllib.load(source)
     except OSError as error:
-        raise ConfigError(f"must-record list {path}: {error.strerror or error}") from None
+        raise ConfigError(
+            N_("must-record list {path}: {problem}"), path=path, problem=error.strerror or error
+        ) from None
     except tomllib.TOMLDecodeError as error:
-        raise ConfigError(f"must-record list {path}: {error}") from None
+        raise ConfigError(
+            N_("must-record list {path}: {problem}"), path=path, problem=error
+        ) from None
     try:
         return RecordList.model_validate(data)
     except ValidationError as error:
         first = error.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
-        raise ConfigError(f"must-record list {path}: {where}: {first['msg']}") from None
+        raise ConfigError(
+            N_("must-record list {path}: {problem}"), path=path, problem=f"{where}: {first['msg']}"
+        ) from None
 
 
 @cache
@@ -121,7 +128,11 @@ def load(name: str | None) -> RecordList:
         path = Path(name).expanduser()
         if not path.suffix and not path.exists():
             known = ", ".join(presets())
-            raise ConfigError(f"unknown must-record list {name!r} (presets: {known}; or a path)")
+            raise ConfigError(
+                N_("unknown must-record list {name} (presets: {known}; or a path)"),
+                name=repr(name),
+                known=known,
+            )
     try:
         mtime = path.stat().st_mtime_ns
     except OSError:
@@ -129,9 +140,9 @@ def load(name: str | None) -> RecordList:
     return _cached(path.resolve(), mtime)
 
 
-def _did_you_mean(name: str, known: list[str]) -> str:
+def _did_you_mean(name: str, known: list[str]) -> Phrase | str:
     close = difflib.get_close_matches(name, known, n=3, cutoff=0.3)
-    return f" (did you mean {' or '.join(close)}?)" if close else ""
+    return Phrase(N_(" (did you mean {names}?)"), names=either(close)) if close else ""
 
 
 @dataclass(frozen=True)
@@ -157,13 +168,17 @@ def resolve(record_list: RecordList, matters: list[str], stages: list[str]) -> l
     states every 环节 of it; a 环节 belongs to one of the 事项 given (a UsageError with the
     nearest names where one is unknown)."""
     if stages and not matters:
-        raise UsageError("--stage needs the --matter it belongs to")
+        raise UsageError(
+            N_("{option} needs the {matter} it belongs to"), option="--stage", matter="--matter"
+        )
     known = record_list.matters()
     for matter in matters:
         if matter not in known:
             raise UsageError(
-                f"unknown 事项 {matter!r} in the must-record list {record_list.name}"
-                f"{_did_you_mean(matter, known)}"
+                N_("unknown 事项 {matter} in the must-record list {list}{suggestion}"),
+                matter=repr(matter),
+                list=record_list.name,
+                suggestion=_did_you_mean(matter, known),
             )
     stated: list[Stated] = []
     for stage in stages:
@@ -171,8 +186,14 @@ def resolve(record_list: RecordList, matters: list[str], stages: list[str]) -> l
         if not owners:
             of = [row.stage for m in matters for row in record_list.stages(m)]
             raise UsageError(
-                f"unknown 环节 {stage!r} of 事项 {'、'.join(matters)} in the must-record list "
-                f"{record_list.name}{_did_you_mean(stage, of)}"
+                N_(
+                    "unknown 环节 {stage} of 事项 {matters} in the must-record list "
+                    "{list}{suggestion}"
+                ),
+                stage=repr(stage),
+                matters="、".join(matters),
+                list=record_list.name,
+                suggestion=_did_you_mean(stage, of),
             )
         stated.extend(_stated(row) for m in owners if (row := record_list.find(m, stage)))
     for matter in matters:

@@ -16,7 +16,7 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.models import Case, CaseLink, Evidence, Hold
 from vault.errors import Conflict, NotFound, RetentionRefused
-from vault.i18n import N_
+from vault.i18n import N_, Phrase
 from vault.media.derivatives import follow_retention
 from vault.retention_rules import (
     CLASSES,
@@ -41,7 +41,9 @@ def get_evidence(session: Session, evidence_id: int, *, lock: bool = False) -> E
     if evidence is None:
         raise NotFound(N_("no evidence {id}"), id=evidence_id)
     if evidence.purged_at is not None:
-        raise Conflict(f"evidence {evidence_id} was purged on {iso(evidence.purged_at)}")
+        raise Conflict(
+            N_("evidence {id} was purged on {when}"), id=evidence_id, when=iso(evidence.purged_at)
+        )
     return evidence
 
 
@@ -138,9 +140,14 @@ def reapply(vault: Vault, session: Session, evidence: Evidence) -> Decision:
     decision = decide(facts_for(session, evidence), vault.settings.retention)
     if shortens(evidence.retain_until, decision.retain_until):
         raise RetentionRefused(
-            f"evidence {evidence.id} is retained until {iso(evidence.retain_until) or 'forever'}; "
-            f"this change would bring that to {iso(decision.retain_until)} "
-            f"({decision.rule}), and retention may only grow (RT-4)"
+            N_(
+                "evidence {id} is retained until {until}; this change would bring that to "
+                "{then} ({rule}), and retention may only grow (RT-4)"
+            ),
+            id=evidence.id,
+            until=iso(evidence.retain_until) or Phrase(N_("forever")),
+            then=iso(decision.retain_until),
+            rule=decision.rule,
         )
     vault.store.extend_retention(evidence.storage_key, decision.retain_until or PERMANENT)
     vault.store.set_legal_hold(evidence.storage_key, decision.blocked)
@@ -171,17 +178,28 @@ def classify(
 ) -> Decision:
     """Set the retention class (RT-1, RT-2); a class that would shorten retention is refused."""
     if retention_class not in CLASSES:
-        raise Conflict(f"unknown retention class {retention_class!r} (known: {', '.join(CLASSES)})")
+        raise Conflict(
+            N_("unknown retention class {name} (known: {known})"),
+            name=repr(retention_class),
+            known=", ".join(CLASSES),
+        )
     if retention_class == "long_term" and category not in LONG_TERM_CATEGORIES:
-        raise Conflict(f"long_term needs --category, one of {', '.join(LONG_TERM_CATEGORIES)}")
+        raise Conflict(
+            N_("{code} needs {option}, one of {known}"),
+            code="long_term",
+            option="--category",
+            known=", ".join(LONG_TERM_CATEGORIES),
+        )
     if retention_class != "long_term" and category is not None:
-        raise Conflict("--category applies to the long_term class only")
+        raise Conflict(
+            N_("{option} applies to the {code} class only"), option="--category", code="long_term"
+        )
     if not reason.strip():
-        raise Conflict("a reason is required")
+        raise Conflict(N_("a reason is required"))
     with vault.session() as session:
         evidence = get_evidence(session, evidence_id, lock=True)
         if retention_class == "case" and not linked_cases(session, evidence_id):
-            raise Conflict(f"evidence {evidence_id} is linked to no case; link it first")
+            raise Conflict(N_("evidence {id} is linked to no case; link it first"), id=evidence_id)
         before = (evidence.retention_class, evidence.long_term_category)
         evidence.retention_class, evidence.long_term_category = retention_class, category
         evidence.retention_reason = reason
@@ -240,7 +258,7 @@ def keep_as_evidence(
 def place_hold(vault: Vault, evidence_id: int, reason: str) -> Hold:
     """A manual legal hold on one piece of evidence: no deletion until it is released."""
     if not reason.strip():
-        raise Conflict("a reason is required")
+        raise Conflict(N_("a reason is required"))
     with vault.session() as session:
         evidence = get_evidence(session, evidence_id, lock=True)
         hold = Hold(
@@ -265,9 +283,13 @@ def release_hold(vault: Vault, hold_id: int, reason: str) -> Hold:
     with vault.session() as session:
         hold = session.get(Hold, hold_id)
         if hold is None or hold.kind != "legal" or hold.evidence_id is None:
-            raise NotFound(f"no legal hold {hold_id} on evidence")
+            raise NotFound(N_("no legal hold {id} on evidence"), id=hold_id)
         if hold.released_at is not None:
-            raise Conflict(f"hold {hold_id} was already released on {iso(hold.released_at)}")
+            raise Conflict(
+                N_("hold {id} was already released on {when}"),
+                id=hold_id,
+                when=iso(hold.released_at),
+            )
         hold.released_at, hold.released_by = vault.clock.now(), vault.actor("records").name
         hold.release_reason = reason
         session.add(hold)

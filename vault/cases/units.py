@@ -26,9 +26,12 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.models import Case, DockSession, Officer, Principal, Unit, UnitAlias
 from vault.errors import Conflict, NotFound, VaultError
+from vault.i18n import N_, Phrase
 from vault.timeutil import iso
 
 MAX_NAME = 128  # the column's length, and Case.unit's
+
+_WHAT = {"name": Phrase(N_("name")), "alias": Phrase(N_("alias"))}
 
 
 def normalise(text: str) -> str:
@@ -39,9 +42,14 @@ def normalise(text: str) -> str:
 def _checked(text: str, what: str) -> str:
     name = normalise(text)
     if not name:
-        raise VaultError(f"a unit's {what} cannot be empty")
+        raise VaultError(N_("a unit's {what} cannot be empty"), what=_WHAT.get(what, what))
     if len(name) > MAX_NAME:
-        raise VaultError(f"a unit's {what} is at most {MAX_NAME} characters ({len(name)} given)")
+        raise VaultError(
+            N_("a unit's {what} is at most {most} characters ({given} given)"),
+            what=_WHAT.get(what, what),
+            most=MAX_NAME,
+            given=len(name),
+        )
     return name
 
 
@@ -109,7 +117,11 @@ def add_alias(vault: Vault, name: str, alias: str, by: str | None = None) -> dic
     with vault.session() as session, _race(alias):
         unit = resolve(session, name)
         if unit is None:
-            raise NotFound(f"no unit {normalise(name)!r} is registered; {_known(session)}")
+            raise NotFound(
+                N_("no unit {name} is registered; {known}"),
+                name=repr(normalise(name)),
+                known=_known(session),
+            )
         _require_free(session, alias)
         _add_alias(vault, session, unit, alias, by)
         _event(vault, session, "unit.alias_added", unit, alias=alias, by=by or _actor(vault))
@@ -189,11 +201,11 @@ def _row(session: Session, unit: Unit) -> dict[str, Any]:
     }
 
 
-def _known(session: Session) -> str:
+def _known(session: Session) -> Phrase:
     names = [u.name for u in session.exec(select(Unit).order_by(col(Unit.name)))]
     if not names:
-        return "none is yet (evault unit add NAME)"
-    return "registered: " + ", ".join(names)
+        return Phrase(N_("none is yet ({command})"), command="evault unit add NAME")
+    return Phrase(N_("registered: {names}"), names=", ".join(names))
 
 
 def _require_free(session: Session, name: str) -> None:
@@ -202,8 +214,10 @@ def _require_free(session: Session, name: str) -> None:
     if owner is None:
         return
     if owner.name == name:
-        raise Conflict(f"unit {name!r} is already registered")
-    raise Conflict(f"{name!r} is already an alias of unit {owner.name!r}")
+        raise Conflict(N_("unit {name} is already registered"), name=repr(name))
+    raise Conflict(
+        N_("{name} is already an alias of unit {unit}"), name=repr(name), unit=repr(owner.name)
+    )
 
 
 def _add_alias(vault: Vault, session: Session, unit: Unit, alias: str, by: str | None) -> None:
@@ -222,7 +236,9 @@ def _race(name: str) -> Iterator[None]:
         yield
     except IntegrityError:
         raise Conflict(
-            f"{name!r} was registered at the same time elsewhere (see `evault unit list`)"
+            N_("{name} was registered at the same time elsewhere (see `{command}`)"),
+            name=repr(name),
+            command="evault unit list",
         ) from None
 
 

@@ -25,6 +25,7 @@ from vault.cli.common import (
     timezone_of,
 )
 from vault.errors import RegisterTampered, VaultError
+from vault.i18n import N_, _
 from vault.timeutil import local_display
 
 app = typer.Typer(help="Access requests, approvals, grants and the register.", no_args_is_help=True)
@@ -95,8 +96,9 @@ def request(
         print_json(filed)
         return
     console.print(
-        f"request {filed['request_id']} filed: {filed['action']} {filed['scope']} "
-        "(pending approval)"
+        _("request {id} filed: {action} {scope} (pending approval)").format(
+            id=filed["request_id"], action=filed["action"], scope=filed["scope"]
+        )
     )
 
 
@@ -113,7 +115,12 @@ def approve(
     """Approve a request (approvers only): a grant for its scope and action."""
     grant = call(ctx, "access.approve", request_id=request_id, reason=reason, days=days)
     console.print(
-        f"grant {grant['grant_id']}: {grant['action']} {grant['scope']} until {grant['expires_at']}"
+        _("grant {id}: {action} {scope} until {until}").format(
+            id=grant["grant_id"],
+            action=grant["action"],
+            scope=grant["scope"],
+            until=grant["expires_at"],
+        )
     )
 
 
@@ -138,7 +145,7 @@ def deny(
         reason=reason,
         statutory_ground=statutory_ground,
     )
-    console.print(f"request {request_id} denied")
+    console.print(_("request {id} denied").format(id=request_id))
 
 
 @app.command()
@@ -149,7 +156,7 @@ def revoke(
 ) -> None:
     """Revoke a grant before it expires."""
     call(ctx, "access.revoke", grant_id=grant_id, reason=reason)
-    console.print(f"grant {grant_id} revoked")
+    console.print(_("grant {id} revoked").format(id=grant_id))
 
 
 REQUEST_LABELS = {"status": ("--status", "requests by status")}
@@ -205,21 +212,41 @@ def show(
     decision and grant, and the documents presented (--document KIND --out FILE writes one
     out of the store; an officer sees only his own requests)."""
     if (document is None) != (out is None):
-        raise VaultError("--document and --out go together: the kind, and the file to write")
+        raise VaultError(
+            N_("{document} and {out} go together: the kind, and the file to write"),
+            document="--document",
+            out="--out",
+        )
     if document is not None and out is not None:
         if not out.absolute().parent.is_dir():
-            raise VaultError(f"no folder {out.absolute().parent} to write {out} in")
+            raise VaultError(
+                N_("no folder {folder} to write {path} in"), folder=out.absolute().parent, path=out
+            )
         written, placed = call_receiving(
             ctx, "access.document", {"document": out}, request_id=request_id, kind=document
         )
         if "document" not in placed:
-            raise VaultError(f"the service sent no {document} of request {request_id}")
+            raise VaultError(
+                N_("the service sent no {document} of request {id}"),
+                document=document,
+                id=request_id,
+            )
         if as_json:
             print_json(written | {"written_to": str(out)})
             return
         console.print(
-            f"wrote {out}: {written['kind']} {written['file_name']} of request {request_id}, "
-            f"{written['size']:,} bytes, SHA-256 {written['sha256']} (as sealed)",
+            _(
+                "wrote {path}: {kind} {file} of request {id}, {size} bytes, {hash} {sha256} "
+                "(as sealed)"
+            ).format(
+                path=out,
+                kind=written["kind"],
+                file=written["file_name"],
+                id=request_id,
+                size=f"{written['size']:,}",
+                hash="SHA-256",
+                sha256=written["sha256"],
+            ),
             soft_wrap=True,
         )
         return
@@ -281,19 +308,26 @@ def log(
             print_json(report)
         elif report["ok"]:
             console.print(
-                f"register intact: {report['entries']} entries, signed through "
-                f"{report['signed_through']}, key {report['key_id']}"
+                _("register intact: {count} entries, signed through {seq}, key {key}").format(
+                    count=report["entries"], seq=report["signed_through"], key=report["key_id"]
+                )
             )
         for warning in report.get("warnings", []):  # not tampering: exit 0 stands
             err_console.print(f"warning: {warning['reason']}", soft_wrap=True)
         if not report["ok"]:
             first = report["problems"][0]
             err_console.print(
-                f"register tampered: entry {first['seq']}: {first['reason']}", soft_wrap=True
+                _("register tampered: entry {seq}: {reason}").format(
+                    seq=first["seq"], reason=first["reason"]
+                ),
+                soft_wrap=True,
             )
             for problem in report["problems"][1:]:
                 err_console.print(
-                    f"  also entry {problem['seq']}: {problem['reason']}", soft_wrap=True
+                    _("  also entry {seq}: {reason}").format(
+                        seq=problem["seq"], reason=problem["reason"]
+                    ),
+                    soft_wrap=True,
                 )
             raise typer.Exit(RegisterTampered.exit_code)
         return
@@ -305,8 +339,12 @@ def log(
         }
         for target in targets.values():
             if not target.absolute().parent.is_dir():
-                raise VaultError(f"no folder {target.absolute().parent} to write {target} in")
-        written, _ = call_receiving(
+                raise VaultError(
+                    N_("no folder {folder} to write {path} in"),
+                    folder=target.absolute().parent,
+                    path=target,
+                )
+        written, _placed = call_receiving(
             ctx,
             "access.log",
             targets,
@@ -316,7 +354,9 @@ def log(
             pdf=pdf_out is not None,
         )
         for target in targets.values():
-            console.print(f"wrote {target} ({written['entries']} entries)")
+            console.print(
+                _("wrote {path} ({count} entries)").format(path=target, count=written["entries"])
+            )
         return
     entries = call(ctx, "access.log", from_=from_, to=to)
     if as_json:
@@ -342,4 +382,7 @@ def log(
 def sign(ctx: typer.Context) -> None:
     """Sign the register's head now (as the service account that can read the key)."""
     seq = call(ctx, "access.sign")["signed_through"]
-    console.print(f"signed the register through entry {seq}" if seq else "register is empty")
+    if seq:
+        console.print(_("signed the register through entry {seq}").format(seq=seq))
+    else:
+        console.print(_("register is empty"))

@@ -20,6 +20,7 @@ from vault.cli.common import (
     timezone_of,
 )
 from vault.errors import VaultError
+from vault.i18n import N_, _
 
 app = typer.Typer(help="Case files and the evidence linked to them.", no_args_is_help=True)
 
@@ -75,10 +76,17 @@ def create(
         to_prove=to_prove,
     )
     years = case["file_retention_years"]
-    kept = f"{years} years after closure" if years else "permanently"
-    console.print(f"case {case['number']} opened ({case['type']}; file kept {kept})")
+    if years:
+        opened = _("case {number} opened ({type}; file kept {years} years after closure)")
+    else:
+        opened = _("case {number} opened ({type}; file kept permanently)")
+    console.print(opened.format(number=case["number"], type=case["type"], years=years))
     for stated in case.get("stages") or []:
-        console.print(f"  must record: {escape(stated['matter'])} / {escape(stated['stage'])}")
+        console.print(
+            _("  must record: {matter} / {stage}").format(
+                matter=escape(stated["matter"]), stage=escape(stated["stage"])
+            )
+        )
 
 
 @app.command("link")
@@ -97,7 +105,7 @@ def link_(
 ) -> None:
     """Link evidence to a case: it is then kept as long as the case file (RT-3)."""
     if not evidence_ids and not session:
-        raise VaultError("name evidence ids or --session DOCK_ID")
+        raise VaultError(N_("name evidence ids or {option}"), option="--session DOCK_ID")
     linked = call(
         ctx,
         "case.link",
@@ -106,7 +114,14 @@ def link_(
         sessions=session or [],
         stage=stage,
     )
-    console.print(f"linked to case {number}: {', '.join(map(str, linked)) or 'nothing new'}")
+    if linked:
+        console.print(
+            _("linked to case {number}: {ids}").format(
+                number=number, ids=", ".join(map(str, linked))
+            )
+        )
+    else:
+        console.print(_("linked to case {number}: nothing new").format(number=number))
 
 
 @app.command()
@@ -118,7 +133,11 @@ def unlink(
 ) -> None:
     """Unlink evidence from a case: recorded, and refused if retention would shrink (RT-4)."""
     call(ctx, "case.unlink", number=number, evidence_ids=evidence_ids, reason=reason)
-    console.print(f"unlinked from case {number}: {', '.join(map(str, evidence_ids))}")
+    console.print(
+        _("unlinked from case {number}: {ids}").format(
+            number=number, ids=", ".join(map(str, evidence_ids))
+        )
+    )
 
 
 @app.command()
@@ -180,7 +199,11 @@ def list_(
 def close(ctx: typer.Context, number: Number) -> None:
     """Close a case: its evidence is then kept for the case file's retention from today."""
     count = call(ctx, "case.close", number=number)
-    console.print(f"case {number} closed; retention recomputed for {count} records")
+    console.print(
+        _("case {number} closed; retention recomputed for {count} records").format(
+            number=number, count=count
+        )
+    )
 
 
 @app.command()
@@ -197,7 +220,10 @@ def litigation(
 ) -> None:
     """Start or end the litigation hold on a case's evidence (RT-3)."""
     if start == end:
-        raise VaultError("give exactly one of --start or --end")
+        raise VaultError(N_("give exactly one of {start} or {end}"), start="--start", end="--end")
     count = call(ctx, "case.litigation", number=number, start=start, reason=reason)
-    state = "under litigation hold" if start else "released from litigation hold"
-    console.print(f"case {number} {state}; {count} records updated")
+    if start:
+        done = _("case {number} under litigation hold; {count} records updated")
+    else:
+        done = _("case {number} released from litigation hold; {count} records updated")
+    console.print(done.format(number=number, count=count))

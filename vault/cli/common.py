@@ -30,6 +30,7 @@ from rich.markup import escape
 
 from vault import client, i18n
 from vault.errors import VaultError
+from vault.i18n import N_, _
 
 if TYPE_CHECKING:
     from rich.table import Table as RichTable
@@ -180,7 +181,9 @@ def call_with_files(
         try:
             data[name] = path.read_bytes()
         except OSError as exc:
-            raise VaultError(f"cannot read {path}: {exc.strerror}") from None
+            raise VaultError(
+                N_("cannot read {path}: {problem}"), path=path, problem=exc.strerror
+            ) from None
     return state_of(ctx).call(op, params, inputs=data).result
 
 
@@ -191,7 +194,9 @@ def call_receiving(
     target (a new file or folder, written by this process, as the caller's own user)."""
     for target in targets.values():
         if target.exists() or target.is_symlink():
-            raise VaultError(f"{target} already exists: remove it or choose another name")
+            raise VaultError(
+                N_("{path} already exists: remove it or choose another name"), path=target
+            )
     first = next(iter(targets.values()))
     staging = Path(tempfile.mkdtemp(prefix=".evault-", dir=first.resolve().parent))
     try:
@@ -236,7 +241,7 @@ def print_fields(detail: dict[str, Any], skip: tuple[str, ...] = (), tz: str | N
     the station's zone to the second (the zone named once, at the top), yes/no, "-" for
     nothing; nested records indented; a list of records as a small table."""
     if tz:
-        console.print(f"[dim]times in {escape(tz)}[/]")
+        console.print("[dim]" + _("times in {zone}").format(zone=escape(tz)) + "[/]")
     _fields(detail, skip, tz, 22)
 
 

@@ -25,6 +25,7 @@ from vault.cli.common import (
     timezone_of,
 )
 from vault.errors import VaultError
+from vault.i18n import N_, _
 from vault.timeutil import local_display
 
 app = typer.Typer(help="Recording compliance: sessions, narration, clocks, deadlines.")
@@ -126,7 +127,7 @@ def late_reason(
     if as_json:
         print_json(row)
     else:
-        console.print(f"reason recorded for evidence {evidence_id}")
+        console.print(_("reason recorded for evidence {id}").format(id=evidence_id))
 
 
 @app.command()
@@ -234,19 +235,21 @@ def _report_with_html(ctx: typer.Context, params: dict[str, Any], html: Path) ->
     """The report, its printable copy written to HTML (replacing a file of that name, as
     the report is rewritten each time): received beside it, then moved into place."""
     if not html.parent.is_dir():
-        raise VaultError(f"cannot write {html}: No such file or directory")
+        raise VaultError(N_("cannot write {path}: No such file or directory"), path=html)
     if html.is_dir():
-        raise VaultError(f"cannot write {html}: Is a directory")
+        raise VaultError(N_("cannot write {path}: Is a directory"), path=html)
     received = html.with_name(f".{html.name}.{os.getpid()}.new")
     try:
         report, placed = call_receiving(
             ctx, "report.compliance", {"report.html": received}, html=True, **params
         )
         if "report.html" not in placed:
-            raise VaultError(f"the service sent no printable report for {html}")
+            raise VaultError(N_("the service sent no printable report for {path}"), path=html)
         os.replace(received, html)
     except OSError as exc:
-        raise VaultError(f"cannot write {html}: {exc.strerror or exc}") from exc
+        raise VaultError(
+            N_("cannot write {path}: {problem}"), path=html, problem=exc.strerror or exc
+        ) from exc
     finally:
         received.unlink(missing_ok=True)
     return report
@@ -275,7 +278,7 @@ def _print_report(report: dict[str, Any], html: Path | None, nothing: str | None
     if nothing:
         console.print(nothing, markup=False, soft_wrap=True)
     if findings or not nothing:  # "0 findings" over no record would read as a clean report
-        console.print(f"{len(findings)} findings")
+        console.print(_("{count} findings").format(count=len(findings)))
     for finding in findings:
         console.print(
             f"  [bold]{finding['rule']}[/] {escape(finding['subject'])}: "
@@ -283,4 +286,4 @@ def _print_report(report: dict[str, Any], html: Path | None, nothing: str | None
             soft_wrap=True,
         )
     if html is not None:
-        console.print(f"printable report written to {html}")
+        console.print(_("printable report written to {path}").format(path=html))

@@ -21,6 +21,7 @@ from vault.cli.common import (
     timezone_of,
 )
 from vault.errors import VaultError
+from vault.i18n import N_, _
 from vault.timeutil import local_display
 
 CameraArg = Annotated[str, typer.Argument(help="The camera's device id (serial).")]
@@ -66,7 +67,7 @@ def checkout(
         return
     console.print(_said(event, timezone_of(ctx)))
     if event["check_source"] is None:
-        console.print("no pre-use check is known (no reading given, never docked): a finding")
+        console.print(_("no pre-use check is known (no reading given, never docked): a finding"))
 
 
 def give_back(ctx: typer.Context, device_id: CameraArg, note: NoteOpt = None) -> None:
@@ -101,11 +102,15 @@ def custody(
     """The custody ledger: checkouts with their pre-use checks, returns, upkeep and loss."""
     if pdf is not None:
         if not pdf.absolute().parent.is_dir():
-            raise VaultError(f"no folder {pdf.absolute().parent} to write {pdf} in")
-        done, _ = call_receiving(
+            raise VaultError(
+                N_("no folder {folder} to write {path} in"), folder=pdf.absolute().parent, path=pdf
+            )
+        done, _placed = call_receiving(
             ctx, "device.custody", {"ledger.pdf": pdf}, device_id=device_id, pdf=True
         )
-        console.print(f"wrote {pdf} ({len(done['events'])} events)")
+        console.print(
+            _("wrote {path} ({count} events)").format(path=pdf, count=len(done["events"]))
+        )
         return
     events = call(ctx, "device.custody", device_id=device_id)["events"]
     if as_json:

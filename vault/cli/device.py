@@ -9,6 +9,7 @@ import typer
 from rich.markup import escape
 
 from vault.cli.common import Table, call, console, print_json
+from vault.i18n import _
 
 app = typer.Typer(help="Body cameras: keepers and the usage ledger.", no_args_is_help=True)
 
@@ -27,9 +28,13 @@ def assign(
     done = call(
         ctx, "device.assign", device_id=device_id, keeper=keeper, note=note, profile=profile
     )
-    console.print(f"camera {escape(device_id)} is kept by {escape(keeper)} from now on")
+    console.print(
+        _("camera {camera} is kept by {keeper} from now on").format(
+            camera=escape(device_id), keeper=escape(keeper)
+        )
+    )
     if done.get("camera_badge"):
-        console.print(f"its badge: {escape(done['camera_badge'])}")
+        console.print(_("its badge: {badge}").format(badge=escape(done["camera_badge"])))
 
 
 @app.command()

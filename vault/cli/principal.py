@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from vault.cli.common import Csv, Table, call, console, csv_mode, print_json
+from vault.i18n import _
 
 app = typer.Typer(help="Principals (staff and outside requesters) and roles.", no_args_is_help=True)
 
@@ -76,11 +77,15 @@ def add(
         approver_level=approver_level,
         case=case,
     )
-    mapped = f", OS user {added['os_user']}" if added["os_user"] else ""
+    mapped = _(", OS user {user}").format(user=added["os_user"]) if added["os_user"] else ""
     roles = ", ".join(added["roles"]) or "-"
     if added["approver_level"]:
         roles += f" ({added['approver_level']})"
-    console.print(f"principal {added['name']} added ({added['kind']}; {roles}{mapped})")
+    console.print(
+        _("principal {name} added ({kind}; {roles}{mapped})").format(
+            name=added["name"], kind=added["kind"], roles=roles, mapped=mapped
+        )
+    )
 
 
 @app.command("map")
@@ -91,7 +96,7 @@ def map_(
 ) -> None:
     """Map an OS user to a staff principal: the CLI then acts as that principal."""
     principal = call(ctx, "principal.map", os_user=os_user, name=name)
-    console.print(f"OS user {os_user} acts as {principal['name']}")
+    console.print(_("OS user {user} acts as {name}").format(user=os_user, name=principal["name"]))
 
 
 @app.command()
@@ -102,7 +107,11 @@ def level(
 ) -> None:
     """Set the level an approver approves at (AC-0; see access.approval)."""
     changed = call(ctx, "principal.level", name=name, level=level)
-    console.print(f"{changed['name']} approves as {changed['approver_level']}")
+    console.print(
+        _("{name} approves as {level}").format(
+            name=changed["name"], level=changed["approver_level"]
+        )
+    )
 
 
 @app.command()
@@ -113,7 +122,7 @@ def disable(
 ) -> None:
     """Disable a principal: no more CLI use, no use of their grants; the records stay."""
     call(ctx, "principal.disable", name=name, reason=reason)
-    console.print(f"principal {name} disabled")
+    console.print(_("principal {name} disabled").format(name=name))
 
 
 @app.command("list")

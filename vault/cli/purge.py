@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from vault.cli.common import Csv, Table, call, call_receiving, console, csv_mode, print_json
 from vault.errors import UsageError, VaultError
+from vault.i18n import N_, _
 
 app = typer.Typer(
     help="Clear footage whose retention has ended, through signed purge lists (RT-1..RT-5).",
@@ -86,7 +87,7 @@ def draw(ctx: typer.Context, as_json: Json = False) -> None:
         print_json(listing)
         return
     if listing is None:
-        console.print("nothing has come due that is not already on a purge list")
+        console.print(_("nothing has come due that is not already on a purge list"))
         return
     console.print(escape(_said(listing)))
 
@@ -107,13 +108,20 @@ def show(
     """The purge lists, or one list with its items, marks and outcomes."""
     if pdf is not None:
         if list_id is None:
-            raise UsageError("--pdf prints one list: name its LIST_ID")
+            raise UsageError(
+                N_("{option} prints one list: name its {arg}"), option="--pdf", arg="LIST_ID"
+            )
         if not pdf.absolute().parent.is_dir():
-            raise VaultError(f"no folder {pdf.absolute().parent} to write {pdf} in")
-        listing, _ = call_receiving(
+            raise VaultError(
+                N_("no folder {folder} to write {path} in"), folder=pdf.absolute().parent, path=pdf
+            )
+        listing, _placed = call_receiving(
             ctx, "purge.lists", {"purge-list.pdf": pdf}, list_id=list_id, pdf=True
         )
-        console.print(f"wrote {pdf} ({listing['counts']['items']} items)", markup=False)
+        console.print(
+            _("wrote {path} ({count} items)").format(path=pdf, count=listing["counts"]["items"]),
+            markup=False,
+        )
         return
     found = call(ctx, "purge.lists", list_id=list_id, status=status)
     if as_json:
@@ -167,7 +175,7 @@ def mark(
 ) -> None:
     """Appraise items of a list not yet signed (records keeper, Pingdingshan 第15条)."""
     if no_value == keep:
-        raise UsageError("say --no-value or --keep")
+        raise UsageError(N_("say {no_value} or {keep}"), no_value="--no-value", keep="--keep")
     done = call(
         ctx,
         "purge.mark",

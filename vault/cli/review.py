@@ -10,6 +10,7 @@ import typer
 
 from vault.cli.common import Csv, FromDate, ToDate, call, console, csv_mode, print_json, timezone_of
 from vault.cli.session import print_sessions
+from vault.i18n import _
 
 app = typer.Typer(help="Spot checks: random samples for playback review.", no_args_is_help=True)
 
@@ -58,4 +59,8 @@ def record(
     if as_json:
         print_json(row)
         return
-    console.print(f"review {row['review_id']} of session {session_id}: {result}")
+    console.print(
+        _("review {id} of session {session}: {result}").format(
+            id=row["review_id"], session=session_id, result=result
+        )
+    )

@@ -24,6 +24,7 @@ from vault.cli.common import (
     timezone_of,
 )
 from vault.errors import VolumeError
+from vault.i18n import N_, _
 from vault.timeutil import local_display
 
 # The codes the domain knows (vault.compliance.reasons.GAP_REASONS, .stops.STOP_REASONS),
@@ -205,12 +206,16 @@ def unresumed(
         print_json(row)
         return
     reported = (
-        f"reported to {row['reported_to']} at {row['reported_at']}"
+        _("reported to {to} at {at}").format(to=row["reported_to"], at=row["reported_at"])
         if row["reported_to"]
-        else "no immediate report recorded"
+        else _("no immediate report recorded")
     )
-    explained = "explained" if row["note"] else "no written explanation yet"
-    console.print(f"session {row['session_id']}: {row['reason_label']}; {reported}; {explained}")
+    explained = _("explained") if row["note"] else _("no written explanation yet")
+    console.print(
+        _("session {id}: {reason}; {reported}; {explained}").format(
+            id=row["session_id"], reason=row["reason_label"], reported=reported, explained=explained
+        )
+    )
 
 
 @app.command()
@@ -264,7 +269,9 @@ def add(
         row = call(ctx, "stop-record.add", **params)
     else:
         if not statement.is_file():
-            raise VolumeError(f"statement file {statement} does not exist or is not a file")
+            raise VolumeError(
+                N_("statement file {path} does not exist or is not a file"), path=statement
+            )
         # Sent under its own name: the sealed statement keeps the file name it was given.
         row = call_with_files(
             ctx, "stop-record.add", {statement.name: statement}, statement=statement.name, **params
@@ -273,8 +280,16 @@ def add(
         print_json(row)
         return
     sha256 = row["statement"]["sha256"] if row["statement"] else None
-    sealed = f"; statement sealed, SHA-256 {sha256}" if sha256 else ""
-    console.print(f"stop record {row['stop_id']} filed, awaiting the supervisor's approval{sealed}")
+    sealed = (
+        _("; statement sealed, {hash} {sha256}").format(hash="SHA-256", sha256=sha256)
+        if sha256
+        else ""
+    )
+    console.print(
+        _("stop record {id} filed, awaiting the supervisor's approval{sealed}").format(
+            id=row["stop_id"], sealed=sealed
+        )
+    )
 
 
 @stop_app.command()
@@ -284,7 +299,9 @@ def approve(
 ) -> None:
     """Approve a stop record (a principal with the approver role, not its filer)."""
     row = call(ctx, "stop-record.approve", stop_id=stop_id)
-    console.print(f"stop record {row['stop_id']} approved by {row['approved_by']}")
+    console.print(
+        _("stop record {id} approved by {who}").format(id=row["stop_id"], who=row["approved_by"])
+    )
 
 
 @stop_app.command("list")

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from vault.cli.common import Table, call, console, human, print_json, timezone_of
+from vault.i18n import _
 
 # Each section: its title, the command that acts on it, and its columns (key, header).
 SECTIONS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
@@ -153,9 +154,9 @@ def todo(
     tz = timezone_of(ctx)
     sections = [(n, rows) for n, rows in found["sections"].items() if rows and n in SECTIONS]
     if not sections:
-        console.print("nothing to do")
+        console.print(_("nothing to do"))
         return
-    console.print(f"[dim]times in {tz}[/]")
+    console.print("[dim]" + _("times in {zone}").format(zone=tz) + "[/]")
     for name, rows in sections:
         title, command, columns = SECTIONS[name]
         console.print(f"\n[bold]{title}[/] ({len(rows)}): {command}", soft_wrap=True)

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from vault.cli.common import Csv, Table, call, console, csv_mode, print_json
+from vault.i18n import _
 
 app = typer.Typer(help="Units and the other names they go by.", no_args_is_help=True)
 
@@ -31,8 +32,12 @@ def add(
     if as_json:
         print_json(row)
         return
-    also = f" (also: {', '.join(row['aliases'])})" if row["aliases"] else ""
-    console.print(f"unit {row['name']} registered{also}", markup=False)
+    also = (
+        _(" (also: {aliases})").format(aliases=", ".join(row["aliases"])) if row["aliases"] else ""
+    )
+    console.print(
+        _("unit {name} registered{also}").format(name=row["name"], also=also), markup=False
+    )
 
 
 @app.command("alias")
@@ -47,7 +52,9 @@ def alias_(
     if as_json:
         print_json(row)
         return
-    console.print(f"{alias} now names unit {row['name']}", markup=False)
+    console.print(
+        _("{alias} now names unit {name}").format(alias=alias, name=row["name"]), markup=False
+    )
 
 
 @app.command("list")

@@ -11,6 +11,7 @@ from rich.markup import escape
 
 from vault.cli.common import Table, call, console, print_json
 from vault.cli.display import styled
+from vault.i18n import _
 
 SHOWN = 3  # findings printed per class; --json lists them all
 
@@ -36,7 +37,7 @@ def _print(report: dict[str, Any]) -> None:
 
 
 def _print_sealed(result: dict[str, Any]) -> None:
-    console.print(f"seal records written: {len(result['sealed'])}")
+    console.print(_("seal records written: {count}").format(count=len(result["sealed"])))
     for refusal in result["refused"]:
         console.print(
             f"  [red]not sealed[/] {escape(refusal['subject'])}: {escape(refusal['reason'])}",

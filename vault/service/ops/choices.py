@@ -8,6 +8,7 @@ import difflib
 from collections.abc import Sequence
 
 from vault.errors import UsageError
+from vault.i18n import N_
 
 __all__ = ["UsageError", "nearest"]
 
@@ -26,12 +27,26 @@ def choose(option: str, value: str | None, known: Sequence[str]) -> str | None:
     if value is None or value in known:
         return value
     close = nearest(value, known)
-    hint = f"did you mean {close[0]}? " if close else ""
-    raise UsageError(f"{option} {value!r} is not known: {hint}(one of {', '.join(known)})")
+    if close:
+        raise UsageError(
+            N_("{option} {value} is not known: did you mean {nearest}? (one of {known})"),
+            option=option,
+            value=repr(value),
+            nearest=close[0],
+            known=", ".join(known),
+        )
+    raise UsageError(
+        N_("{option} {value} is not known: (one of {known})"),
+        option=option,
+        value=repr(value),
+        known=", ".join(known),
+    )
 
 
 def at_least_one(option: str, value: int | None) -> int | None:
     """A count of days (or of anything) that must be 1 or more when given."""
     if value is not None and value < 1:
-        raise UsageError(f"{option} must be at least 1 (got {value})")
+        raise UsageError(
+            N_("{option} must be at least 1 (got {value})"), option=option, value=value
+        )
     return value

@@ -29,6 +29,7 @@ from vault.compliance.scan import scan as run_scan
 from vault.compliance.stops import add_stop, all_stops, approve_stop, stop_json
 from vault.db.models import Evidence, Officer, RecordingGap, RecordingSession, StopRecord
 from vault.errors import AccessRefused, NotFound, VaultError
+from vault.i18n import N_
 from vault.logs import configure as configure_logging
 from vault.service.api import Call, operation
 from vault.service.ops.scopes import own_badge
@@ -57,12 +58,17 @@ def late_reason(call: Call, evidence_id: int, note: str) -> dict[str, Any]:
         with call.vault.session() as session:
             evidence = session.get(Evidence, evidence_id)
             if evidence is None:
-                raise NotFound(f"no evidence {evidence_id}")
+                raise NotFound(N_("no evidence {id}"), id=evidence_id)
             officer_pk = evidence.officer_pk
         if _officer_id(call, officer_pk) != badge:
             raise AccessRefused(
-                f"{call.name}: evidence {evidence_id} was not recorded by officer {badge}; "
-                "its late upload is explained by its officer or a records keeper"
+                N_(
+                    "{who}: evidence {id} was not recorded by officer {badge}; "
+                    "its late upload is explained by its officer or a records keeper"
+                ),
+                who=call.name,
+                id=evidence_id,
+                badge=badge,
             )
     return late_reason_json(add_late_reason(call.vault, evidence_id, note))
 
@@ -104,13 +110,22 @@ def annotate(call: Call, gap_id: int, reason: str, note: str) -> dict[str, Any]:
         with call.vault.session() as session:
             gap = session.get(RecordingGap, gap_id)
             if gap is None:
-                raise NotFound(f"no gap {gap_id} (list them: `evault session gaps`)")
+                raise NotFound(
+                    N_("no gap {id} (list them: `{command}`)"),
+                    id=gap_id,
+                    command="evault session gaps",
+                )
             recording = session.get(RecordingSession, gap.session_id)
             officer_pk = recording.officer_pk if recording else None
         if _officer_id(call, officer_pk) != badge:
             raise AccessRefused(
-                f"{call.name}: gap {gap_id} is not in a session recorded by officer {badge}; "
-                "its reason is given by its officer or a records keeper (RC-6)"
+                N_(
+                    "{who}: gap {id} is not in a session recorded by officer {badge}; "
+                    "its reason is given by its officer or a records keeper (RC-6)"
+                ),
+                who=call.name,
+                id=gap_id,
+                badge=badge,
             )
     gap = annotate_gap(call.vault, gap_id, reason, note)
     return {
@@ -139,12 +154,21 @@ def unresumed(
         with call.vault.session() as session:
             recording = session.get(RecordingSession, session_id)
             if recording is None:
-                raise NotFound(f"no recording session {session_id} (see evault session list)")
+                raise NotFound(
+                    N_("no recording session {id} (see {command})"),
+                    id=session_id,
+                    command="evault session list",
+                )
             officer_pk = recording.officer_pk
         if _officer_id(call, officer_pk) != badge:
             raise AccessRefused(
-                f"{call.name}: session {session_id} was not recorded by officer {badge}; "
-                "it is explained by its officer or a records keeper (RC-6)"
+                N_(
+                    "{who}: session {id} was not recorded by officer {badge}; "
+                    "it is explained by its officer or a records keeper (RC-6)"
+                ),
+                who=call.name,
+                id=session_id,
+                badge=badge,
             )
     when = parse_time(reported_at, call.vault.settings.timezone) if reported_at else None
     row = record_unresumed(
@@ -181,17 +205,22 @@ def stop_add(
         badge = own_badge(call)
         if officer != badge:
             raise AccessRefused(
-                f"{call.name} files stop records only for officer {badge} (their own), "
-                f"not for {officer}; a records keeper files them for others"
+                N_(
+                    "{who} files stop records only for officer {badge} (their own), "
+                    "not for {officer}; a records keeper files them for others"
+                ),
+                who=call.name,
+                badge=badge,
+                officer=officer,
             )
     tz = call.vault.settings.timezone
     start, end = parse_time(from_, tz), parse_time(to, tz)
     if start is None or end is None:
-        raise VaultError("--from and --to are required")
+        raise VaultError(N_("{since} and {to} are required"), since="--from", to="--to")
     path = None
     if statement is not None:
         if statement not in call.inputs:
-            raise VaultError(f"the statement file {statement} was not sent")
+            raise VaultError(N_("the statement file {path} was not sent"), path=statement)
         path = call.inputs[statement]
     row = add_stop(
         call.vault,

@@ -13,6 +13,7 @@ from vault.cases.cases import normalise_number
 from vault.cases.retention import classify as classify_evidence
 from vault.cases.retention import place_hold, release_hold
 from vault.errors import AccessRefused, VaultError
+from vault.i18n import N_
 from vault.media import redact as media_redact
 from vault.retention_rules import CLASSES, LONG_TERM_CATEGORIES
 from vault.retrieval import (
@@ -91,7 +92,11 @@ def verify(call: Call, evidence_id: int | None = None, orphans: bool = False) ->
     report = verify_evidence(call.vault, None if evidence_id is None else [evidence_id])
     if orphans:
         if evidence_id is not None:
-            raise VaultError("--orphans needs --all (every record must be known)")
+            raise VaultError(
+                N_("{option} needs {all} (every record must be known)"),
+                option="--orphans",
+                all="--all",
+            )
         report.orphans = find_orphans(call.vault)
     return report.to_json()
 
@@ -126,7 +131,7 @@ def release(call: Call, hold_id: int, reason: str) -> dict[str, Any]:
 @operation("evidence.mark")
 def mark(call: Call, evidence_id: int, markings: list[str], reason: str) -> list[str]:
     if not reason.strip():
-        raise VaultError("a --reason is required to mark evidence")
+        raise VaultError(N_("a {option} is required to mark evidence"), option="--reason")
     return mark_evidence(call.vault, evidence_id, markings, reason)
 
 
@@ -205,7 +210,7 @@ def export(
     redacted: bool = False,
 ) -> dict[str, Any]:
     if (evidence_id is None) == (case is None):
-        raise VaultError("give one evidence id or --case NUMBER")
+        raise VaultError(N_("give one evidence id or {option}"), option="--case NUMBER")
     scope = f"case:{normalise_number(case)}" if case is not None else f"evidence:{evidence_id}"
     package = call.output("package")
     result = access_export.export(

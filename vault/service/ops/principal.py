@@ -7,6 +7,7 @@ from typing import Any
 
 from vault.access import principals
 from vault.errors import NotFound
+from vault.i18n import N_
 from vault.service.api import Call, operation
 from vault.timeutil import iso
 
@@ -18,7 +19,8 @@ def _require_os_user(name: str) -> None:
         pwd.getpwnam(name)
     except KeyError:
         raise NotFound(
-            f"no OS user {name!r} on this machine: create the account first, then map it"
+            N_("no OS user {user} on this machine: create the account first, then map it"),
+            user=repr(name),
         ) from None
 
 

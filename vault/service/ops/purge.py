@@ -11,6 +11,7 @@ from vault.access.purge_paper import write_purge_list_pdf
 from vault.cases import purge_lists
 from vault.cases.purge import purge as run_purge
 from vault.errors import AccessRefused
+from vault.i18n import N_
 from vault.logs import configure as configure_logging
 from vault.service.api import Call, operation
 from vault.timeutil import parse_time
@@ -60,10 +61,10 @@ def mark(
 @operation("purge.sign")
 def sign(call: Call, list_id: int, note: str | None = None) -> dict[str, Any]:
     if call.principal is None:
-        raise AccessRefused("a purge list is signed by a principal with the approver role")
+        raise AccessRefused(N_("a purge list is signed by a principal with the approver role"))
     # AC-0: clearing records is approved by the bureau's head (Pingdingshan 第15条 with
     # 第4、5条: 局机关主要负责人); no document lets a deputy approve a destruction.
-    approval.require_level(call.vault.settings, call.principal, "head", "signing a purge list")
+    approval.require_level(call.vault.settings, call.principal, "head", N_("signing a purge list"))
     purge_lists.sign(call.vault, list_id, call.principal, note)
     return purge_lists.show(call.vault, list_id)
 

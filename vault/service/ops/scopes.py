@@ -15,7 +15,9 @@ def own_badge(call: Call) -> str:
     """The officer's badge, or a refusal: `own` means nothing without one."""
     badge = call.badge()
     if badge is None:
-        raise AccessRefused(f"{call.name} has no officer badge: own records cannot be found")
+        raise AccessRefused(
+            N_("{who} has no officer badge: own records cannot be found"), who=call.name
+        )
     return badge
 
 
@@ -35,8 +37,13 @@ def require_own_evidence(call: Call, evidence_id: int) -> None:
         if handles(session, call.principal, evidence_id):
             return
     raise AccessRefused(
-        f"{call.name}: evidence {evidence_id} is neither recorded by officer {badge} nor "
-        "linked to a case they handle"
+        N_(
+            "{who}: evidence {id} is neither recorded by officer {badge} nor "
+            "linked to a case they handle"
+        ),
+        who=call.name,
+        id=evidence_id,
+        badge=badge,
     )
 
 

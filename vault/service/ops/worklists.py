@@ -10,6 +10,7 @@ from vault.compliance import todo as todos
 from vault.compliance import worklists
 from vault.compliance.report import ReportFilters
 from vault.errors import AccessRefused, VaultError
+from vault.i18n import N_
 from vault.service.api import Call, operation
 from vault.service.ops.scopes import own_badge
 from vault.timeutil import parse_span
@@ -26,8 +27,12 @@ def _filters(
         badge = own_badge(call)
         if officer not in (None, badge):
             raise AccessRefused(
-                f"{call.name} sees only the recording of officer {badge} (their own), "
-                f"not of {officer}"
+                N_(
+                    "{who} sees only the recording of officer {badge} (their own), not of {officer}"
+                ),
+                who=call.name,
+                badge=badge,
+                officer=officer,
             )
         officer = badge
     start, end = parse_span(from_, to, call.vault.settings.timezone)
@@ -78,7 +83,9 @@ def _may_see(call: Call, request_id: int) -> None:
         parties = (request.requester_id, request.filed_by_id)
     if me not in parties:
         raise AccessRefused(
-            f"{call.name}: request {request_id} is neither theirs nor filed by them"
+            N_("{who}: request {id} is neither theirs nor filed by them"),
+            who=call.name,
+            id=request_id,
         )
 
 
@@ -92,7 +99,7 @@ def show(call: Call, request_id: int) -> dict[str, Any]:
 def document(call: Call, request_id: int, kind: str) -> dict[str, Any]:
     """The request's sealed document of KIND, handed back as the file `document`."""
     if not kind:
-        raise VaultError("give the document's kind (e.g. unit_letter)")
+        raise VaultError(N_("give the document's kind (e.g. {example})"), example="unit_letter")
     return worklists.write_document(call.vault, request_id, kind, call.output("document"))
 
 
