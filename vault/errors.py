@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from vault.i18n import _, speaking
+from vault.i18n import Phrase, _, speaking
 
 
 class VaultError(Exception):
@@ -16,6 +16,9 @@ class VaultError(Exception):
     exit_code = 1
 
     def __init__(self, message: object = "", /, **words: object) -> None:
+        if isinstance(message, Phrase) and message.message:  # a sentence made elsewhere
+            words = {**message.words, **words}
+            message = message.message
         self.template = str(message)
         self.words = words
         with speaking("en"):  # the English sentence, its Phrase words in English too

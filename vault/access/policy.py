@@ -13,12 +13,12 @@ from datetime import datetime
 
 from sqlmodel import Session, col, select
 
-from vault.access.principals import AGENCIES, PARTIES, STAFF, handled_case_ids
+from vault.access.principals import AGENCIES, KINDS, PARTIES, STAFF, handled_case_ids
 from vault.cases.cases import get_case
 from vault.cases.retention import case_evidence
 from vault.db.models import AccessGrant, Case, CaseLink, Evidence, Principal, RegisterEntry
 from vault.errors import AccessRefused, Conflict, NotFound
-from vault.i18n import N_, Named
+from vault.i18n import N_, Named, Phrase, _
 
 ACTIONS = ("view", "copy", "export")
 DOCUMENTS = {
@@ -73,21 +73,33 @@ def missing_documents(requester_kind: str, presented: set[str]) -> list[str]:
     return missing
 
 
-def marking_refusal(evidence: Evidence, requester: Principal, action: str) -> str | None:
+def _kind(kind: str) -> Named:
+    """A requester's kind: its code in English, its name (公安, 律师 ...) in Chinese."""
+    return Named(kind, KINDS.get(kind, kind))
+
+
+def marking_refusal(evidence: Evidence, requester: Principal, action: str) -> Phrase | None:
     """Why a marking rules this requester out (AC-9), or None."""
     markings = set(evidence.confidentiality or [])
     if requester.kind not in _PRIVATE_PARTIES:
         return None
     if "state_secret" in markings:
-        return (
-            f"evidence {evidence.id} is marked state_secret (国家秘密): it is never granted "
-            f"to a {requester.kind} (AC-9)"
+        return Phrase(
+            N_("evidence {id} is marked {marking}: it is never granted to a {kind} (AC-9)"),
+            id=evidence.id,
+            marking=Named("state_secret (国家秘密)", "国家秘密"),
+            kind=_kind(requester.kind),
         )
     # privacy is no refusal here: a copy goes out redacted (needs_redaction, at its use).
     if "commercial_secret" in markings and action != "view":
-        return (
-            f"evidence {evidence.id} is marked commercial_secret: a {requester.kind} may "
-            "view it on site but not copy or export it (AC-9)"
+        return Phrase(
+            N_(
+                "evidence {id} is marked {marking}: a {kind} may view it on site but not copy "
+                "or export it (AC-9)"
+            ),
+            id=evidence.id,
+            marking=Named("commercial_secret", "商业秘密"),
+            kind=_kind(requester.kind),
         )
     return None
 
@@ -102,16 +114,26 @@ def needs_redaction(evidence: Evidence, requester: Principal, action: str, asked
     return asked or (private and requester.kind in REDACTED_FOR)
 
 
-def redaction_refusal(evidence: Evidence, requester: Principal, asked: bool, why: str) -> str:
+def redaction_refusal(evidence: Evidence, requester: Principal, asked: bool, why: object) -> Phrase:
     """The refusal of a copy that must be redacted and cannot be (AC-9)."""
     because = (
-        "the request asks for a redacted copy"
+        Phrase(N_("the request asks for a redacted copy"))
         if asked and "privacy" not in (evidence.confidentiality or [])
-        else f"it is marked privacy (个人隐私): a {requester.kind} receives only a redacted copy"
+        else Phrase(
+            N_("it is marked {marking}: a {kind} receives only a redacted copy"),
+            marking=Named("privacy (个人隐私)", "个人隐私"),
+            kind=_kind(requester.kind),
+        )
     )
-    return (
-        f"evidence {evidence.id}: {because}, and {why}; a records keeper makes one first: "
-        f"evault evidence redact {evidence.id} --faces --render (AC-9)"
+    return Phrase(
+        N_(
+            "evidence {id}: {because}, and {why}; a records keeper makes one first: "
+            "{command} (AC-9)"
+        ),
+        id=evidence.id,
+        because=because,
+        why=why,
+        command=f"evault evidence redact {evidence.id} --faces --render",
     )
 
 
@@ -153,23 +175,33 @@ def scope_evidence(session: Session, scope: Scope) -> list[Evidence]:
 
 def party_scope_refusal(
     session: Session, requester: Principal, evidence: list[Evidence]
-) -> str | None:
+) -> Phrase | None:
     """Why a party (or its lawyer) may not have this scope, or None (AC-5, Pingdingshan
     第7条: 查阅本单位（人）的...结论性文件及音视频资料): only footage of its own case."""
     if requester.kind not in PARTIES:
         return None
     if requester.case_id is None:
-        return (
-            f"a {requester.kind} sees only the footage of its own case, and {requester.name} "
-            "has none named: a records keeper adds the principal with --case NUMBER (AC-5)"
+        return Phrase(
+            N_(
+                "a {kind} sees only the footage of its own case, and {name} has none named: "
+                "a records keeper adds the principal with {option} (AC-5)"
+            ),
+            kind=_kind(requester.kind),
+            name=requester.name,
+            option="--case NUMBER",
         )
     own = {e.id for e in case_evidence(session, session.get_one(Case, requester.case_id))}
     outside = sorted(e.id for e in evidence if e.id not in own and e.id is not None)
     if outside:
         number = session.get_one(Case, requester.case_id).number
-        return (
-            f"a {requester.kind} sees only the footage of its own case {number}: evidence "
-            f"{', '.join(map(str, outside))} is not linked to it (AC-5)"
+        return Phrase(
+            N_(
+                "a {kind} sees only the footage of its own case {number}: evidence {ids} is "
+                "not linked to it (AC-5)"
+            ),
+            kind=_kind(requester.kind),
+            number=number,
+            ids=", ".join(map(str, outside)),
         )
     return None
 
@@ -210,15 +242,19 @@ def may_use(grant: AccessGrant, caller: Principal, grantee: Principal) -> bool:
     return grantee.kind != STAFF and "records_keeper" in caller.roles
 
 
-def grant_problem(grant: AccessGrant, now: datetime) -> str | None:
+def grant_problem(grant: AccessGrant, now: datetime) -> Phrase | None:
     if grant.revoked_at is not None:
-        return f"grant {grant.id} was revoked: {grant.revoke_reason}"
+        return Phrase(
+            N_("grant {id} was revoked: {reason}"), id=grant.id, reason=grant.revoke_reason
+        )
     if grant.expires_at <= now:
-        return f"grant {grant.id} expired at {grant.expires_at.isoformat()}"
+        return Phrase(
+            N_("grant {id} expired at {at}"), id=grant.id, at=grant.expires_at.isoformat()
+        )
     return None
 
 
-def revoked_in_register(session: Session, grant: AccessGrant) -> str | None:
+def revoked_in_register(session: Session, grant: AccessGrant) -> Phrase | None:
     """A grant the register revoked stays revoked, whatever its row says now (issue 15: a
     revocation undone in SQL lets nothing out; `evault verify` reports the row)."""
     entry = session.exec(
@@ -226,7 +262,9 @@ def revoked_in_register(session: Session, grant: AccessGrant) -> str | None:
             RegisterEntry.event == "revoke", RegisterEntry.grant_id == grant.id
         )
     ).first()
-    return None if entry is None else f"grant {grant.id} was revoked (register entry {entry})"
+    if entry is None:
+        return None
+    return Phrase(N_("grant {id} was revoked (register entry {entry})"), id=grant.id, entry=entry)
 
 
 def find_grant(
@@ -251,17 +289,32 @@ def find_grant(
             col(AccessGrant.action).in_(actions), AccessGrant.grantee_id == caller.id
         )
         candidates = list(session.exec(query.order_by(col(AccessGrant.id).desc())))
-    reasons: list[str] = []
+    reasons: list[Phrase] = []
     for grant in candidates:
         grantee = session.get_one(Principal, grant.grantee_id)
+        mismatch: Phrase
         if grant.action not in actions:
-            mismatch = f"grant {grant.id} is for {grant.action}, not {actions[0]}"
+            mismatch = Phrase(
+                N_("grant {id} is for {action}, not {wanted}"),
+                id=grant.id,
+                action=Named(grant.action, ACTION_WORDS.get(grant.action, grant.action)),
+                wanted=Named(actions[0], ACTION_WORDS.get(actions[0], actions[0])),
+            )
         elif not may_use(grant, caller, grantee):
-            mismatch = f"grant {grant.id} is {grantee.name}'s, not {caller.name}'s"
+            mismatch = Phrase(
+                N_("grant {id} is {owner}'s, not {caller}'s"),
+                id=grant.id,
+                owner=grantee.name,
+                caller=caller.name,
+            )
         elif not _scope_covers(session, grant, ids):
-            mismatch = (
-                f"grant {grant.id} ({grant.scope}) does not cover this: it covers what the "
-                "scope held when it was approved; a record linked later needs a new request"
+            mismatch = Phrase(
+                N_(
+                    "grant {id} ({scope}) does not cover this: it covers what the scope held "
+                    "when it was approved; a record linked later needs a new request"
+                ),
+                id=grant.id,
+                scope=grant.scope,
             )
         else:
             # The caller's grant for this very evidence: say exactly what stops it.
@@ -275,7 +328,7 @@ def find_grant(
             continue
         reasons.append(mismatch)
     scope = f"evidence:{evidence[0].id}" if len(evidence) == 1 else "case:NUMBER"
-    because = f" ({'; '.join(reasons[:3])})" if reasons else ""
+    because = Phrase(N_(" ({reasons})"), reasons=_Semicolons(reasons[:3])) if reasons else ""
     raise AccessRefused(
         N_(
             "{who} holds no valid grant to {action} evidence {ids}{because}; request one: {command}"
@@ -288,15 +341,32 @@ def find_grant(
     )
 
 
+class _Semicolons(Phrase):
+    def __init__(self, items: list[Phrase]) -> None:
+        super().__init__("")
+        self.items = items
+
+    def __str__(self) -> str:
+        return _("; ").join(str(item) for item in self.items)
+
+
 # The actions a grant gives, for the reader (as vault.access.wording words them).
 ACTION_WORDS = {"view": "查阅", "copy": "复制", "export": "导出"}
 
 
-def refusal_needs_ground(requester_kind: str, statutory_ground: str | None) -> str | None:
+def refusal_needs_ground(requester_kind: str, statutory_ground: str | None) -> Phrase | None:
     """Why a denial may not go ahead as asked, or None (AC-4)."""
     if requester_kind in SUPERVISORY and not (statutory_ground or "").strip():
-        return (
-            f"a {requester_kind} request may be refused only on statutory grounds such as "
-            "state secrets (Gansu-Eco 第47条, Gansu-Radio 第24条); name it with --statutory-ground"
+        return Phrase(
+            N_(
+                "a {kind} request may be refused only on statutory grounds such as state "
+                "secrets ({articles}); name it with {option}"
+            ),
+            kind=_kind(requester_kind),
+            articles=Named(
+                "Gansu-Eco 第47条, Gansu-Radio 第24条",
+                "甘肃生态环境执法规定第47条、甘肃广播电视执法规定第24条",
+            ),
+            option="--statutory-ground",
         )
     return None
