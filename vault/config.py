@@ -231,6 +231,9 @@ class MediaSettings(Section):
     """Viewing copies, thumbnails, audio extracts and salvage (issue 4, IN-3, IN-5)."""
 
     viewing_max_side: Annotated[int, Field(ge=160, le=7680)] = 1280  # longest side, pixels
+    # A clip a browser plays as it is (H.264 yuv420p, AAC) up to this longest side is remuxed,
+    # not transcoded (vault.media.remux); 0: always transcode.
+    remux_max_side: Annotated[int, Field(ge=0, le=7680)] = 1920
     crf: Annotated[int, Field(ge=0, le=51)] = 23  # libx264 CRF / NVENC CQ: lower is better
     preset: str = "veryfast"  # libx264 preset (NVENC uses its own p1..p7 scale)
     audio_bitrate_k: Annotated[int, Field(ge=16, le=512)] = 96  # AAC in the viewing copy

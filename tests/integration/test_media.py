@@ -180,7 +180,7 @@ def test_viewing_copy_plays_and_keeps_duration_and_time(worked: Worked, tmp_path
     clip = first_clip(worked)
     row = worked.derivatives[clip.id or 0]["viewing"]
     assert row.sha256 != clip.sha256 and row.media_type == "video/mp4"
-    assert row.encoder == "libx264"  # no GPU here: the NVENC trial failed and fell back
+    assert row.encoder == "copy" and row.params["method"] == "remux"  # H.264 yuv420p, AAC
     path = worked.fetch(row, tmp_path / "viewing.mp4")
     found = ffprobe(path)
     video = next(s for s in found["streams"] if s["codec_type"] == "video")

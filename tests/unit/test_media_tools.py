@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from vault.config import MediaSettings
-from vault.media import transcode
+from vault.media import frames, remux, transcode
 from vault.media.h264 import Bits
 from vault.media.probe import summarise
 from vault.media.runner import MediaError, MediaTimeout, ToolResult, run_tool
@@ -87,9 +87,38 @@ def test_caption_is_burned_in_from_a_text_file(tmp_path: Path) -> None:
     assert "drawtext" in graph and "textfile=" in graph and "0:a" not in args
 
 
-def test_contact_sheet_times_are_the_frames_actually_shown() -> None:
-    assert transcode.slot_times(0.03125, 0.125, 3, 25.0) == [0.04, 0.16, 0.32]
-    assert transcode.slot_times(0.5, 1.0, 2, None) == [0.5, 1.5]
+def test_only_a_clip_a_browser_plays_as_it_is_is_remuxed() -> None:
+    """Issue 22: H.264 yuv420p at a browser's profile in MP4/MOV, AAC or no sound, small
+    enough; anything else is transcoded, saying why."""
+    clip = {
+        "container": "mov,mp4,m4a,3gp,3g2,mj2",
+        "video_codec": "h264",
+        "video_profile": "High",
+        "pix_fmt": "yuv420p",
+        "width": 1920,
+        "height": 1080,
+        "audio_codec": "aac",
+        "audio_profile": "LC",
+    }
+    settings = MediaSettings()
+    assert remux.why_transcode(clip, settings, caption=False) is None
+    assert remux.why_transcode(clip | {"audio_codec": None}, settings, caption=False) is None
+    refused = {
+        "video_codec": "hevc",
+        "pix_fmt": "yuv422p",
+        "video_profile": "High 4:2:2",
+        "container": "avi",
+        "audio_codec": "pcm_s16le",
+        "width": 3840,
+    }
+    for key, value in refused.items():
+        assert remux.why_transcode(clip | {key: value}, settings, caption=False)
+    assert remux.why_transcode(clip, settings, caption=True) == "a caption is burned in"
+    assert remux.why_transcode(clip, MediaSettings(remux_max_side=0), caption=False)
+
+
+def test_frame_grab_paths_are_escaped_for_the_filter_graph() -> None:
+    assert frames.filter_value("/a b/x:y,z'q") == "/a b/x\\\\:y\\,z\\\\\\'q"
 
 
 def test_probe_summary_reads_ffprobe_json() -> None:

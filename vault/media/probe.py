@@ -76,6 +76,7 @@ def summarise(data: dict[str, Any]) -> dict[str, Any]:
         "fps": _rate(video.get("avg_frame_rate")) or _rate(video.get("r_frame_rate")),
         "frames": _number(video.get("nb_frames"), int),
         "audio_codec": audio.get("codec_name"),
+        "audio_profile": audio.get("profile"),
         "audio_sample_rate": _number(audio.get("sample_rate"), int),
         "audio_channels": _number(audio.get("channels"), int),
         "creation_time": creation,

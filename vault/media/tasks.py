@@ -16,7 +16,7 @@ from sqlmodel import Session, col, select
 from vault.config import MediaSettings
 from vault.context import Vault
 from vault.db.models import Derivative, Device, Evidence, Officer
-from vault.media import derivatives, sheets, transcode
+from vault.media import derivatives, frames, remux, sheets, transcode
 from vault.media.probe import ProbeResult, probe
 from vault.media.runner import MediaError, MediaTimeout, ReferenceMissing
 from vault.media.salvage import looks_like_mp4, rebuild_isolated
@@ -204,6 +204,49 @@ def run(
 def viewing(
     settings: MediaSettings, work: Plan, source: Path, folder: Path, progress: Fraction
 ) -> Product:
+    """A remux where a browser plays the clip as it is (vault.media.remux), checked to play;
+    a transcode otherwise, or where the remux does not pass its check."""
+    assert work.source is not None
+    media = work.source.media
+    why = remux.why_transcode(media, settings, caption=bool(work.caption))
+    if why is None:
+        out = folder / "viewing.mp4"
+        has_audio = bool(media.get("audio_codec"))
+        try:
+            seconds = transcode.run_ffmpeg(
+                remux.remux_args(
+                    source, out, has_audio=has_audio, original_sha256=work.source.sha256
+                ),
+                settings,
+                out=out,
+            )
+            checked = remux.verify(out, media, settings)
+        except MediaTimeout:
+            raise
+        except MediaError as exc:
+            out.unlink(missing_ok=True)
+            why = f"the remux did not pass its check: {exc}"
+        else:
+            progress(1.0)
+            duration = float(media.get("duration_s") or 0)
+            params: dict[str, Any] = {
+                "method": "remux",
+                "caption": None,
+                "width": media.get("width"),
+                "height": media.get("height"),
+                "checked": checked,
+                "encode_s": round(seconds, 3),
+                "speed_x": round(duration / seconds, 2) if seconds > 0 and duration else None,
+            }
+            return Product("viewing", out, encoder="copy", params=params)
+    product = transcoded(settings, work, source, folder, progress)
+    product.params = {"method": "transcode", "why": why, **product.params}
+    return product
+
+
+def transcoded(
+    settings: MediaSettings, work: Plan, source: Path, folder: Path, progress: Fraction
+) -> Product:
     assert work.source is not None
     media = work.source.media
     encoder = transcode.choose_encoder(settings)
@@ -254,50 +297,54 @@ def viewing(
 
 
 def poster(settings: MediaSettings, media: dict[str, Any], source: Path, folder: Path) -> Product:
+    """A frame near the middle of the clip's first ten seconds: the key frame at or before
+    it, unless that lies in the first half (then the frame there, by an exact seek)."""
     duration = float(media.get("duration_s") or 0)
     at = min(duration / 2, 5.0) if duration > 0.5 else 0.0
-    frame, out = folder / "poster.png", folder / "poster.jpg"
-    width = settings.viewing_max_side
-    transcode.run_ffmpeg(
-        transcode.frame_args(source, frame, at_s=at, width=width), settings, out=frame
-    )
-    size = sheets.save_poster(frame, out)
-    return Product(
-        "poster", out, encoder="pillow", params={"at_s": at, "width": size[0], "height": size[1]}
-    )
+    want = frames.Want(key_by=at, not_before=at / 2, exact=at)
+    found = frames.grab(
+        source, [want], folder / "poster", width=settings.viewing_max_side, settings=settings
+    )[0]
+    out = folder / "poster.jpg"
+    size = sheets.save_poster(found.path, out)
+    params = {"at_s": found.at_s, "key_frame": found.key, "width": size[0], "height": size[1]}
+    return Product("poster", out, encoder="pillow", params=params)
 
 
 def contact_sheet(settings: MediaSettings, work: Plan, source: Path, folder: Path) -> Product:
+    """One frame per time slot of equal length (the first slot starts a quarter slot in): a
+    key frame in the first half of the slot, else the slot's first frame (vault.media.frames)."""
     assert work.source is not None
     duration = float(work.source.media.get("duration_s") or 0)
     if duration <= 0:
         return Product("contact_sheet", skip="no duration: a still image has no contact sheet")
     count = settings.sheet_columns * settings.sheet_rows
     step = duration / count
-    frames = folder / "frames"
-    frames.mkdir()
-    args = transcode.frames_args(
+    begins = [step / 4 + index * step for index in range(count)]
+    wants = [frames.Want(key_by=b + step / 2, not_before=b, exact=b) for b in begins]
+    grabbed = frames.grab(
         source,
-        frames / "f%03d.png",
-        start_s=step / 4,
-        step_s=step,
-        count=count,
+        wants,
+        folder / "frames",
         width=settings.sheet_thumb_width,
+        settings=settings,
+        enlarge=True,
     )
-    transcode.run_ffmpeg(args, settings, out=frames / "f%03d.png")
-    pngs = sorted(frames.glob("f*.png"))[:count]
-    if not pngs:
-        raise MediaError("ffmpeg decoded no frames for the contact sheet")
-    fps = work.source.media.get("fps")
-    times = transcode.slot_times(step / 4, step, len(pngs), float(fps) if fps else None)
     out = folder / "contact_sheet.jpg"
     title = f"{work.evidence.file_name}  {sheets.timestamp(duration)}  evidence {work.evidence.id}"
-    sheet = sheets.contact_sheet(pngs, times, out, columns=settings.sheet_columns, title=title)
+    sheet = sheets.contact_sheet(
+        [g.path for g in grabbed],
+        [g.at_s for g in grabbed],
+        out,
+        columns=settings.sheet_columns,
+        title=title,
+    )
     params = {
         "columns": settings.sheet_columns,
         "rows": -(-sheet.frames // settings.sheet_columns),
         "frames": sheet.frames,
         "times_s": sheet.times_s,
+        "key_frames": sum(1 for g in grabbed if g.key),
         "width": sheet.width,
         "height": sheet.height,
     }

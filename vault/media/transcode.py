@@ -7,7 +7,6 @@ and the commands run through the runner (its own timeout, nice, drained pipes).
 
 from __future__ import annotations
 
-import math
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,39 +150,6 @@ def audio_args(source: Path, out: Path, fmt: str) -> list[str]:
         f=fmt,
     )
     return _compile(output)
-
-
-def frame_args(source: Path, out: Path, *, at_s: float, width: int) -> list[str]:
-    """One frame as PNG (decoding stays inside ffmpeg; Pillow only reads a clean PNG)."""
-    # No seek at 0: a still image seeked to 0 yields no frame at all.
-    inp = ffmpeg.input(str(source), ss=f"{at_s:.3f}") if at_s > 0 else ffmpeg.input(str(source))
-    video = inp.video.filter("scale", f"min({width},iw)", -2)
-    return _compile(ffmpeg.output(video, str(out), vframes=1, f="image2", vcodec="png"))
-
-
-def frames_args(
-    source: Path, pattern: Path, *, start_s: float, step_s: float, count: int, width: int
-) -> list[str]:
-    """One PNG per time slot [start + i*step, start + (i+1)*step): the slot's first frame
-    (contact sheet). select, not fps: no drift, and each frame's time is known."""
-    slot = f"floor((t-{start_s:.4f})/{step_s:.6f})"
-    previous = f"floor((prev_selected_t-{start_s:.4f})/{step_s:.6f})"
-    expression = f"gte(t,{start_s:.4f})*(isnan(prev_selected_t)+gt({slot},{previous}))"
-    video = ffmpeg.input(str(source)).video.filter("select", expression)
-    video = video.filter("scale", width, -2)
-    output = ffmpeg.output(
-        video, str(pattern), vframes=count, vsync="vfr", f="image2", vcodec="png"
-    )
-    return _compile(output)
-
-
-def slot_times(start_s: float, step_s: float, count: int, fps: float | None) -> list[float]:
-    """When the frames frames_args picks were shown: the first frame time in each slot."""
-    times = []
-    for index in range(count):
-        begin = start_s + index * step_s
-        times.append(math.ceil(begin * fps - 1e-6) / fps if fps else begin)
-    return [round(t, 3) for t in times]
 
 
 def run_ffmpeg(
