@@ -27,7 +27,7 @@ from vault.access import signing
 from vault.context import Vault
 from vault.db import audit
 from vault.db.engine import lock_for_transaction
-from vault.db.models import Principal, RegisterEntry, RegisterSignature
+from vault.db.models import RegisterEntry, RegisterSignature
 from vault.errors import AccessRefused, RegisterTampered
 from vault.sealing import anchors
 from vault.sealing.anchors import Anchor
@@ -209,8 +209,8 @@ def refusals_registered(vault: Vault, attempt: str, **fields: Any) -> Iterator[N
         with vault.session() as session:
             detail = {"attempt": attempt, "refusal": str(exc)}
             if "handled_by" not in fields:
-                mapped = select(Principal.name).where(Principal.os_user == vault.user)
-                fields["handled_by"] = session.exec(mapped).first()
+                acting = vault.acting_principal(session)
+                fields["handled_by"] = acting.name if acting else None
             append(vault, session, "refused", detail=detail, **fields)
             session.commit()
         exc.registered = True  # type: ignore[attr-defined]  # the service API: not twice

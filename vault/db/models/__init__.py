@@ -49,6 +49,7 @@ from vault.db.models.records import (
 )
 from vault.db.models.types import UTCDateTime, utc_column
 from vault.db.models.units import Unit, UnitAlias
+from vault.db.models.web import WebAccount, WebSession
 
 __all__ = [
     "AccessDocument",
@@ -88,6 +89,8 @@ __all__ = [
     "UTCDateTime",
     "Unit",
     "UnitAlias",
+    "WebAccount",
+    "WebSession",
     "UnresumedStop",
     "utc_column",
 ]
