@@ -89,8 +89,8 @@ __all__ = [
     "UTCDateTime",
     "Unit",
     "UnitAlias",
+    "UnresumedStop",
     "WebAccount",
     "WebSession",
-    "UnresumedStop",
     "utc_column",
 ]
