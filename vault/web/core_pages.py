@@ -172,10 +172,10 @@ def home(request: Request) -> Response:
     return RedirectResponse("/approvals", 303)
 
 
-def _refused(request: Request, exc: VaultError) -> Response:
-    status = 403 if isinstance(exc, AccessRefused) else 400
+def _refused(request: Request, exc: VaultError, back: str | None = None) -> Response:
     refused = isinstance(exc, AccessRefused)
-    return render(request, "refused.html", {"error": str(exc), "refused": refused}, status)
+    context = {"error": str(exc), "refused": refused, "back": back}
+    return render(request, "refused.html", context, 403 if refused else 400)
 
 
 def _page_of(request: Request) -> int:
@@ -314,9 +314,10 @@ async def decide(request: Request) -> Response:
                 reason=reason,
                 statutory_ground=ground,
             )
+    except AccessRefused as exc:  # registered; the page is not fetched again for it
+        return _refused(request, exc, back=f"/approvals/{request_id}")
     except VaultError as exc:
-        status = 403 if isinstance(exc, AccessRefused) else 400
-        return await run_in_threadpool(_detail, request, request_id, str(exc), status)
+        return await run_in_threadpool(_detail, request, request_id, str(exc), 400)
     done = "approved" if action == "approve" else "denied"
     return RedirectResponse(_url("/approvals", done=done, id=request_id), 303)
 
