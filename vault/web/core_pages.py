@@ -22,6 +22,7 @@ from vault.access import accounts, wording
 from vault.access.approval import LEVELS, required_level
 from vault.access.policy import SUPERVISORY
 from vault.context import Vault
+from vault.db.models import RegisterEntry
 from vault.errors import AccessRefused, VaultError
 from vault.web import auth, security
 from vault.web.templating import render
@@ -350,8 +351,19 @@ def register_page(request: Request) -> Response:
             "span_from": span["from_"] or "",
             "span_to": span["to"] or "",
             "events": wording.EVENTS if i18n.current() == "zh_CN" else {},
+            "what": _what_words if i18n.current() == "zh_CN" else None,
         },
     )
+
+
+def _what_words(entry: dict[str, Any]) -> str:
+    """The 查阅内容 column as the paper register words it (vault.access.wording)."""
+    fields: dict[str, Any] = {
+        "event": entry["event"],
+        "what": entry.get("what"),
+        "detail": entry.get("detail") or {},
+    }
+    return wording.what(RegisterEntry(**fields))
 
 
 def register_file(request: Request) -> Response:
