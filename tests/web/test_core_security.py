@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import io
 import json
+import re
+import socket
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -30,11 +32,12 @@ from tests.web.conftest import (
 from vault.access.accounts import check_password
 from vault.access.requests import file_request
 from vault.context import Vault
-from vault.db.models import AccessGrant, AuditEvent, RegisterEntry
+from vault.db.models import AccessGrant, AuditEvent, Principal, RegisterEntry
 from vault.service import api
 from vault.service.server import answer_connection
 from vault.timeutil import FixedClock
 from vault.web.accounts import set_totp
+from vault.web.app import create_app
 
 
 def audit_actions(
@@ -51,9 +54,16 @@ def register(vault: Vault, event: str | None = None) -> list[RegisterEntry]:
     return [e for e in rows if event is None or e.event == event]
 
 
+def has_principal(vault: Vault, name: str) -> bool:
+    with vault.session() as session:
+        return session.exec(select(Principal).where(Principal.name == name)).first() is not None
+
+
 def pending_request(office: Office) -> int:
     """A court asks for the case's footage (filed by the records keeper, with documents)."""
-    court = office.outsider("某区人民法院", "court", "某区人民法院")
+    court = "某区人民法院"
+    if not has_principal(office.vault, court):
+        office.outsider(court, "court", court)
     documents = office.documents("unit_letter", "applicant_id")
     filed = file_request(office.keeper, f"case:{CASE}", "export", "行政诉讼举证", court, documents)
     assert filed.id is not None
@@ -307,3 +317,44 @@ def test_principal_password_and_totp_from_the_cli(tmp_path: Path) -> None:
     assert check_password(vault, BOSS, PASSWORD, None).status == "totp"
     outsider = evault("principal", "add", "某律师", "--type", "lawyer")
     assert outsider.returncode == 0 or "case" in outsider.stderr
+
+
+def test_the_queue_and_the_register_come_a_page_at_a_time(
+    office: Office, client: TestClient, monkeypatch: Any
+) -> None:
+    from vault.web import core_pages
+
+    monkeypatch.setattr(core_pages, "PAGE_SIZE", 2)
+    ids = [pending_request(office) for _ in range(3)]
+    log_in(client, BOSS)
+    first = client.get("/approvals")
+    assert [f'href="/approvals/{i}"' in first.text for i in ids] == [True, True, False]
+    assert "第 1 页" in first.text and 'href="/approvals?status=pending&amp;page=2"' in first.text
+    second = client.get("/approvals?status=pending&page=2")
+    assert [f'href="/approvals/{i}"' in second.text for i in ids] == [False, False, True]
+    assert "下一页" not in second.text and "上一页" in second.text
+    newest = register(office.vault)[-1].seq
+    shown = client.get("/register")
+    seqs = [int(n) for n in re.findall(r"<tr class=\"event-\w+\">\s*<td>(\d+)</td>", shown.text)]
+    assert seqs == [newest, newest - 1]
+
+
+def test_under_https_the_session_cookie_is_secure(office: Office) -> None:
+    with TestClient(create_app(office.vault), base_url="https://vault.example") as secure:
+        done = log_in(secure, BOSS)
+    assert done.status_code == 303 and "Secure" in done.headers["set-cookie"]
+
+
+def test_a_web_port_in_use_is_one_line(home: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [*EVAULT, "--socket", str(home / "s.sock"), "serve", "--as-root", "--web",
+             f"127.0.0.1:{port}"],
+            env=evault_env(home), capture_output=True, text=True, cwd=ROOT, timeout=120,
+            check=False,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1].startswith("error: web console: cannot listen on")

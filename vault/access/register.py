@@ -409,13 +409,25 @@ def verify(vault: Vault) -> ChainReport:
 
 
 def entries(
-    session: Session, start: datetime | None = None, end: datetime | None = None
+    session: Session,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> list[RegisterEntry]:
-    query = select(RegisterEntry).order_by(col(RegisterEntry.seq))
+    """The entries in seq order (NEWEST_FIRST: reversed), LIMIT of them from OFFSET (a page
+    of the web console's register)."""
+    order = col(RegisterEntry.seq).desc() if newest_first else col(RegisterEntry.seq)
+    query = select(RegisterEntry).order_by(order)
     if start:
         query = query.where(col(RegisterEntry.at) >= start)
     if end:
         query = query.where(col(RegisterEntry.at) < end)
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.exec(query))
 
 
