@@ -358,3 +358,34 @@ def test_a_web_port_in_use_is_one_line(home: Path) -> None:
         )  # fmt: skip
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith("error: web console: cannot listen on")
+
+
+def test_wrong_codes_lock_even_after_right_passwords(office: Office, client: TestClient) -> None:
+    set_totp(office.vault, BOSS)
+    for _ in range(WEB["max_failures"]):
+        step = log_in(client, BOSS)  # the password is right each time
+        assert "动态验证码" in step.text
+        client.post("/login/totp", data={"code": "000000", "csrf": form_csrf(step.text)})
+    assert log_in(client, BOSS).status_code == 403  # locked
+
+
+def test_login_goes_back_only_to_a_page_of_this_site(client: TestClient) -> None:
+    for target, landed in (
+        ("/register?from=2026-11-01", "/register?from=2026-11-01"),
+        ("//evil.example/x", "/"),
+        ("/\t/evil.example", "/"),
+        ("https://evil.example/", "/"),
+    ):
+        client.cookies.clear()
+        page = client.get("/login")
+        done = client.post(
+            "/login",
+            data={
+                "username": BOSS,
+                "password": PASSWORD,
+                "csrf": form_csrf(page.text),
+                "next": target,
+            },
+            follow_redirects=False,
+        )
+        assert done.headers["location"] == landed, target

@@ -222,11 +222,11 @@ def check_password(vault: Vault, name: str, password: str, remote: str | None) -
             return _failed(vault, session, account, name, remote, "password")
         if hasher.check_needs_rehash(account.password_hash):
             account.password_hash = hasher.hash(password)
-        account.failures, account.locked_until = 0, None
         session.add(account)
-        if account.totp_secret:
+        if account.totp_secret:  # failures count on until the code is right too
             session.commit()
             return Login("totp", principal.id, name)
+        account.failures, account.locked_until = 0, None
         event(vault, session, "web.login", name, remote=remote)
         session.commit()
         return Login("ok", principal.id, name)
@@ -263,7 +263,7 @@ def check_totp(vault: Vault, principal_id: int, code: str, remote: str | None) -
         if step is None or (account.totp_last_step is not None and step <= account.totp_last_step):
             return _failed(vault, session, account, name, remote, "totp")
         account.totp_last_step = step
-        account.failures = 0
+        account.failures, account.locked_until = 0, None
         session.add(account)
         event(vault, session, "web.login", name, remote=remote, totp=True)
         session.commit()

@@ -43,6 +43,8 @@ def _safe_next(target: str | None) -> str:
     """Only a path of this site (never //host or a scheme)."""
     if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
+    if any(ch <= " " or ch == "\x7f" for ch in target):  # "/\t/host" is "//host" to a browser
+        return "/"
     return target
 
 
@@ -57,7 +59,11 @@ def _set_cookie(request: Request, response: Response, name: str, value: str) -> 
 
 
 def _login_page(
-    request: Request, error: str | None = None, code_step: bool = False, status: int = 200
+    request: Request,
+    error: str | None = None,
+    code_step: bool = False,
+    status: int = 200,
+    next_: str | None = None,
 ) -> Response:
     csrf = request.cookies.get(auth.LOGIN_COOKIE) or request.scope["state"]["csrf_token"]
     response = render(
@@ -65,7 +71,7 @@ def _login_page(
         "login.html",
         {
             "error": error,
-            "next": _safe_next(request.query_params.get("next")),
+            "next": _safe_next(next_ or request.query_params.get("next")),
             "code_step": code_step,
             "csrf_token": csrf,
         },
@@ -80,7 +86,7 @@ async def login_form(request: Request) -> Response:
     return _login_page(request)
 
 
-def _refused_login(request: Request, login: accounts.Login) -> Response:
+def _refused_login(request: Request, login: accounts.Login, next_: str | None = None) -> Response:
     if login.status == "locked":
         vault = _vault(request)
         minutes = vault.settings.web.lockout_minutes
@@ -88,8 +94,8 @@ def _refused_login(request: Request, login: accounts.Login) -> Response:
             "The account is locked after too many failed logins; try again in {minutes} "
             "minutes or ask a records keeper for a new password."
         )
-        return _login_page(request, text.format(minutes=minutes), status=403)
-    return _login_page(request, _("Wrong name, password or code."), status=401)
+        return _login_page(request, text.format(minutes=minutes), status=403, next_=next_)
+    return _login_page(request, _("Wrong name, password or code."), status=401, next_=next_)
 
 
 async def _checked_form(request: Request) -> Any:
@@ -124,13 +130,13 @@ async def login(request: Request) -> Response:
     )
     if login.status in ("failed", "locked"):
         await _slow_down(request, login)
-        return _refused_login(request, login)
+        return _refused_login(request, login, _text(form, "next"))
     assert login.principal_id is not None
     token = await run_in_threadpool(
         auth.start_session, vault, login.principal_id, login.status, remote
     )
     if login.status == "totp":
-        response = _login_page(request, code_step=True)
+        response = _login_page(request, code_step=True, next_=_text(form, "next"))
     else:
         response = RedirectResponse(_safe_next(_text(form, "next")), 303)
     _set_cookie(request, response, auth.COOKIE, token)
@@ -153,8 +159,9 @@ async def login_totp(request: Request) -> Response:
     if login.status != "ok":
         await _slow_down(request, login)
         if login.status == "locked":
-            return _refused_login(request, login)
-        return _login_page(request, _("Wrong name, password or code."), code_step=True, status=401)
+            return _refused_login(request, login, _text(form, "next"))
+        words = _("Wrong name, password or code.")
+        return _login_page(request, words, code_step=True, status=401, next_=_text(form, "next"))
     fresh = await run_in_threadpool(auth.promote, vault, token)
     response = RedirectResponse(_safe_next(_text(form, "next")), 303)
     _set_cookie(request, response, auth.COOKIE, fresh)
