@@ -290,6 +290,25 @@ class LoggingSettings(Section):
     format: Literal["keyvalue", "json"] = "keyvalue"  # key=value pairs, or a JSON object
 
 
+class WebSettings(Section):
+    """The web console (issue 19): served by `evault serve` beside the socket."""
+
+    enabled: bool = False  # serve it (or `evault serve --web HOST:PORT`)
+    listen: Annotated[str, Field(pattern=r"^\[?[0-9A-Za-z.:-]+\]?:[0-9]{1,5}$")] = "127.0.0.1:8080"
+    tls_cert: Path | None = None  # PEM certificate (chain): HTTPS, Secure cookies
+    tls_key: Path | None = None  # its PEM private key
+    idle_minutes: Annotated[int, Field(ge=1, le=1440)] = 30  # a session unused this long ends
+    max_failures: Annotated[int, Field(ge=1, le=100)] = 5  # failed logins in a row: locked
+    lockout_minutes: Annotated[int, Field(ge=1, le=10080)] = 15  # how long it stays locked
+    failure_delay_s: Annotated[float, Field(ge=0, le=10)] = 1.0  # answer slower per failure
+
+    @model_validator(mode="after")
+    def _cert_with_key(self) -> WebSettings:
+        if (self.tls_cert is None) != (self.tls_key is None):
+            raise ValueError("tls_cert and tls_key go together")
+        return self
+
+
 class Settings(Section):
     home: Path = Field(default_factory=vault_home)
     station_id: Annotated[str, Field(min_length=1, max_length=64)] = Field(
@@ -310,6 +329,7 @@ class Settings(Section):
     access: AccessSettings = AccessSettings()
     compliance: ComplianceSettings = ComplianceSettings()
     logging: LoggingSettings = LoggingSettings()
+    web: WebSettings = WebSettings()
 
     @field_validator("timezone")
     @classmethod

@@ -8,11 +8,12 @@ from dataclasses import dataclass, field
 from functools import cached_property
 
 from sqlalchemy import Engine, event
-from sqlmodel import Session
+from sqlmodel import Session, select
 
 from vault.config import Settings
 from vault.db.audit import HEADS_KEY, Actor
 from vault.db.engine import open_engine
+from vault.db.models import Principal
 from vault.profiles import Profile, load_profiles
 from vault.sealing.anchors import Anchorer
 from vault.store import WormStore, open_store
@@ -32,6 +33,9 @@ class Vault:
     settings: Settings
     clock: Clock = field(default_factory=SystemClock)
     user: str = field(default_factory=kernel_user)
+    # The principal the web console authenticated (set by the service for a web caller
+    # only, vault.service.api.Caller.principal); None: the one `user` is mapped to.
+    principal: str | None = None
 
     @cached_property
     def engine(self) -> Engine:
@@ -59,10 +63,19 @@ class Vault:
     def actor(self, role: str) -> Actor:
         return Actor(self.settings.station_id, f"{role}:{self.user}")
 
-    def for_user(self, user: str) -> Vault:
-        """The same opened vault (engine, store, profiles) acting for another OS user: the
-        service's view of one caller."""
-        other = Vault(self.settings, clock=self.clock, user=user)
+    def acting_principal(self, session: Session) -> Principal | None:
+        """Who acts (enabled or not): the web console's principal, else the one the OS user
+        is mapped to."""
+        if self.principal is not None:
+            query = select(Principal).where(Principal.name == self.principal)
+        else:
+            query = select(Principal).where(Principal.os_user == self.user)
+        return session.exec(query).first()
+
+    def for_user(self, user: str, principal: str | None = None) -> Vault:
+        """The same opened vault (engine, store, profiles) acting for another OS user (or a
+        principal the web console authenticated): the service's view of one caller."""
+        other = Vault(self.settings, clock=self.clock, user=user, principal=principal)
         for name in ("engine", "store", "profiles", "anchorer"):
             if name in self.__dict__:
                 other.__dict__[name] = self.__dict__[name]

@@ -405,6 +405,8 @@ def _matrix(tag: str, out: Path) -> list[tuple[str, list[str]]]:
         ("principal.map", ["principal", "map", "no-such-user", "no-such-principal"]),
         ("principal.level", ["principal", "level", "no-such-principal", "head"]),
         ("principal.disable", ["principal", "disable", "no-such-principal", "--reason", "r"]),
+        ("principal.password", ["principal", "password", "no-such-principal"]),
+        ("principal.totp", ["principal", "totp", "no-such-principal"]),
         ("principal.list", ["principal", "list", "--json"]),
         ("unit.add", ["unit", "add", f"单位{tag}", "--alias", f"别名{tag}"]),
         ("unit.alias", ["unit", "alias", "no-such-unit", f"别名2{tag}"]),

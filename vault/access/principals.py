@@ -84,8 +84,9 @@ def get_principal(session: Session, name: str) -> Principal:
 
 
 def current(vault: Vault, session: Session) -> Principal:
-    """The principal acting at the CLI: the one mapped to this OS user."""
-    found = session.exec(select(Principal).where(Principal.os_user == vault.user)).first()
+    """The principal acting: at the CLI the one mapped to this OS user, in the web console
+    the one it authenticated."""
+    found = vault.acting_principal(session)
     if found is None or found.disabled_at is not None:
         raise AccessRefused(
             N_("OS user {user} is not mapped to a principal; a records keeper runs `{command}`"),

@@ -27,7 +27,7 @@ from vault.access import signing
 from vault.context import Vault
 from vault.db import audit
 from vault.db.engine import lock_for_transaction
-from vault.db.models import Principal, RegisterEntry, RegisterSignature
+from vault.db.models import RegisterEntry, RegisterSignature
 from vault.errors import AccessRefused, RegisterTampered
 from vault.i18n import N_
 from vault.sealing import anchors
@@ -213,8 +213,8 @@ def refusals_registered(vault: Vault, attempt: str, **fields: Any) -> Iterator[N
         with vault.session() as session:
             detail = {"attempt": attempt, "refusal": str(exc)}
             if "handled_by" not in fields:
-                mapped = select(Principal.name).where(Principal.os_user == vault.user)
-                fields["handled_by"] = session.exec(mapped).first()
+                acting = vault.acting_principal(session)
+                fields["handled_by"] = acting.name if acting else None
             append(vault, session, "refused", detail=detail, **fields)
             session.commit()
         exc.registered = True  # type: ignore[attr-defined]  # the service API: not twice
@@ -413,13 +413,25 @@ def verify(vault: Vault) -> ChainReport:
 
 
 def entries(
-    session: Session, start: datetime | None = None, end: datetime | None = None
+    session: Session,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> list[RegisterEntry]:
-    query = select(RegisterEntry).order_by(col(RegisterEntry.seq))
+    """The entries in seq order (NEWEST_FIRST: reversed), LIMIT of them from OFFSET (a page
+    of the web console's register)."""
+    order = col(RegisterEntry.seq).desc() if newest_first else col(RegisterEntry.seq)
+    query = select(RegisterEntry).order_by(order)
     if start:
         query = query.where(col(RegisterEntry.at) >= start)
     if end:
         query = query.where(col(RegisterEntry.at) < end)
+    if offset:
+        query = query.offset(offset)
+    if limit is not None:
+        query = query.limit(limit)
     return list(session.exec(query))
 
 

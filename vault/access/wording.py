@@ -82,6 +82,8 @@ OPERATIONS = {
     "principal.map": "关联操作系统用户",
     "principal.disable": "停用人员",
     "principal.level": "设定审批层级",
+    "principal.password": "设置网页登录密码",
+    "principal.totp": "设置网页登录动态验证码",
     "principal.list": "查询人员",
     "unit.add": "登记单位",
     "unit.alias": "登记单位别名",

@@ -1,4 +1,5 @@
-"""`evault principal add|map|disable|list`: who may ask for, approve and see records (AC-1).
+"""`evault principal add|map|level|disable|password|totp|list`: who may ask for, approve
+and see records (AC-1), and log in to the web console.
 
 The CLI acts as the principal the OS user is mapped to. On a new vault the vault's own
 account (its owner, or root) runs the first `principal add NAME --role records_keeper`,
@@ -123,6 +124,47 @@ def disable(
     """Disable a principal: no more CLI use, no use of their grants; the records stay."""
     call(ctx, "principal.disable", name=name, reason=reason)
     console.print(_("principal {name} disabled").format(name=name))
+
+
+@app.command()
+def password(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Principal name (staff).")],
+) -> None:
+    """Set NAME's web console password: asked twice on a terminal, else read from standard
+    input's first line. A new password unlocks the account and ends its sessions."""
+    import sys
+
+    from vault.errors import VaultError
+
+    if sys.stdin.isatty():
+        import getpass
+
+        given = getpass.getpass(f"web password for {name}: ")
+        if getpass.getpass("again: ") != given:
+            raise VaultError("the two passwords differ; nothing was changed")
+    else:
+        given = sys.stdin.readline().rstrip("\r\n")
+    done = call(ctx, "principal.password", name=name, password=given)
+    what = "web account made" if done["created"] else "web password changed"
+    console.print(f"{name}: {what} ({done['sessions_ended']} sessions ended)")
+
+
+@app.command()
+def totp(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="Principal name (with a web account).")],
+    remove: Annotated[bool, typer.Option("--remove", help="Log in with the password alone.")] = (
+        False
+    ),
+) -> None:
+    """Give NAME's web login a TOTP second factor: prints the otpauth:// URI to enter in an
+    authenticator app (a new secret each time), or removes it."""
+    done = call(ctx, "principal.totp", name=name, remove=remove)
+    if done["uri"]:
+        typer.echo(done["uri"])
+    else:
+        console.print(f"{name}: TOTP removed")
 
 
 @app.command("list")

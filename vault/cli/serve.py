@@ -23,9 +23,18 @@ def serve(
             help="Allow running as root (files would be root's: for a test machine only).",
         ),
     ] = False,
+    web: Annotated[
+        str | None,
+        typer.Option(
+            "--web",
+            metavar="HOST:PORT",
+            help="Serve the web console too, on HOST:PORT (else as the [web] settings say).",
+        ),
+    ] = None,
 ) -> None:
     """Serve the vault on its socket (--socket, $EVAULT_SOCKET, the `socket` setting, else
-    /run/evidence-vault/evault.sock) until SIGTERM; systemd: evault.service (Type=notify)."""
+    /run/evidence-vault/evault.sock) until SIGTERM, and the web console with --web or [web]
+    enabled; systemd: evault.service (Type=notify)."""
     import logging
 
     from vault.config import load_settings
@@ -49,11 +58,21 @@ def serve(
     path = Path(explicit_socket(state.socket) or settings.socket or DEFAULT_SOCKET)
     configure(settings)
 
+    opened = Vault(settings)
+    console = None
+    if web is not None or settings.web.enabled:
+        from vault.web.serving import WebConsole
+
+        console = WebConsole(opened, web or settings.web.listen)
+        console.bind()  # a port in use fails here, before anything listens
+
     def ready(path: Path) -> None:
         import sdnotify
 
         sdnotify.SystemdNotifier().notify(f"READY=1\nSTATUS=listening on {path}")
         typer.echo(f"evault: serving {home} on {path}", err=True)
+        if console is not None:
+            typer.echo(f"evault: web console on {console.url}", err=True)
 
     known_operations()  # registers every operation
     kv(
@@ -65,7 +84,7 @@ def serve(
         database=redact_url(settings.database_url),
         store=settings.store.backend,
     )
-    run_server(Vault(settings), path, ready)
+    run_server(opened, path, ready, [console] if console is not None else [])
 
 
 def policy(

@@ -26,7 +26,6 @@ from vault.db.models import (
     AnnotationVersion,
     Evidence,
     LateReason,
-    Principal,
     RecordingGap,
     RecordingSession,
     UnresumedStop,
@@ -47,8 +46,9 @@ GAP_REASONS = {
 
 
 def acting_name(vault: Vault, session: Session, role: str) -> str:
-    """Who acts: the principal the OS user is mapped to, else role:user (as ingest records)."""
-    found = session.exec(select(Principal).where(Principal.os_user == vault.user)).first()
+    """Who acts: the acting principal (vault.acting_principal), else role:user (as ingest
+    records)."""
+    found = vault.acting_principal(session)
     if found is not None and found.disabled_at is None:
         return found.name
     return vault.actor(role).name

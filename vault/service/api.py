@@ -1,12 +1,14 @@
 """The vault's one API: named operations, each deciding its action in the one policy
 (`vault.service.policy`) before it touches a record. The socket server, the in-process CLI
-of the service account and (later) the web console all come through `run`.
+of the service account and the web console (vault.web, in the service's process) all come
+through `run`.
 
 An operation is a function `handler(call, **params)` returning JSON-able data. It reads the
 caller's principal and scope from `call`, acts through the domain packages with
 `call.vault` (whose `user` is the caller's real OS user, from the kernel), writes any file
 it hands back into `call.work` (`call.output(name)`), and reads files the caller sent from
-`call.inputs`. Refusals are registered (AC-7) with the caller's real OS user.
+`call.inputs`. Refusals are registered (AC-7) with the caller's real OS user, or the web
+console's principal.
 """
 
 from __future__ import annotations
@@ -66,11 +68,25 @@ def operation(
 
 @dataclass(frozen=True)
 class Caller:
-    """Who is asking: the uid the kernel gave (SO_PEERCRED, or getuid in-process)."""
+    """Who is asking: the uid the kernel gave (SO_PEERCRED, or getuid in-process), or a
+    principal the web console authenticated.
+
+    `principal` is set only by vault.web, inside the service's own process, for a session it
+    authenticated (password, and TOTP where set); the socket server builds its Caller from
+    SO_PEERCRED alone and never reads a principal from a request, so no socket client can
+    claim one. A web caller is never `system`, and its `os_user` is `web:NAME`, which no OS
+    user can be named (':' separates /etc/passwd's fields): nothing keyed by OS user finds it.
+    """
 
     uid: int
     os_user: str
     system: bool  # root, or the vault's own service account
+    principal: str | None = None  # the web console's authenticated principal
+
+    @classmethod
+    def web(cls, principal: str, uid: int) -> Caller:
+        """The caller for a principal the web console authenticated (in the service)."""
+        return cls(uid, f"web:{principal}"[:64], False, principal)
 
 
 @dataclass
@@ -174,13 +190,20 @@ def _parameters(op: str, handler: Handler) -> type[BaseModel]:
 
 
 def _principal(vault: Vault, caller: Caller) -> tuple[Principal | None, bool, str]:
-    """The caller's enabled principal (by the kernel's OS user), whether no principal exists
-    at all, and what to say of a caller without one."""
+    """The caller's enabled principal (by the kernel's OS user, or the web console's
+    authenticated name), whether no principal exists at all, and what to say of a caller
+    without one."""
+    if caller.principal is not None:
+        query = select(Principal).where(Principal.name == caller.principal)
+    else:
+        query = select(Principal).where(Principal.os_user == caller.os_user)
     with vault.session() as session:
-        found = session.exec(select(Principal).where(Principal.os_user == caller.os_user)).first()
+        found = session.exec(query).first()
         empty = session.exec(select(Principal.id).limit(1)).first() is None
     if found is not None and found.disabled_at is not None:
         return None, empty, f" (its principal {found.name!r} is disabled)"
+    if caller.principal is not None and found is None:
+        return None, empty, f" (no principal {caller.principal!r})"
     return found, empty, " (not mapped to a principal: a records keeper maps it)"
 
 
@@ -284,7 +307,7 @@ def _run(
     if entry is None:
         return _failed(VaultError(N_("unknown operation {op}"), op=repr(op)), tz, language)
     action, handler = entry
-    vault = base.for_user(caller.os_user)
+    vault = base.for_user(caller.os_user, caller.principal)
     work = Path(tempfile.mkdtemp(prefix="call-", dir=work_root(base)))
     principal: Principal | None = None
     try:

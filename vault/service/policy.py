@@ -195,6 +195,8 @@ TABLE: tuple[Rule, ...] = (
     _rule("principal.map", "map an OS user to a principal", records_keeper="all"),
     _rule("principal.level", "set an approver's level (AC-0)", records_keeper="all"),
     _rule("principal.disable", "disable a principal", records_keeper="all"),
+    _rule("principal.password", "set a web console password (issue 19)", records_keeper="all"),
+    _rule("principal.totp", "set or remove a web login's TOTP factor", records_keeper="all"),
     _rule("principal.list", "list principals", **_readers(None)),
     # Units and their aliases (issue 16): what a filter by unit resolves through.
     _rule("unit.add", "register a unit", records_keeper="all"),

@@ -21,9 +21,10 @@ import stat
 import struct
 import threading
 import time
+from collections.abc import Sequence
 from io import BufferedIOBase
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from vault.client import CHUNK, MAX_HEADER
 from vault.context import Vault
@@ -238,7 +239,18 @@ def _clear_stale(path: Path) -> None:
     raise OSError(f"another vault service already listens on {path}")
 
 
-def serve(vault: Vault, path: Path, ready: Any = None) -> None:
+class Companion(Protocol):
+    """Something served beside the socket in this process (the web console): started once
+    the socket listens, stopped on SIGTERM with it."""
+
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+def serve(
+    vault: Vault, path: Path, ready: Any = None, companions: Sequence[Companion] = ()
+) -> None:
     """Listen on PATH until SIGTERM/SIGINT; READY=1 to systemd once listening."""
     os.umask(0o077)
     # Open everything once, before the first caller: each call shares it.
@@ -263,12 +275,16 @@ def serve(vault: Vault, path: Path, ready: Any = None) -> None:
     timer.daemon = True
     timer.start()
     log.info("listening socket=%s home=%s", path, vault.settings.home)
-    if ready is not None:
-        ready(path)
     try:
+        for companion in companions:
+            companion.start()
+        if ready is not None:
+            ready(path)
         server.serve_forever(poll_interval=0.5)
     finally:
         stop.set()  # the timer's wait ends at once; a beat in hand finishes first
+        for companion in companions:
+            companion.stop()
         timer.join(timeout=10)
         server.server_close()
         with contextlib.suppress(FileNotFoundError):

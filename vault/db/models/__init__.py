@@ -49,6 +49,7 @@ from vault.db.models.records import (
 )
 from vault.db.models.types import UTCDateTime, utc_column
 from vault.db.models.units import Unit, UnitAlias
+from vault.db.models.web import WebAccount, WebSession
 
 __all__ = [
     "AccessDocument",
@@ -89,5 +90,7 @@ __all__ = [
     "Unit",
     "UnitAlias",
     "UnresumedStop",
+    "WebAccount",
+    "WebSession",
     "utc_column",
 ]

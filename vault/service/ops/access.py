@@ -106,18 +106,31 @@ def _own_id(call: Call) -> int | None:
 
 @operation("access.requests")
 def list_requests(
-    call: Call, status: str | None = None, explain: bool = False
+    call: Call,
+    status: str | None = None,
+    explain: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> list[dict[str, Any]] | dict[str, Any]:
     """Every request; an officer (scope own) sees those he filed or is the requester of.
     With EXPLAIN: {"matched", "requests", and when --status matched nothing "known": how
-    many requests the caller sees in each status}."""
+    many requests the caller sees in each status}. LIMIT of them from OFFSET (NEWEST_FIRST:
+    by id descending): one page, the web console's queue."""
     choose("--status", status, requests.STATUSES)
-    query = select(AccessRequest).order_by(col(AccessRequest.id))
+    order = col(AccessRequest.id).desc() if newest_first else col(AccessRequest.id)
+    query = select(AccessRequest).order_by(order)
     if call.scope == "own":
         me = _own_id(call)
         query = query.where(
             or_(col(AccessRequest.requester_id) == me, col(AccessRequest.filed_by_id) == me)
         )
+    if limit is not None and not explain:
+        if status:
+            query = query.where(AccessRequest.status == status)
+        with call.vault.session() as session:
+            page = session.exec(query.offset(offset).limit(limit))
+            return [requests.request_json(session, r) for r in page]
     with call.vault.session() as session:
         visible = list(session.exec(query))
         rows = [
@@ -156,15 +169,22 @@ def log(
     verify: bool = False,
     csv: bool = False,
     pdf: bool = False,
+    limit: int | None = None,
+    offset: int = 0,
+    newest_first: bool = False,
 ) -> Any:
-    """The register: its entries as JSON; with VERIFY the chain's report (the caller exits 4
-    when it is not intact); with CSV/PDF the printable files (register.csv, register.pdf)."""
+    """The register: its entries as JSON (LIMIT of them from OFFSET, NEWEST_FIRST: a page);
+    with VERIFY the chain's report (the caller exits 4 when it is not intact); with CSV/PDF
+    the printable files (register.csv, register.pdf)."""
     settings = call.vault.settings
     tz = settings.timezone
-    with call.vault.session() as session:
-        entries = register.entries(session, *parse_span(from_, to, tz))
     if verify:
         return register.verify(call.vault).to_json()
+    page: dict[str, Any] = {"limit": limit, "offset": offset, "newest_first": newest_first}
+    if csv or pdf:
+        page = {}  # the printable register is whole
+    with call.vault.session() as session:
+        entries = register.entries(session, *parse_span(from_, to, tz), **page)
     if csv or pdf:
         written = []
         if csv:

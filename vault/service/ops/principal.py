@@ -5,7 +5,7 @@ from __future__ import annotations
 import pwd
 from typing import Any
 
-from vault.access import principals
+from vault.access import accounts, principals
 from vault.errors import NotFound
 from vault.i18n import N_
 from vault.service.api import Call, operation
@@ -72,6 +72,18 @@ def level(call: Call, name: str, level: str) -> dict[str, Any]:
 def disable(call: Call, name: str, reason: str) -> dict[str, Any]:
     principal = principals.disable(call.vault, name, reason)
     return {"name": principal.name, "disabled_at": iso(principal.disabled_at)}
+
+
+@operation("principal.password")
+def password(call: Call, name: str, password: str) -> dict[str, Any]:
+    """Set NAME's web console password (a new account, or unlocked with a new password)."""
+    return accounts.set_password(call.vault, name, password)
+
+
+@operation("principal.totp")
+def totp(call: Call, name: str, remove: bool = False) -> dict[str, Any]:
+    """A new TOTP secret for NAME's web login (its provisioning URI), or none."""
+    return accounts.set_totp(call.vault, name, remove)
 
 
 @operation("principal.list")
