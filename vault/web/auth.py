@@ -170,7 +170,7 @@ def caller(name: str) -> api.Caller:
 
 def make_call(vault: Vault, name: str) -> Callable[..., Any]:
     def call(op: str, **params: Any) -> Any:
-        reply = api.run(vault, caller(name), op, params, remote=True)
+        reply = api.run(vault, caller(name), op, params, remote=True, language=i18n.current())
         try:
             return _result(reply)
         finally:
@@ -183,7 +183,7 @@ def make_call_files(
     vault: Vault, name: str
 ) -> Callable[..., tuple[Any, dict[str, Path], Callable[[], None]]]:
     def call_files(op: str, **params: Any) -> tuple[Any, dict[str, Path], Callable[[], None]]:
-        reply = api.run(vault, caller(name), op, params, remote=True)
+        reply = api.run(vault, caller(name), op, params, remote=True, language=i18n.current())
         try:
             result = _result(reply)
         except BaseException:
@@ -198,8 +198,8 @@ def _result(reply: api.Reply) -> Any:
     if reply.ok:
         return reply.result
     if reply.exit_code == AccessRefused.exit_code:
-        raise AccessRefused(reply.error or "refused")
-    raise VaultError(reply.error or "failed")
+        raise AccessRefused(reply.message or reply.error or "refused")
+    raise VaultError(reply.message or reply.error or "failed")
 
 
 def remote_of(scope: Scope) -> str | None:
