@@ -35,7 +35,7 @@ def _marked() -> dict[str | tuple[str, ...], str]:
     """Every message the code marks (_, N_, ngettext), with where, as `pybabel extract`
     finds it with babel.cfg."""
     found: dict[str | tuple[str, ...], str] = {}
-    method_map = [("vault/**.py", "python")]
+    method_map = [("vault/**.py", "python"), ("vault/web/templates/**.html", "jinja2")]
     for path, line, message, _comments, _context in extract_from_dir(
         str(ROOT), method_map=method_map
     ):
