@@ -23,6 +23,7 @@ from vault.db.models import (
     DockSession,
     Evidence,
     Officer,
+    Principal,
     PurgeRecord,
     Sighting,
     StopRecord,
@@ -130,9 +131,14 @@ def _narrowed(session: Session, query: Any, filters: Filters) -> Any:
         officers = session.exec(select(Officer.id, Officer.unit)).all()
         pks = [pk for pk, unit in officers if wanted.matches(unit)]
         query = query.where(col(Evidence.officer_pk).in_(pks))
-    if filters.officer_name:
+    if filters.officer_name:  # as the camera named him, or his principal's name
         named = select(Officer.id).where(col(Officer.name).contains(filters.officer_name))
-        query = query.where(col(Evidence.officer_pk).in_(named))
+        principals = select(Principal.officer_pk).where(
+            col(Principal.name).contains(filters.officer_name)
+        )
+        query = query.where(
+            or_(col(Evidence.officer_pk).in_(named), col(Evidence.officer_pk).in_(principals))
+        )
     if filters.case_name:
         cases = select(Case.id).where(col(Case.name).contains(filters.case_name))
         linked = select(CaseLink.evidence_id).where(

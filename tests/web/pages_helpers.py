@@ -61,9 +61,11 @@ def make_station(root: Path, camera: Path, clock: FixedClock) -> Station:
         evidence = [e.id for e in rows if e.id is not None]
         videos = [e.id for e in rows if e.id is not None and e.kind == "video"]
     add_principal(keeper, "王档案", "staff", ["records_keeper"], unit="一大队")
-    add_principal(keeper, "张警官", "staff", ["officer"], officer=badge, os_user="zhang")
+    add_principal(
+        keeper, "张警官", "staff", ["officer"], officer=badge, os_user="zhang", unit="一大队"
+    )
     add_principal(keeper, "李警官", "staff", ["officer"], officer="010299", os_user="li")
-    add_principal(keeper, "李局长", "staff", ["approver"], os_user="boss")
+    add_principal(keeper, "李局长", "staff", ["approver"], os_user="boss", approver_level="head")
     add_principal(keeper, "孙审计", "staff", ["auditor"], os_user="audit")
     cases.create_case(
         keeper, CASE, "某厂检查", "行政检查", "一大队", [badge], [],

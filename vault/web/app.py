@@ -63,8 +63,13 @@ class _Sessions(BaseHTTPMiddleware):
             return RedirectResponse("/login", status_code=303)
         if request.method not in ("GET", "HEAD"):
             given = request.headers.get("x-csrf-token")
-            if given is None:
-                form = await request.form()
+            if given is None:  # read a copy of the body: the endpoint reads it again
+                body = await request.body()
+
+                async def replay() -> dict[str, Any]:
+                    return {"type": "http.request", "body": body, "more_body": False}
+
+                form = await Request(request.scope, replay).form()
                 value = form.get("csrf")
                 given = value if isinstance(value, str) else None
             if not given or not secrets.compare_digest(given, session["csrf"]):
