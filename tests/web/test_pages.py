@@ -249,6 +249,30 @@ def test_todo_forms_post_to_their_operations(station: Station) -> None:
     assert answer.status_code == 403 and "拒绝访问" in answer.text
 
 
+def test_an_officer_explains_his_late_clip_from_his_todo(station: Station) -> None:
+    """IN-1: the officer's own late clips, each with its form; a reason given takes the clip
+    off his list, as `compliance.late-reason` records it."""
+    zhang = client_for(station, "张警官")
+    page = zhang.get("/todo").text
+    section = re.search(r'<section class="todo" id="late_without_reason">.*?</section>', page, re.S)
+    assert section and "未说明原因的逾期上传" in section.group(0)
+    late = [int(i) for i in re.findall(r'name="evidence_id" value="(\d+)"', section.group(0))]
+    assert late and set(late) <= set(station.evidence)
+    names = re.findall(r'<td class="id">([^<]+\.(?:MP4|JPG|WAV))</td>', section.group(0))
+    assert len(names) == len(late)  # each file name whole
+    done = zhang.post(
+        "/todo/late-reason",
+        data={"evidence_id": str(late[0]), "note": "执勤至深夜，次日上传", "csrf": csrf_of(page)},
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    after = zhang.get("/todo").text
+    assert (
+        f'name="evidence_id" value="{late[0]}"' not in after
+        and "已完成" in zhang.get(done.headers["location"]).text
+    )
+
+
 def test_dock_bays_are_polled_as_json(station: Station) -> None:
     bays: list[dict[str, Any]] = [
         {

@@ -88,9 +88,11 @@ SECTIONS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
         N_("Late clips without a reason"),
         [
             ("evidence_id", N_("Evidence ID"), "id"),
-            ("name", N_("File"), "id"),
+            ("file_name", N_("File"), "id"),
+            ("device_id", N_("Camera"), "id"),
             ("officer_id", N_("Officer badge"), "id"),
             ("officer_name", N_("Officer name"), "text"),
+            ("recorded_at", N_("Recorded at"), "time"),
             ("due", N_("Due"), "time"),
             ("sealed_at", N_("Sealed at"), "time"),
             ("hours_late", N_("Hours late"), "id"),

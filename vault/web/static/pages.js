@@ -82,7 +82,24 @@ function pollBays(table) {
   setTimeout(poll, every);
 }
 
+// A poster the service refused (no grant for that clip) or has not made yet: a word instead
+// of a broken image.
+function posterMissing(img) {
+  const word = document.createElement("span");
+  word.className = "no-poster";
+  word.textContent = img.dataset.missing;
+  img.replaceWith(word);
+}
+
+function watchPosters() {
+  for (const img of document.querySelectorAll("img[data-missing]")) {
+    if (img.complete && img.naturalWidth === 0) posterMissing(img);
+    else img.addEventListener("error", () => posterMissing(img), { once: true });
+  }
+}
+
 document.addEventListener("DOMContentLoaded", () => {
+  watchPosters();
   const player = document.getElementById("player");
   if (player) startPlayback(player);
   const bays = document.getElementById("bays");
