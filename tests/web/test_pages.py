@@ -136,6 +136,8 @@ def test_an_officer_sees_only_what_policy_allows_and_refusals_are_registered(
     mine = zhang.get("/evidence").text
     assert f'href="/evidence/{first}"' in mine
     assert 'href="/evidence/' not in li.get("/evidence").text  # none of his own
+    assert 'href="/evidence/' not in li.get("/evidence?officer_name=张警").text
+    assert li.get(f"/evidence?officer={station.badge}").status_code == 403
     assert CASE in zhang.get("/cases").text and CASE not in li.get("/cases").text
     before = len(register_entries(station.vault))
     refused = li.get(f"/evidence/{first}")
