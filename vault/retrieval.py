@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, func, or_, select
 
+from vault.cases import units
 from vault.cases.cases import find_case, normalise_number
 from vault.cases.retention import active_holds, linked_cases
 from vault.context import Vault
@@ -22,6 +23,7 @@ from vault.db.models import (
     DockSession,
     Evidence,
     Officer,
+    Principal,
     PurgeRecord,
     Sighting,
     StopRecord,
@@ -44,6 +46,14 @@ class Filters:
     case_number: str | None = None
     retention_class: str | None = None
     limit: int | None = None
+    # The web console's search (issue 19): the record's status, the unit of the officer who
+    # recorded it (through the unit registry), words of the officer's or the case's name,
+    # and OFFSET rows skipped (a page of results).
+    status: str | None = None
+    unit: str | None = None
+    officer_name: str | None = None
+    case_name: str | None = None
+    offset: int | None = None
 
 
 def _row(evidence: Evidence, device: Device | None, officer: Officer | None) -> dict[str, Any]:
@@ -115,6 +125,27 @@ def _narrowed(session: Session, query: Any, filters: Filters) -> Any:
         query = query.where(col(Evidence.id).in_(linked))
     if filters.retention_class:
         query = query.where(Evidence.retention_class == filters.retention_class)
+    if filters.status:
+        query = query.where(Evidence.status == filters.status)
+    if filters.unit:
+        wanted = units.unit_filter(session, filters.unit)
+        officers = session.exec(select(Officer.id, Officer.unit)).all()
+        pks = [pk for pk, unit in officers if wanted.matches(unit)]
+        query = query.where(col(Evidence.officer_pk).in_(pks))
+    if filters.officer_name:  # as the camera named him, or his principal's name
+        named = select(Officer.id).where(col(Officer.name).contains(filters.officer_name))
+        principals = select(Principal.officer_pk).where(
+            col(Principal.name).contains(filters.officer_name)
+        )
+        query = query.where(
+            or_(col(Evidence.officer_pk).in_(named), col(Evidence.officer_pk).in_(principals))
+        )
+    if filters.case_name:
+        cases = select(Case.id).where(col(Case.name).contains(filters.case_name))
+        linked = select(CaseLink.evidence_id).where(
+            col(CaseLink.case_id).in_(cases), col(CaseLink.unlinked_at).is_(None)
+        )
+        query = query.where(col(Evidence.id).in_(linked))
     if filters.recorded_from:
         query = query.where(col(Evidence.recorded_at_corrected) >= filters.recorded_from)
     if filters.recorded_to:
@@ -133,6 +164,8 @@ def list_evidence(session: Session, filters: Filters) -> list[dict[str, Any]]:
         .order_by(col(Evidence.recorded_at_corrected), col(Evidence.id))
     )
     query = _narrowed(session, query, filters)
+    if filters.offset:
+        query = query.offset(filters.offset)
     if filters.limit:
         query = query.limit(filters.limit)
     return [_row(e, d, o) for e, d, o in session.exec(query)]

@@ -385,8 +385,27 @@ def show_case(session: Session, number: str) -> dict[str, Any]:
     return detail
 
 
-def list_cases(session: Session, status: str | None = None) -> list[dict[str, Any]]:
+def list_cases(
+    session: Session,
+    status: str | None = None,
+    limit: int | None = None,
+    offset: int | None = None,
+    handled_by: str | None = None,
+) -> list[dict[str, Any]]:
+    """Cases by number; LIMIT and OFFSET: one page of them; HANDLED_BY: only those whose
+    handler is that badge."""
     query = select(Case).order_by(col(Case.number))
     if status:
         query = query.where(Case.status == status)
+    if handled_by is not None:
+        handled = (
+            select(CaseHandler.case_id)
+            .join(Officer, col(CaseHandler.officer_pk) == Officer.id)
+            .where(Officer.officer_id == handled_by)
+        )
+        query = query.where(col(Case.id).in_(handled))
+    if offset:
+        query = query.offset(offset)
+    if limit:
+        query = query.limit(limit)
     return [case_summary(session, case) for case in session.exec(query)]

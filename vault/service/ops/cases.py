@@ -100,14 +100,14 @@ def litigation(call: Call, number: str, start: bool, reason: str = "") -> int:
 
 
 @operation("case.list")
-def list_(call: Call, status: str | None = None) -> list[dict[str, Any]]:
+def list_(
+    call: Call, status: str | None = None, limit: int | None = None, offset: int | None = None
+) -> list[dict[str, Any]]:
+    """Every case (an officer: those he handles); LIMIT, OFFSET: one page of them."""
     choose("--status", status, cases.STATUSES)
     badge = own_badge(call) if call.scope == "own" else None
     with call.vault.session() as session:
-        rows = cases.list_cases(session, status)
-    if badge is not None:
-        rows = [row for row in rows if badge in row["handlers"]]
-    return rows
+        return cases.list_cases(session, status, limit, offset, handled_by=badge)
 
 
 @operation("case.show")

@@ -29,6 +29,8 @@ from vault.service.ops.choices import choose
 from vault.service.ops.scopes import handles_case, own_badge, require_own_evidence
 from vault.timeutil import iso, parse_span
 
+EVIDENCE_STATUSES = ("sealed", "verified", "failed")  # what Evidence.status may be
+
 
 @operation("evidence.list")
 def list_(
@@ -41,11 +43,18 @@ def list_(
     retention_class: str | None = None,
     limit: int | None = None,
     explain: bool = False,
+    status: str | None = None,
+    unit: str | None = None,
+    officer_name: str | None = None,
+    case_name: str | None = None,
+    offset: int | None = None,
 ) -> list[dict[str, Any]] | dict[str, Any]:
-    """The evidence the filters select. With EXPLAIN: {"matched", "evidence", and when
-    filters matched nothing "known": the values that exist for each filter given}."""
+    """The evidence the filters select (OFFSET, LIMIT: one page of it). With EXPLAIN:
+    {"matched", "evidence", and when filters matched nothing "known": the values that exist
+    for each filter given}."""
     tz = call.vault.settings.timezone
     choose("--class", retention_class, CLASSES)
+    choose("--status", status, EVIDENCE_STATUSES)
     case = normalise_number(case) if case else None
     recorded_by = mine = None
     if call.scope == "own":
@@ -64,6 +73,11 @@ def list_(
         case_number=case,
         retention_class=retention_class,
         limit=limit,
+        status=status,
+        unit=unit,
+        officer_name=officer_name,
+        case_name=case_name,
+        offset=offset,
     )
     with call.vault.session() as session:
         rows = list_evidence(session, filters)
