@@ -196,7 +196,7 @@ def test_a_copy_to_keep_needs_a_copy_grant_and_its_refusal_is_registered(
     refused = zhang.post(f"/evidence/{first}/copy", data={"csrf": csrf_of(html)})
     assert refused.status_code == 403, refused.text
     entries = register_entries(station.vault)[before:]
-    assert "张警官 holds no valid grant to copy evidence" in refused.text
+    assert "张警官" in refused.text and "复制证据 1 的有效授权" in refused.text
     (entry,) = [e for e in entries if e.handled_by == "张警官"]
     assert (entry.event, entry.what) == ("refused", f"view evidence:{first}")
 

@@ -189,9 +189,21 @@ def make_call_files(
         except BaseException:
             reply.cleanup()
             raise
-        return result, dict(reply.files), reply.cleanup
+        return result, _files(reply), reply.cleanup
 
     return call_files
+
+
+def _files(reply: api.Reply) -> dict[str, Path]:
+    """Every file handed back, by the name the operation gives it (`view/evidence-1.mp4`),
+    folders included under their own names."""
+    files: dict[str, Path] = {}
+    for name, path in reply.files:
+        files[name] = path
+        if path.is_dir():
+            for part in sorted(path.rglob("*")):
+                files[f"{name}/{part.relative_to(path).as_posix()}"] = part
+    return files
 
 
 def _result(reply: api.Reply) -> Any:

@@ -86,3 +86,6 @@ class WebConsole:
             self.thread.join(timeout=10)
         if self.sock is not None:
             self.sock.close()
+        from vault.web import media  # the playback copies handed out: removed with the server
+
+        media.end_all()
