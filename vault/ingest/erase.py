@@ -16,22 +16,28 @@ from vault.ingest.run import Run
 
 
 def collect(run: Run, session: Session, wait: bool) -> None:
-    """Record finished verifications (all of them when wait)."""
+    """Record finished verifications (all of them when wait), those found together in one
+    commit: a clip counts as verified (and may be erased) only once that commit is made."""
+    done = []
     for evidence_id, future in list(run.pending.items()):
         if not wait and not future.done():
             continue
-        result = future.result()
-        del run.pending[evidence_id]
-        run.verified[evidence_id] = result
-        records.record_verification(
-            session,
-            evidence_id,
-            result.ok,
-            result.reason,
-            run.vault.clock.now(),
-            run.vault.actor("ingest"),
-        )
-        checkpoint("ingest.verified")
+        done.append((evidence_id, future.result()))
+    if done:
+        now, actor = run.vault.clock.now(), run.vault.actor("ingest")
+        try:
+            for evidence_id, result in done:
+                records.record_verification(
+                    session, evidence_id, result.ok, result.reason, now, actor, commit=False
+                )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        for evidence_id, result in done:
+            del run.pending[evidence_id]
+            run.verified[evidence_id] = result
+            checkpoint("ingest.verified")
     for clip in run.report.clips:
         if clip.evidence_id in run.verified:
             result = run.verified[clip.evidence_id]
