@@ -15,14 +15,17 @@ from vault.ingest.report import ClipResult
 from vault.ingest.run import Run
 
 
-def collect(run: Run, session: Session, wait: bool) -> None:
-    """Record finished verifications (all of them when wait), those found together in one
-    commit: a clip counts as verified (and may be erased) only once that commit is made."""
+def collect(run: Run, session: Session, wait: bool, least: tuple[int, int] = (1, 0)) -> None:
+    """Record finished verifications (all of them when wait; else once at least LEAST
+    (clips, bytes) are done), those found together in one commit: a clip counts as
+    verified (and may be erased) only once that commit is made."""
     done = []
     for evidence_id, future in list(run.pending.items()):
         if not wait and not future.done():
             continue
         done.append((evidence_id, future.result()))
+    if not wait and len(done) < least[0] and sum(r.size or 0 for _, r in done) < least[1]:
+        done = []
     if done:
         now, actor = run.vault.clock.now(), run.vault.actor("ingest")
         try:
@@ -36,6 +39,7 @@ def collect(run: Run, session: Session, wait: bool) -> None:
             raise
         for evidence_id, result in done:
             del run.pending[evidence_id]
+            run.rows.pop(evidence_id, None)
             run.verified[evidence_id] = result
             checkpoint("ingest.verified")
     for clip in run.report.clips:

@@ -186,6 +186,9 @@ def ingest_volume(
 
 
 MAX_UNRECORDED = 256  # clips read ahead of their records at most
+# Records (and verifications) wait, while reading goes on, until this many clips or bytes
+# are ready for one commit: a big clip's read-back starts as soon as it is sealed.
+GROUP_CLIPS, GROUP_BYTES = 32, 32 << 20
 
 
 def _process(run: Run, candidates: list[Candidate]) -> None:
@@ -220,7 +223,7 @@ def _process(run: Run, candidates: list[Candidate]) -> None:
                     run.unrecorded.append(read)
                 wait = len(run.unrecorded) >= MAX_UNRECORDED
                 _record_ready(run, session, verifier, wait=wait)
-                collect(run, session, wait=False)
+                collect(run, session, wait=False, least=(GROUP_CLIPS, GROUP_BYTES))
             _record_ready(run, session, verifier, wait=True)
             run.progress.phase("verifying")
             collect(run, session, wait=True)
@@ -360,6 +363,14 @@ def _read_one(
 def _record_ready(run: Run, session: Session, verifier: ThreadPoolExecutor, wait: bool) -> None:
     """Record the clips whose seals are in, oldest first: all of them when WAIT, else those
     whose seals are done, up to the first still being sealed."""
+    if not wait:  # a group worth a commit: many small clips, or one big one
+        count = size = 0
+        for read in run.unrecorded:
+            if not read.sealed.done():
+                break
+            count, size = count + 1, size + read.size
+        if count < GROUP_CLIPS and size < GROUP_BYTES:
+            return
     ready: list[ReadClip] = []
     while run.unrecorded and (wait or run.unrecorded[0].sealed.done()):
         ready.append(run.unrecorded.popleft())
@@ -477,6 +488,7 @@ def _recorded(
     must_verify = put.created or evidence.status != "verified" or run.erase
     if must_verify and evidence.id not in run.pending and evidence.id not in run.verified:
         run.pending[evidence.id] = verifier.submit(vault.store.verify, put.key, sha, read.size)
+        run.rows[evidence.id] = evidence  # the session finds it when the result is recorded
     run.progress.file_done(item.rel, outcome)
 
 

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from vault.context import Vault
 from vault.db import audit
 from vault.db.audit import Actor
-from vault.db.models import DockSession, Evidence, MediaJob, Sighting
+from vault.db.models import Device, DockSession, Evidence, MediaJob, Officer, Sighting
 from vault.media import jobs as media_jobs
 from vault.sealing import seals
 from vault.store import WormStore
@@ -202,6 +202,9 @@ def commit_sealed_group(
     an error rolls the whole group back (the caller then records the clips one by one)."""
     for attempt in range(SEAL_ATTEMPTS):
         try:
+            # The rows every seal record names, loaded once and held for the group (the
+            # session's identity map keeps only what is referenced).
+            held = _rows_of(session, dock, clips)
             seen = set(sealed_before)
             pending: list[tuple[str, bytes]] = []
             results = []
@@ -216,12 +219,25 @@ def commit_sealed_group(
             session.flush()
             seals.put_all(store, pending)
             session.commit()
+            del held
             return results
         except (IntegrityError, OperationalError) as exc:
             session.rollback()
             if attempt == SEAL_ATTEMPTS - 1 or not _retryable(exc):
                 raise
     raise AssertionError("unreachable")
+
+
+def _rows_of(session: Session, dock: DockSession, clips: list[SealedClip]) -> list[object]:
+    """The docking, camera, its keeper and officers that CLIPS' seal records name."""
+    rows: list[object] = [session.get(DockSession, dock.id)]
+    device = session.get(Device, dock.device_pk) if dock.device_pk else None
+    rows.append(device)
+    officers = {clip.officer_pk for clip in clips if clip.officer_pk}
+    if device is not None and device.keeper_officer_id is not None:
+        officers.add(device.keeper_officer_id)
+    rows.extend(session.get(Officer, pk) for pk in sorted(officers))
+    return rows
 
 
 def queue_media(session: Session, evidence: Evidence, now: datetime) -> None:

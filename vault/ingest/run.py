@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from vault.context import Vault
-from vault.db.models import DockSession
+from vault.db.models import DockSession, Evidence
 from vault.ingest.deviceinfo import DeviceInfo
 from vault.ingest.plan import Candidate
 from vault.ingest.report import IngestReport, Progress
@@ -90,6 +90,7 @@ class Run:
     read_stats: dict[str, os.stat_result] = field(default_factory=dict)
     unrecorded: deque[ReadClip] = field(default_factory=deque)  # read, not yet recorded
     retain_of: dict[str, datetime] = field(default_factory=dict)  # this run's, by sha256
+    rows: dict[int, Evidence] = field(default_factory=dict)  # held until their verification
     stop: threading.Event | None = None
     remount_rw: Remount | None = None
     context: DockContext | None = None

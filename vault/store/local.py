@@ -82,6 +82,34 @@ def sync_dirs(to_sync: dict[Path, None]) -> None:
         fsync_dir(directory)
 
 
+SYNCFS_FROM = 8  # files and directories to make durable at once from which one syncfs serves
+_syncfs = getattr(_libc, "syncfs", None)
+
+
+def sync_all(root: Path, fds: list[int], dirs: dict[Path, None]) -> None:
+    """Make the data of FDS and the entries of DIRS durable: each fsynced, or, when there
+    are many and all lie on ROOT's filesystem, one syncfs of it (every dirty page and the
+    journal, one disk flush for all: a group of small files costs one flush, not one per
+    file and directory). syncfs reports the filesystem's write errors (Linux 5.8 on)."""
+    if _syncfs is not None and len(fds) + len(dirs) >= SYNCFS_FROM:
+        device = os.stat(root).st_dev
+        same = all(os.fstat(fd).st_dev == device for fd in fds) and all(
+            os.stat(d).st_dev == device for d in dirs
+        )
+        if same:
+            fd = os.open(root, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+            try:
+                if _syncfs(fd) != 0:
+                    error = ctypes.get_errno()
+                    raise OSError(error, os.strerror(error), str(root))
+            finally:
+                os.close(fd)
+            return
+    for fd in fds:
+        os.fsync(fd)
+    sync_dirs(dirs)
+
+
 def store_error(action: str, exc: OSError) -> StoreError:
     if exc.errno == 28:  # ENOSPC
         return StoreError(f"the store is full while {action}: free space or add a disk")
@@ -226,12 +254,18 @@ class LocalWormStore(PlainStore):
             assert writer._fd is not None
             try:
                 checkpoint("store.written")
-                os.fsync(writer._fd)
                 os.fchmod(writer._fd, 0o400)  # sealed: readable by the vault alone
             except OSError as exc:
                 writer.abort()
                 results[index] = store_error("sealing an object", exc)
                 live.remove(index)
+        try:
+            sync_all(self.root, [fd for i in live if (fd := jobs[i][0]._fd) is not None], {})
+        except OSError as exc:
+            for index in live:
+                jobs[index][0].abort()
+                results[index] = store_error("sealing an object", exc)
+            live = []
         try:
             # Every object's retention is durable before any of them is visible.
             self.record_retentions([(jobs[i][1], jobs[i][3]) for i in live])
@@ -259,7 +293,7 @@ class LocalWormStore(PlainStore):
                 writer.abort()
                 results[index] = store_error("sealing an object", exc)
         try:
-            sync_dirs(to_sync)
+            sync_all(self.root, [], to_sync)
         except OSError as exc:
             for index, _, _ in linked:
                 jobs[index][0].abort()
@@ -331,9 +365,7 @@ class LocalWormStore(PlainStore):
                     fcntl.flock(fd, fcntl.LOCK_EX)  # clean_debris() leaves a live write alone
                     os.write(fd, body)
                     start_writeback(fd)
-                for index, _, fd in fresh:
-                    name = items[index][0]
-                    os.fsync(fd)
+                sync_all(self.root, [fd for _, _, fd in fresh], {})
                 for index, tmp, _ in fresh:
                     name, path, _ = items[index]
                     make_dirs_later(path.parent, to_sync)
@@ -345,7 +377,7 @@ class LocalWormStore(PlainStore):
             finally:
                 for _, _, fd in fresh:
                     os.close(fd)
-            sync_dirs(to_sync)
+            sync_all(self.root, [], to_sync)
         except OSError as exc:
             for index, tmp, _ in fresh:
                 if not created[index]:
