@@ -15,23 +15,33 @@ from vault.ingest.report import ClipResult
 from vault.ingest.run import Run
 
 
-def collect(run: Run, session: Session, wait: bool) -> None:
-    """Record finished verifications (all of them when wait)."""
+def collect(run: Run, session: Session, wait: bool, least: tuple[int, int] = (1, 0)) -> None:
+    """Record finished verifications (all of them when wait; else once at least LEAST
+    (clips, bytes) are done), those found together in one commit: a clip counts as
+    verified (and may be erased) only once that commit is made."""
+    done = []
     for evidence_id, future in list(run.pending.items()):
         if not wait and not future.done():
             continue
-        result = future.result()
-        del run.pending[evidence_id]
-        run.verified[evidence_id] = result
-        records.record_verification(
-            session,
-            evidence_id,
-            result.ok,
-            result.reason,
-            run.vault.clock.now(),
-            run.vault.actor("ingest"),
-        )
-        checkpoint("ingest.verified")
+        done.append((evidence_id, future.result()))
+    if not wait and len(done) < least[0] and sum(r.size or 0 for _, r in done) < least[1]:
+        done = []
+    if done:
+        now, actor = run.vault.clock.now(), run.vault.actor("ingest")
+        try:
+            for evidence_id, result in done:
+                records.record_verification(
+                    session, evidence_id, result.ok, result.reason, now, actor, commit=False
+                )
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        for evidence_id, result in done:
+            del run.pending[evidence_id]
+            run.rows.pop(evidence_id, None)
+            run.verified[evidence_id] = result
+            checkpoint("ingest.verified")
     for clip in run.report.clips:
         if clip.evidence_id in run.verified:
             result = run.verified[clip.evidence_id]

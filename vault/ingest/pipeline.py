@@ -26,12 +26,13 @@ from vault.ingest.erase import collect
 from vault.ingest.erase import erase as erase_verified
 from vault.ingest.plan import Candidate, most_common, plan
 from vault.ingest.report import ClipResult, IngestReport, NoProgress, Progress
-from vault.ingest.run import DockContext, Remount, Run
+from vault.ingest.run import DockContext, ReadClip, Remount, Run
+from vault.ingest.sealer import Sealer
 from vault.ingest.stream import Streamer
 from vault.ingest.volume import Volume, VolumeFile
-from vault.media import jobs as media_jobs
 from vault.profiles import Profile, choose_profile
 from vault.retention_rules import EvidenceFacts, decide
+from vault.store.base import PutResult
 from vault.store.spool import SpoolFull
 from vault.timeutil import iso, local_to_utc
 
@@ -184,10 +185,20 @@ def ingest_volume(
         return report
 
 
+MAX_UNRECORDED = 256  # clips read ahead of their records at most
+# Records (and verifications) wait, while reading goes on, until this many clips or bytes
+# are ready for one commit: a big clip's read-back starts as soon as it is sealed.
+GROUP_CLIPS, GROUP_BYTES = 32, 32 << 20
+
+
 def _process(run: Run, candidates: list[Candidate]) -> None:
+    """Clip N is read, hashed and written on this thread while clip N-1 is sealed (fsync,
+    rename) on the sealing thread and read back on the verifying one. The records of the
+    clips whose seals are in go in together (one commit for several), in the order read."""
     run.progress.begin(len(candidates), sum(c.item.size for c in candidates))
     run.progress.phase("reading")
     streamer = Streamer(run.vault.settings.ingest.chunk_size)
+    sealer = Sealer(run.vault.store)
     verifier = ThreadPoolExecutor(max_workers=1, thread_name_prefix="verify")
     error: str | None = None
     try:
@@ -196,21 +207,24 @@ def _process(run: Run, candidates: list[Candidate]) -> None:
                 if run.stop is not None and run.stop.is_set():
                     run.stopped = True
                     run.report.problems.append(
-                        f"the station is stopping: {len(candidates) - done} clips left on the "
-                        "camera for its next dock"
+                        f"the station is stopping: {len(candidates) - done} clips left on "
+                        "the camera for its next dock"
                     )
                     break
                 try:
-                    _ingest_one(run, session, streamer, verifier, candidate)
+                    read = _read_one(run, session, streamer, sealer, candidate)
                 except SpoolFull:
+                    _record_ready(run, session, verifier, wait=True)  # sealed: kept
                     raise  # the store takes nothing now: the camera is left as it is, whole
                 except Exception as exc:  # no file may keep the rest of the camera unsealed
-                    session.rollback()
-                    log.exception("ingest of %s failed", candidate.item.rel)
-                    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-                    run.report.failed.append((candidate.item.rel, f"not sealed: {reason}"))
-                    run.progress.file_done(candidate.item.rel, "failed")
-                collect(run, session, wait=False)
+                    _failed(run, session, candidate.item.rel, exc)
+                    read = None
+                if read is not None:
+                    run.unrecorded.append(read)
+                wait = len(run.unrecorded) >= MAX_UNRECORDED
+                _record_ready(run, session, verifier, wait=wait)
+                collect(run, session, wait=False, least=(GROUP_CLIPS, GROUP_BYTES))
+            _record_ready(run, session, verifier, wait=True)
             run.progress.phase("verifying")
             collect(run, session, wait=True)
             if not run.stopped:
@@ -223,8 +237,17 @@ def _process(run: Run, candidates: list[Candidate]) -> None:
         raise
     finally:
         streamer.close()
+        sealer.close(abandon=error is not None)
         verifier.shutdown(wait=True)
         _finish(run, error)
+
+
+def _failed(run: Run, session: Session, rel: str, exc: Exception) -> None:
+    session.rollback()
+    log.error("ingest of %s failed", rel, exc_info=exc)
+    reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    run.report.failed.append((rel, f"not sealed: {reason}"))
+    run.progress.file_done(rel, "failed")
 
 
 def _clip_times(
@@ -271,26 +294,24 @@ def _true_mtime_ns(run: Run, shown_ns: int) -> int:
     return shown_ns
 
 
-def _ingest_one(
-    run: Run,
-    session: Session,
-    streamer: Streamer,
-    verifier: ThreadPoolExecutor,
-    candidate: Candidate,
-) -> None:
+def _read_one(
+    run: Run, session: Session, streamer: Streamer, sealer: Sealer, candidate: Candidate
+) -> ReadClip | None:
+    """One read pass over a clip (hash + write), its seal handed to the sealing thread;
+    None when the clip was not read whole (a failure or a skip, reported here)."""
     item, vault = candidate.item, run.vault
     run.progress.file_started(item.rel, item.size)
     too_long = _too_long(item)
     if too_long:
         run.report.failed.append((item.rel, f"not sealed: {too_long}"))
         run.progress.file_done(item.rel, "failed")
-        return
+        return None
     try:
         fd, st = run.volume.open_file(item)
     except VolumeError as exc:
         run.report.failed.append((item.rel, f"not read: {exc}"))
         run.progress.file_done(item.rel, "failed")
-        return
+        return None
     camera_time, source, recorded_at = _clip_times(run, candidate, st.st_mtime_ns)
     corrected = values.shifted(recorded_at, run.dock.clock_offset_s)
     docked = run.dock.started_at
@@ -304,68 +325,152 @@ def _ingest_one(
         after = os.fstat(fd)
         if size != st.st_size or not _unchanged(run.volume, st, after):
             raise VolumeError("the file changed while it was being read")
-        known = records.known_bytes(vault, session, sha)
-        if known is not None and known.purged_at is not None:
-            writer.abort()
-            run.report.skipped.append(
-                (
-                    item.rel,
-                    f"evidence {known.evidence_id} (these bytes) was purged on "
-                    f"{iso(known.purged_at)} when its retention ended: not sealed again, kept "
-                    "on the camera",
+        keep = run.retain_of.get(sha)  # bytes read before in this run, maybe not recorded yet
+        if keep is None:
+            known = records.known_bytes(vault, session, sha)
+            if known is not None and known.purged_at is not None:
+                writer.abort()
+                run.report.skipped.append(
+                    (
+                        item.rel,
+                        f"evidence {known.evidence_id} (these bytes) was purged on "
+                        f"{iso(known.purged_at)} when its retention ended: not sealed again, "
+                        "kept on the camera",
+                    )
                 )
-            )
-            run.progress.file_done(item.rel, "skipped")
-            return
-        run.progress.phase("sealing")
-        # RT-1, RT-4: the first docking counts. Bytes already sealed keep the retention their
-        # record holds (store and record one date); only a new clip starts a new one.
-        put = writer.commit(sha, size, (known and known.retain_until) or retain_until)
-        checkpoint("ingest.sealed")
-        if put.created and not put.immutable and NOT_IMMUTABLE not in run.report.problems:
-            run.report.problems.append(NOT_IMMUTABLE)
-        run.progress.phase("reading")
+                run.progress.file_done(item.rel, "skipped")
+                return None
+            # RT-1, RT-4: the first docking counts. Bytes already sealed keep the retention
+            # their record holds (store and record one date); only a new clip starts a new one.
+            keep = (known and known.retain_until) or retain_until
+            run.retain_of[sha] = keep
+        sealed = sealer.submit(writer, sha, size, keep)
     except VaultError as exc:
         writer.abort()
         run.report.failed.append((item.rel, f"not sealed: {exc}"))
         run.progress.file_done(item.rel, "failed")
-        return
+        return None
+    except BaseException:
+        writer.abort()
+        raise
     finally:
         os.close(fd)
-    run.read_stats[item.rel] = st
+    return ReadClip(
+        candidate, st, sha, size, camera_time, source, recorded_at, corrected, retain_until, sealed
+    )
+
+
+def _record_ready(run: Run, session: Session, verifier: ThreadPoolExecutor, wait: bool) -> None:
+    """Record the clips whose seals are in, oldest first: all of them when WAIT, else those
+    whose seals are done, up to the first still being sealed."""
+    if not wait:  # a group worth a commit: many small clips, or one big one
+        count = size = 0
+        for read in run.unrecorded:
+            if not read.sealed.done():
+                break
+            count, size = count + 1, size + read.size
+        if count < GROUP_CLIPS and size < GROUP_BYTES:
+            return
+    ready: list[ReadClip] = []
+    while run.unrecorded and (wait or run.unrecorded[0].sealed.done()):
+        ready.append(run.unrecorded.popleft())
+    if ready:
+        run.progress.phase("sealing")
+        _record(run, session, verifier, ready)
+        run.progress.phase("reading")
+
+
+def _record(
+    run: Run, session: Session, verifier: ThreadPoolExecutor, ready: list[ReadClip]
+) -> None:
+    """One commit for the records of READY (a clip counts as sealed only once it is made);
+    if it fails, each clip is recorded alone, so one bad clip fails alone."""
+    vault = run.vault
+    clips: list[tuple[ReadClip, PutResult, records.SealedClip]] = []
+    for read in ready:
+        item = read.candidate.item
+        try:
+            put = read.sealed.result()
+        except VaultError as exc:
+            run.report.failed.append((item.rel, f"not sealed: {exc}"))
+            run.progress.file_done(item.rel, "failed")
+            continue
+        except Exception as exc:
+            _failed(run, session, item.rel, exc)
+            continue
+        checkpoint("ingest.sealed")
+        if put.created and not put.immutable and NOT_IMMUTABLE not in run.report.problems:
+            run.report.problems.append(NOT_IMMUTABLE)
+        try:
+            clips.append((read, put, _sealed_clip(run, session, read, put)))
+        except Exception as exc:
+            _failed(run, session, item.rel, exc)
+    if not clips:
+        return
+    now, actor = vault.clock.now(), vault.actor("ingest")
+    groups = [clips]
+    while groups:
+        group = groups.pop(0)
+        try:
+            results = records.commit_sealed_group(
+                session,
+                run.dock,
+                [c for _, _, c in group],
+                now,
+                actor,
+                run.newly_sealed,
+                vault.store,
+            )
+        except Exception as exc:
+            session.rollback()
+            if len(group) == 1:
+                _failed(run, session, group[0][0].candidate.item.rel, exc)
+            else:
+                groups[:0] = [[each] for each in group]  # one by one, in the order read
+            continue
+        for (read, put, _), (evidence, outcome) in zip(group, results, strict=True):
+            _recorded(run, verifier, read, put, evidence, outcome)
+
+
+def _sealed_clip(run: Run, session: Session, read: ReadClip, put: PutResult) -> records.SealedClip:
+    candidate, item, st = read.candidate, read.candidate.item, read.stat
     officer_id = (candidate.name and candidate.name.officer_id) or run.report.officer_id
-    clip = records.SealedClip(
-        sha256=sha,
-        size=size,
+    return records.SealedClip(
+        sha256=read.sha256,
+        size=read.size,
         kind=candidate.name.kind if candidate.name else "unclassified",
         path=item.rel,
         file_name=item.rel.rpartition("/")[2],
         folder=item.dir_rel,
         important=candidate.important,
         sequence=candidate.name.sequence if candidate.name else None,
-        camera_time=camera_time,
-        camera_time_source=source,
-        recorded_at=recorded_at,
-        recorded_at_corrected=corrected,
+        camera_time=read.camera_time,
+        camera_time_source=read.camera_time_source,
+        recorded_at=read.recorded_at,
+        recorded_at_corrected=read.recorded_at_corrected,
         mtime=_instant(_true_mtime_ns(run, st.st_mtime_ns)),
         officer_pk=_officer_pk(run, session, officer_id),
-        storage_backend=put.backend or vault.store.backend,
+        storage_backend=put.backend or run.vault.store.backend,
         storage_key=put.key,
         storage_version=put.version,
         immutable=put.immutable,
-        retain_until=retain_until,
+        retain_until=read.retain_until,
     )
-    evidence, outcome = records.commit_sealed(
-        session,
-        run.dock,
-        clip,
-        vault.clock.now(),
-        vault.actor("ingest"),
-        seen_this_run=sha in run.newly_sealed,
-        store=vault.store,
-    )
+
+
+def _recorded(
+    run: Run,
+    verifier: ThreadPoolExecutor,
+    read: ReadClip,
+    put: PutResult,
+    evidence: Evidence,
+    outcome: str,
+) -> None:
+    """What follows a clip's committed record: its read-back is queued."""
+    vault, item, sha = run.vault, read.candidate.item, read.sha256
     assert evidence.id is not None
     checkpoint("ingest.recorded")
+    run.read_stats[item.rel] = read.stat
     if put.created and put.key != evidence.storage_key and vault.store.provisional(put.key):
         # A provisional copy (spooled during an outage) of bytes already sealed under another
         # key: no record points at it, so it goes (else it would stay an orphan for ever).
@@ -374,15 +479,16 @@ def _ingest_one(
         vault.store.release_unrecorded(put.key)
     if outcome in ("sealed", "unclassified"):
         run.newly_sealed.add(sha)
-        media_jobs.enqueue_new_evidence(session, evidence, vault.clock.now())  # never waits
     spooled = vault.store.provisional(evidence.storage_key)
+    kind = read.candidate.name.kind if read.candidate.name else "unclassified"
     run.report.clips.append(
-        ClipResult(item.rel, sha, size, evidence.id, outcome, clip.kind, spooled=spooled)
+        ClipResult(item.rel, sha, read.size, evidence.id, outcome, kind, spooled=spooled)
     )
     # Verify what this run sealed, what was never verified, and all that may be erased.
     must_verify = put.created or evidence.status != "verified" or run.erase
     if must_verify and evidence.id not in run.pending and evidence.id not in run.verified:
-        run.pending[evidence.id] = verifier.submit(vault.store.verify, put.key, sha, size)
+        run.pending[evidence.id] = verifier.submit(vault.store.verify, put.key, sha, read.size)
+        run.rows[evidence.id] = evidence  # the session finds it when the result is recorded
     run.progress.file_done(item.rel, outcome)
 
 

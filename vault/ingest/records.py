@@ -15,7 +15,8 @@ from sqlmodel import Session, select
 from vault.context import Vault
 from vault.db import audit
 from vault.db.audit import Actor
-from vault.db.models import DockSession, Evidence, Sighting
+from vault.db.models import Device, DockSession, Evidence, MediaJob, Officer, Sighting
+from vault.media import jobs as media_jobs
 from vault.sealing import seals
 from vault.store import WormStore
 
@@ -53,9 +54,11 @@ def record_sealed(
     actor: Actor,
     seen_this_run: bool,
     store: WormStore,
+    seal_records: list[tuple[str, bytes]] | None = None,
 ) -> tuple[Evidence, str]:
     """Insert or link the evidence row and its sighting; returns (evidence, outcome). A new
-    row's seal record goes into STORE before the transaction commits (issue 15)."""
+    row's seal record goes into STORE before the transaction commits (issue 15): sealed
+    here, or added to SEAL_RECORDS for the caller to seal before it commits."""
     assert dock.id is not None
     evidence = session.exec(select(Evidence).where(Evidence.sha256 == clip.sha256)).first()
     if evidence is None:
@@ -104,7 +107,10 @@ def record_sealed(
             },
         )
         session.flush()
-        seals.write(store, facts, event)
+        if seal_records is None:
+            seals.write(store, facts, event)
+        else:
+            seal_records.append(seals.record(facts, event))
     else:
         # IN-6: the same bytes again (a re-dock, or the camera's IMP copy) are linked, not resealed.
         outcome = "duplicate" if seen_this_run else "already_sealed"
@@ -180,6 +186,73 @@ def commit_sealed(
     raise AssertionError("unreachable")
 
 
+def commit_sealed_group(
+    session: Session,
+    dock: DockSession,
+    clips: list[SealedClip],
+    now: datetime,
+    actor: Actor,
+    sealed_before: set[str],
+    store: WormStore,
+) -> list[tuple[Evidence, str]]:
+    """commit_sealed for several clips in ONE transaction: their rows, sightings, chain
+    entries and media jobs, their seal records sealed as one group before the commit
+    (each record is durable before the row that it backs commits). SEALED_BEFORE: the
+    bytes this run sealed already (a clip of those is a "duplicate"). All or nothing:
+    an error rolls the whole group back (the caller then records the clips one by one)."""
+    for attempt in range(SEAL_ATTEMPTS):
+        try:
+            # The rows every seal record names, loaded once and held for the group (the
+            # session's identity map keeps only what is referenced).
+            held = _rows_of(session, dock, clips)
+            seen = set(sealed_before)
+            pending: list[tuple[str, bytes]] = []
+            results = []
+            for clip in clips:
+                evidence, outcome = record_sealed(
+                    session, dock, clip, now, actor, clip.sha256 in seen, store, pending
+                )
+                if outcome in ("sealed", "unclassified"):
+                    seen.add(clip.sha256)
+                    queue_media(session, evidence, now)
+                results.append((evidence, outcome))
+            session.flush()
+            seals.put_all(store, pending)
+            session.commit()
+            del held
+            return results
+        except (IntegrityError, OperationalError) as exc:
+            session.rollback()
+            if attempt == SEAL_ATTEMPTS - 1 or not _retryable(exc):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _rows_of(session: Session, dock: DockSession, clips: list[SealedClip]) -> list[object]:
+    """The docking, camera, its keeper and officers that CLIPS' seal records name."""
+    rows: list[object] = [session.get(DockSession, dock.id)]
+    device = session.get(Device, dock.device_pk) if dock.device_pk else None
+    rows.append(device)
+    officers = {clip.officer_pk for clip in clips if clip.officer_pk}
+    if device is not None and device.keeper_officer_id is not None:
+        officers.add(device.keeper_officer_id)
+    rows.extend(session.get(Officer, pk) for pk in sorted(officers))
+    return rows
+
+
+def queue_media(session: Session, evidence: Evidence, now: datetime) -> None:
+    """vault.media.jobs.enqueue_new_evidence without its commit, for a row this transaction
+    inserted: the probe of a new original queued in the transaction that records it (files
+    that are not media are marked so). No other process can have queued a job for a row
+    not yet committed, so no savepoint guards the insert (enqueue's, one per clip)."""
+    assert evidence.id is not None
+    if evidence.kind in media_jobs.MEDIA_KINDS:
+        session.add(MediaJob(evidence_id=evidence.id, kind="probe", not_before=now, created_at=now))
+    elif evidence.media_state == "pending":
+        evidence.media_state = "not_media"
+        session.add(evidence)
+
+
 SEAL_ATTEMPTS = 3
 # SQLSTATE 40P01 deadlock_detected, 40001 serialization_failure, 55P03 lock_not_available
 RETRYABLE_STATES = ("40P01", "40001", "55P03")
@@ -198,7 +271,10 @@ def record_verification(
     reason: str | None,
     now: datetime,
     actor: Actor,
+    commit: bool = True,
 ) -> Evidence:
+    """The read-back's outcome for one row; COMMIT=False leaves the commit to the caller
+    (several verifications recorded in one transaction)."""
     evidence = session.get_one(Evidence, evidence_id)
     if ok:
         evidence.status, evidence.verify_error = "verified", None
@@ -213,7 +289,8 @@ def record_verification(
         subject=f"evidence:{evidence_id}",
         detail={"reason": reason} if reason else {},
     )
-    session.commit()
+    if commit:
+        session.commit()
     return evidence
 
 

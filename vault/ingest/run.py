@@ -5,18 +5,20 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 
 from vault.context import Vault
-from vault.db.models import DockSession
+from vault.db.models import DockSession, Evidence
 from vault.ingest.deviceinfo import DeviceInfo
+from vault.ingest.plan import Candidate
 from vault.ingest.report import IngestReport, Progress
 from vault.ingest.volume import Volume
 from vault.profiles import Profile
-from vault.store.base import VerifyResult
+from vault.store.base import PutResult, VerifyResult
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,23 @@ class DockContext:
     camera_unit_name: str | None = None
 
 
+@dataclass
+class ReadClip:
+    """A clip read, hashed and written, its seal under way on the sealing thread: recorded
+    once the seal's result is in (in the order the clips were read)."""
+
+    candidate: Candidate
+    stat: os.stat_result
+    sha256: str
+    size: int
+    camera_time: str | None
+    camera_time_source: str
+    recorded_at: datetime | None
+    recorded_at_corrected: datetime | None
+    retain_until: datetime
+    sealed: Future[PutResult]
+
+
 # Given the read-only volume, close it, make the camera writable and return it opened anew.
 Remount = Callable[[Volume], Volume]
 
@@ -69,6 +88,9 @@ class Run:
     pending: dict[int, Future[VerifyResult]] = field(default_factory=dict)
     verified: dict[int, VerifyResult] = field(default_factory=dict)
     read_stats: dict[str, os.stat_result] = field(default_factory=dict)
+    unrecorded: deque[ReadClip] = field(default_factory=deque)  # read, not yet recorded
+    retain_of: dict[str, datetime] = field(default_factory=dict)  # this run's, by sha256
+    rows: dict[int, Evidence] = field(default_factory=dict)  # held until their verification
     stop: threading.Event | None = None
     remount_rw: Remount | None = None
     context: DockContext | None = None

@@ -23,7 +23,7 @@ from vault.db import audit
 from vault.db.models import Derivative, Evidence
 from vault.db.models.media import RedactionPlan
 from vault.errors import Conflict, NotFound
-from vault.media import derivatives, redact_detect, redact_plan, redact_render
+from vault.media import derivatives, redact_plan
 from vault.media.redact_plan import Plan, PlanError
 from vault.media.redact_source import Source, fetched, geometry, source_of
 from vault.sealing.seals import canonical
@@ -120,6 +120,8 @@ def _changed_plan(
         plan = redact_plan.validate(changes.plan_in, plan)
         done.append("plan file read")
     if changes.faces:
+        from vault.media import redact_detect  # numpy and a model: not for every command
+
         found = redact_detect.find_faces(
             source,
             plan,
@@ -221,6 +223,8 @@ def _render(vault: Vault, row: RedactionPlan, source: Path) -> Derivative:
     settings = vault.settings.media
     out = source.parent / "redacted.mp4"
     plan: Plan = dict(row.plan)
+    from vault.media import redact_render  # OpenCV: not for every command (issue 22)
+
     done = redact_render.render(source, plan, out, settings)
     with vault.session() as session:  # the latest retention, read and let go
         evidence = session.get_one(Evidence, row.evidence_id)

@@ -89,10 +89,29 @@ def write(
     store: WormStore, facts: dict[str, Any], event: AuditEvent | RegisterEntry, part: str = ""
 ) -> str:
     """Seal FACTS (from evidence_facts() and its kin) with the chain entry that records them."""
-    body = {**facts, "event": {**_event(event), "at": event.at.isoformat()}}
-    name = seal_name(str(facts["sha256"]), event.hash, part)
-    store.put_record(name, canonical(body))
+    name, body = record(facts, event, part)
+    store.put_record(name, body)
     return name
+
+
+def record(
+    facts: dict[str, Any], event: AuditEvent | RegisterEntry, part: str = ""
+) -> tuple[str, bytes]:
+    """The seal record write() would seal: (name, body), for a caller that seals several
+    at once (the ingest's group commit)."""
+    body = {**facts, "event": {**_event(event), "at": event.at.isoformat()}}
+    return seal_name(str(facts["sha256"]), event.hash, part), canonical(body)
+
+
+def put_all(store: WormStore, items: list[tuple[str, bytes]]) -> None:
+    """Seal every (name, body): as one group where the store can (the local store's
+    put_records), else one by one."""
+    group = getattr(store, "put_records", None)
+    if group is not None and isinstance(store, LocalWormStore):
+        group(items)
+        return
+    for name, body in items:
+        store.put_record(name, body)
 
 
 def _facts(kind: str, sha256: str, **facts: Any) -> dict[str, Any]:

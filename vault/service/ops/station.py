@@ -61,6 +61,7 @@ class RichProgress:
         self.bars = bars
         self.total: TaskID | None = None
         self.current: TaskID | None = None
+        self.tasks: dict[str, TaskID] = {}
 
     def phase(self, name: str) -> None:
         pass
@@ -69,7 +70,7 @@ class RichProgress:
         self.total = self.bars.add_task(f"{total_files} files", total=total_bytes)
 
     def file_started(self, path: str, size: int) -> None:
-        self.current = self.bars.add_task(path, total=size)
+        self.current = self.tasks[path] = self.bars.add_task(path, total=size)
 
     def advance(self, count: int) -> None:
         for task in (self.total, self.current):
@@ -77,11 +78,15 @@ class RichProgress:
                 self.bars.advance(task, count)
 
     def file_done(self, path: str, status: str) -> None:
-        if self.current is not None:
+        # A clip's outcome may come after the next clip was started (its record is made
+        # while the next one is read): its own bar is the one to mark.
+        task = self.tasks.pop(path, None)
+        if task is not None:
             style = STATUS_STYLE.get(status, "white")
-            self.bars.update(self.current, description=f"[{style}]{status:>14}[/] {path}")
-            self.bars.stop_task(self.current)
-            self.current = None
+            self.bars.update(task, description=f"[{style}]{status:>14}[/] {path}")
+            self.bars.stop_task(task)
+            if task == self.current:
+                self.current = None
 
 
 @operation("ingest", local_only=True)
