@@ -46,6 +46,7 @@ from vault.timeutil import as_utc, iso
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 READ_CHUNK = 8 * 1024 * 1024
+VERIFY_CHUNK = 1024 * 1024  # the read-back's buffer: fits the CPU's caches, reused
 STORE_MARK = "EVIDENCE-VAULT-STORE"
 LOCAL_SERIES = ("retention", "hold", "deleted", "meta")  # the store's own records
 FORMAT_2 = "meta/format-2.json"  # format 1's retention files have been turned into records
@@ -582,9 +583,14 @@ class LocalWormStore(PlainStore):
             if self.drop_cache_on_verify:
                 # Drop cached pages so the bytes come from the disk, not from memory.
                 os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-            while chunk := os.read(fd, READ_CHUNK):
-                digest.update(chunk)
-                size += len(chunk)
+            # One reused buffer: a fresh 8 MiB bytes per read cost the read-back as much CPU
+            # as its hash (scripts/bench-dock's CPU-s per GiB, issue 22).
+            buffer = bytearray(VERIFY_CHUNK)
+            view = memoryview(buffer)
+            with open(fd, "rb", buffering=0, closefd=False) as stream:
+                while got := stream.readinto(buffer):
+                    digest.update(view[:got])
+                    size += got
         except OSError as exc:
             return VerifyResult(key, False, None, None, f"read error: {exc.strerror}")
         finally:
