@@ -171,15 +171,18 @@ class Page:
     next: str | None  # the cursor of the page after this one; None: this was the last
 
 
-_device = aliased(Device)
-_officer = aliased(Officer)
+# The camera's and the officer's numbers, looked up by key for each row: a join let
+# PostgreSQL read both whole tables into hashes (25,000 cameras at 10,000,000 clips) for an
+# hour's 600 rows.
+_device_id = select(Device.device_id).where(Device.id == Evidence.device_pk).scalar_subquery()
+_officer_id = select(Officer.officer_id).where(Officer.id == Evidence.officer_pk).scalar_subquery()
 _COLUMNS = (
     col(Evidence.id),
     col(Evidence.sha256),
     col(Evidence.size),
     col(Evidence.kind),
-    col(_device.device_id),
-    col(_officer.officer_id),
+    _device_id,
+    _officer_id,
     col(Evidence.recorded_at),
     col(Evidence.recorded_at_corrected),
     col(Evidence.camera_time),
@@ -254,8 +257,6 @@ def page_evidence(session: Session, filters: Filters) -> Page:
     query = (
         select_columns(*_COLUMNS)
         .select_from(Evidence)
-        .join(_device, col(Evidence.device_pk) == _device.id, isouter=True)
-        .join(_officer, col(Evidence.officer_pk) == _officer.id, isouter=True)
         .order_by(col(Evidence.recorded_at_corrected), col(Evidence.id))
     )
     query = _narrowed(session, query, filters)
