@@ -75,34 +75,48 @@ def _row(evidence: Evidence, device: Device | None, officer: Officer | None) -> 
     }
 
 
-def _delivered_by_device(device_id: str) -> Any:
-    """Evidence of a camera: recorded by it, or seen at any docking of it (a copy between
-    cameras, IN-6). The ids of both, as one set the listing looks its rows up by (an OR of
-    the two would be a test of every row of the vault): over indexed columns
-    device.device_id, evidence.device_pk, dock_session.device_pk, sighting.dock_session_id."""
+def _recorded_within(evidence: Any, filters: Filters) -> list[Any]:
+    """The span of FILTERS on the corrected recording time of EVIDENCE (a table or alias)."""
+    within = []
+    if filters.recorded_from:
+        within.append(col(evidence.recorded_at_corrected) >= filters.recorded_from)
+    if filters.recorded_to:
+        within.append(col(evidence.recorded_at_corrected) < filters.recorded_to)
+    return within
+
+
+def _delivered_by(column: str, key: Any, filters: Filters) -> Any:
+    """Evidence of a camera or an officer (COLUMN: device_pk or officer_pk, KEY: its key):
+    recorded by it, or seen at any docking of it (a copy between cameras, IN-6), within the
+    span of FILTERS. The ids of both, as one set the listing looks its rows up by (an OR of
+    the two had PostgreSQL test every row of the vault), each over an index: evidence by
+    camera or officer and recording time, dockings by camera or officer, sightings by
+    docking. With the span inside the set, the set is small however long the vault's
+    history, and looking its rows up by id beats reading the span's rows of every camera."""
+    recorded, seen_as = aliased(Evidence), aliased(Evidence)
+    seen = (
+        select(Sighting.evidence_id)
+        .join(DockSession, col(Sighting.dock_session_id) == DockSession.id)
+        .where(getattr(DockSession, column) == key)
+    )
+    within = _recorded_within(seen_as, filters)
+    if within:
+        seen = seen.join(seen_as, col(seen_as.id) == Sighting.evidence_id).where(*within)
+    by_own = select(recorded.id).where(
+        getattr(recorded, column) == key, *_recorded_within(recorded, filters)
+    )
+    ids: Any = union(by_own, seen)
+    return col(Evidence.id).in_(ids)
+
+
+def _delivered_by_device(device_id: str, filters: Filters) -> Any:
     device_pk = select(Device.id).where(Device.device_id == device_id).scalar_subquery()
-    recorded = aliased(Evidence)
-    seen = (
-        select(Sighting.evidence_id)
-        .join(DockSession, col(Sighting.dock_session_id) == DockSession.id)
-        .where(DockSession.device_pk == device_pk)
-    )
-    ids: Any = union(select(recorded.id).where(recorded.device_pk == device_pk), seen)
-    return col(Evidence.id).in_(ids)
+    return _delivered_by("device_pk", device_pk, filters)
 
 
-def _delivered_by_officer(officer_id: str) -> Any:
-    """Evidence of an officer: named by its file, or seen at a docking of his (one set of
-    ids, as for a camera)."""
+def _delivered_by_officer(officer_id: str, filters: Filters) -> Any:
     officer_pk = select(Officer.id).where(Officer.officer_id == officer_id).scalar_subquery()
-    recorded = aliased(Evidence)
-    seen = (
-        select(Sighting.evidence_id)
-        .join(DockSession, col(Sighting.dock_session_id) == DockSession.id)
-        .where(DockSession.officer_pk == officer_pk)
-    )
-    ids: Any = union(select(recorded.id).where(recorded.officer_pk == officer_pk), seen)
-    return col(Evidence.id).in_(ids)
+    return _delivered_by("officer_pk", officer_pk, filters)
 
 
 def _case_ids(session: Session, number: str) -> list[int]:
@@ -112,9 +126,9 @@ def _case_ids(session: Session, number: str) -> list[int]:
 
 def _narrowed(session: Session, query: Any, filters: Filters) -> Any:
     if filters.device_id:
-        query = query.where(_delivered_by_device(filters.device_id))
+        query = query.where(_delivered_by_device(filters.device_id, filters))
     if filters.officer_id:
-        query = query.where(_delivered_by_officer(filters.officer_id))
+        query = query.where(_delivered_by_officer(filters.officer_id, filters))
     if filters.recorded_by:
         recorded_by = select(Officer.id).where(Officer.officer_id == filters.recorded_by)
         query = query.where(col(Evidence.officer_pk).in_(recorded_by))
@@ -126,11 +140,7 @@ def _narrowed(session: Session, query: Any, filters: Filters) -> Any:
         query = query.where(col(Evidence.id).in_(linked))
     if filters.retention_class:
         query = query.where(Evidence.retention_class == filters.retention_class)
-    if filters.recorded_from:
-        query = query.where(col(Evidence.recorded_at_corrected) >= filters.recorded_from)
-    if filters.recorded_to:
-        query = query.where(col(Evidence.recorded_at_corrected) < filters.recorded_to)
-    return query
+    return query.where(*_recorded_within(Evidence, filters))
 
 
 # A listing's order is its key: the corrected recording time, then the id (unique), so a
