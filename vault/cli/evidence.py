@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -23,6 +23,7 @@ from vault.cli.common import (
     call_receiving,
     console,
     csv_mode,
+    err_console,
     human,
     print_fields,
     print_json,
@@ -30,6 +31,7 @@ from vault.cli.common import (
     timezone_of,
 )
 from vault.errors import VaultError
+from vault.i18n import _
 from vault.timeutil import local_display
 
 app = typer.Typer(help="Find evidence and check it against the store.", no_args_is_help=True)
@@ -56,11 +58,24 @@ def list_(
     retention_class: Annotated[
         str | None, typer.Option("--class", help="routine, long_term or case.")
     ] = None,
-    limit: Annotated[int | None, typer.Option(help="At most this many rows.")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+    limit: Annotated[
+        int | None,
+        typer.Option(help="At most this many rows: a page (the next: --after the cursor shown)."),
+    ] = None,
+    after: Annotated[
+        str | None,
+        typer.Option(help="The rows after this cursor: the next page of an earlier --limit."),
+    ] = None,
+    as_json: Annotated[
+        bool,
+        typer.Option(
+            "--json",
+            help='Print JSON: the rows; paged, {"evidence": rows, "next": cursor or null}.',
+        ),
+    ] = False,
     csv: Csv = False,
 ) -> None:
-    """List evidence by camera, officer and recording time."""
+    """List evidence by camera, officer and recording time (then id), in pages with --limit."""
     csv_mode(csv)
     answer = call(
         ctx,
@@ -72,16 +87,27 @@ def list_(
         case=case,
         retention_class=retention_class,
         limit=limit,
+        after=after,
         explain=True,
     )
     rows = answer["evidence"]
     tz = timezone_of(ctx)
     if as_json:
-        print_json(rows)  # the list it always was; what exists goes to standard error
+        paged = limit is not None or after is not None
+        # Unpaged, the list it always was; what exists goes to standard error.
+        print_json({"evidence": rows, "next": answer["next"]} if paged else rows)
         print_nothing_matched(answer, LIST_LABELS, tz, as_json=True)
         return
     if print_nothing_matched(answer, LIST_LABELS, tz, csv=csv):
         return
+    _print_list(rows, tz)
+    if answer["next"]:
+        more = _("more: the next page is {option} {cursor}")
+        more = more.format(option="--after", cursor=answer["next"])
+        err_console.print(more, soft_wrap=True, markup=False)
+
+
+def _print_list(rows: list[dict[str, Any]], tz: str) -> None:
     table = Table(
         "id",
         f"recorded ({tz})",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from vault.db.models.types import utc_column
@@ -98,13 +98,20 @@ class DeviceAssignment(SQLModel, table=True):
 class Evidence(SQLModel, table=True):
     """One original clip, stored once however often it is docked (IN-3, IN-6)."""
 
+    # A camera's or an officer's clips of a span of time are one range of an index (issue 22:
+    # `evidence list --device/--officer --from --to` at ten million clips).
+    __table_args__ = (
+        Index("ix_evidence_device_pk_recorded", "device_pk", "recorded_at_corrected"),
+        Index("ix_evidence_officer_pk_recorded", "officer_pk", "recorded_at_corrected"),
+    )
+
     id: int | None = Field(default=None, primary_key=True)
     sha256: str = Field(max_length=64, unique=True, index=True)
     size: int = Field(sa_type=BigInteger)  # clips pass 4 GiB: 64-bit on every database
     kind: str = Field(max_length=16)  # video | photo | audio | unclassified
     status: str = Field(default="sealed", max_length=16, index=True)  # sealed | verified | failed
-    device_pk: int | None = Field(default=None, foreign_key="device.id", index=True)
-    officer_pk: int | None = Field(default=None, foreign_key="officer.id", index=True)
+    device_pk: int | None = Field(default=None, foreign_key="device.id")
+    officer_pk: int | None = Field(default=None, foreign_key="officer.id")
     dock_session_id: int = Field(foreign_key="dock_session.id", index=True)  # first docking
     file_name: str = Field(max_length=255)
     camera_folder: str = Field(max_length=1024)

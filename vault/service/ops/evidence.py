@@ -20,12 +20,12 @@ from vault.retrieval import (
     Filters,
     find_orphans,
     known_values,
-    list_evidence,
+    page_evidence,
     show_evidence,
     verify_evidence,
 )
 from vault.service.api import Call, operation
-from vault.service.ops.choices import choose
+from vault.service.ops.choices import at_least_one, choose
 from vault.service.ops.scopes import handles_case, own_badge, require_own_evidence
 from vault.timeutil import iso, parse_span
 
@@ -43,18 +43,21 @@ def list_(
     retention_class: str | None = None,
     limit: int | None = None,
     explain: bool = False,
+    after: str | None = None,
     status: str | None = None,
     unit: str | None = None,
     officer_name: str | None = None,
     case_name: str | None = None,
-    offset: int | None = None,
 ) -> list[dict[str, Any]] | dict[str, Any]:
-    """The evidence the filters select (OFFSET, LIMIT: one page of it). With EXPLAIN:
-    {"matched", "evidence", and when filters matched nothing "known": the values that exist
-    for each filter given}."""
+    """The evidence the filters select, in order of recording time and id: at most LIMIT
+    rows (a page), after AFTER (the cursor a page before gave as its "next"). With EXPLAIN:
+    {"matched", "evidence", "next": the cursor of the page after this one (None: no more),
+    and when filters matched nothing "known": the values that exist for each filter
+    given}."""
     tz = call.vault.settings.timezone
     choose("--class", retention_class, CLASSES)
     choose("--status", status, EVIDENCE_STATUSES)
+    at_least_one("--limit", limit)
     case = normalise_number(case) if case else None
     recorded_by = mine = None
     if call.scope == "own":
@@ -73,18 +76,19 @@ def list_(
         case_number=case,
         retention_class=retention_class,
         limit=limit,
+        after=after,
         status=status,
         unit=unit,
         officer_name=officer_name,
         case_name=case_name,
-        offset=offset,
     )
     with call.vault.session() as session:
-        rows = list_evidence(session, filters)
+        page = page_evidence(session, filters)
+    rows = page.rows
     if not explain:
         return rows
-    answer: dict[str, Any] = {"matched": len(rows), "evidence": rows}
-    if not rows:
+    answer: dict[str, Any] = {"matched": len(rows), "evidence": rows, "next": page.next}
+    if not rows and after is None:
         handled = call.handled_case_ids() if mine else None
         with call.vault.session() as session:
             known = known_values(session, filters, mine, handled)

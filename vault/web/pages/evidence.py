@@ -30,7 +30,8 @@ STATUSES = ("sealed", "verified", "failed")
 def search(request: Request) -> Response:
     given = {name: text(request, name) for name in (*FILTERS, *CHOICES)}
     page_no = max(1, number(request, "page") or 1)
-    rows = call(
+    after = text(request, "after")
+    found = call(
         request,
         "evidence.list",
         case=given["case"],
@@ -43,24 +44,29 @@ def search(request: Request) -> Response:
         to=given["to"],
         retention_class=given["class"],
         status=given["status"],
-        limit=PAGE_SIZE + 1,
-        offset=(page_no - 1) * PAGE_SIZE,
+        limit=PAGE_SIZE,
+        after=after,
+        explain=True,
     )
-    more = len(rows) > PAGE_SIZE
+    # Pages by key (issue 22): each page starts after the last row of the one before it, as
+    # quick deep in a province's vault as at its start; "first page" goes back to the start.
+    rows, cursor = found["evidence"], found["next"]
     kept = {k: v for k, v in given.items() if v}
 
-    def link(to_page: int) -> str:
-        return "/evidence?" + urlencode({**kept, "page": to_page})
+    def link(to_page: int, start: str | None) -> str:
+        return "/evidence?" + urlencode(
+            {**kept, "page": to_page, **({"after": start} if start else {})}
+        )
 
     return render(
         request,
         "pages/evidence_search.html",
         {
-            "rows": rows[:PAGE_SIZE],
+            "rows": rows,
             "given": given,
             "page_no": page_no,
-            "previous": link(page_no - 1) if page_no > 1 else None,
-            "next": link(page_no + 1) if more else None,
+            "first": link(1, None) if after else None,
+            "next": link(page_no + 1, cursor) if cursor else None,
             "classes": CLASSES,
             "statuses": STATUSES,
         },
