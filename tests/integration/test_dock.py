@@ -200,9 +200,16 @@ def test_four_cameras_at_once_one_pulled_out_mid_copy(
                 f.write(f"camera {n}".encode())
         made[port] = (*cameras.make(f"CAM{n}", "vfat" if n % 2 else "exfat", source), n)
     pulled = "usb-0:1.3"
+    # Pulled as its third clip starts to be read: two clips read before it. (Counted by the
+    # clips begun, not by files_done: the overlapped ingest records and verifies clips in
+    # groups, so files_done lags the reading, issue 22.)
+    begun: set[str] = set()
 
     def pull(bay: Bay, step: str) -> None:
-        if bay.key == pulled and step.startswith("file:") and bay.files_done == 2:
+        if bay.key != pulled or not step.startswith("reading:") or step in begun:
+            return
+        begun.add(step)
+        if len(begun) == 3:
             pull_out(dock.mounter.root / "usb-0_1.3")
             _, loop, n = made["1.3"]
             dock.handle(
@@ -326,7 +333,8 @@ def test_sigterm_finishes_the_current_clip_and_reports_to_systemd(
     env = {
         **evault_env(home),
         "NOTIFY_SOCKET": str(notify),
-        "EVAULT_PAUSE_AT": "ingest.sealed:1:10",
+        # The first clip read (and handed to the sealing thread), the next not yet begun.
+        "EVAULT_PAUSE_AT": "ingest.read:1:10",
     }
     proc = subprocess.Popen(
         [*EVAULT, "dock", "--replay", str(events)],
@@ -352,13 +360,13 @@ def test_sigterm_finishes_the_current_clip_and_reports_to_systemd(
             time.sleep(0.2)
             with contextlib.suppress(DockNotRunning):
                 state = read_status(home / "dock.sock")
-                if state["bays"] and state["bays"][0]["state"] == "sealing":
+                if state["bays"] and state["bays"][0]["bytes_done"] > 0:
                     break
         else:
-            pytest.fail(f"the dock never showed a bay sealing: {state}")
-        assert state["bays"][0]["bytes_done"] > 0
+            pytest.fail(f"the dock never showed a bay reading: {state}")
+        assert state["bays"][0]["state"] == "reading"
         text = run_evault(home, "dock", "status")
-        assert "usb-0:1.2" in text.stdout and "sealing" in text.stdout
+        assert "usb-0:1.2" in text.stdout and "reading" in text.stdout
         proc.send_signal(signal.SIGTERM)
         _, stderr = proc.communicate(timeout=60)
         assert proc.returncode == 0, stderr
@@ -371,7 +379,7 @@ def test_sigterm_finishes_the_current_clip_and_reports_to_systemd(
         listener.close()
     joined = "\n".join(messages)
     assert "READY=1" in joined and "WATCHDOG=1" in joined and "STOPPING=1" in joined
-    assert "STATUS=1 bays: 1 sealing" in joined
+    assert "STATUS=1 bays: 1 reading" in joined
     (device,) = json.loads(run_evault(home, "device", "ledger", "3100001", "--json").stdout)
     (dock,) = device["docks"]
     assert dock["status"] == "interrupted" and dock["clips_erased"] == 0

@@ -5,6 +5,7 @@ in Chinese with the bureau as 制作单位."""
 
 from __future__ import annotations
 
+import ast
 import gettext
 import io
 import re
@@ -197,3 +198,22 @@ def test_every_code_of_the_report_has_words() -> None:
     assert set(sentences.STOP_REASON_WORDS) == set(STOP_REASONS)
     assert set(sentences.VERIFY_CLASSES) == set(CLASSES) - {"warnings"}
     assert set(sentences.DEADLINES) == set(RULES)
+
+
+def test_no_function_hides_the_catalogue_behind_a_local_underscore() -> None:
+    """`_, x = pair` in a function that also says `_("...")` makes `_` a string there: the
+    words fail at run time ('str' object is not callable), found only where they are said."""
+    hiding = []
+    for path in sorted((ROOT / "vault").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            names = [n for n in ast.walk(node) if isinstance(n, ast.Name) and n.id == "_"]
+            stores = any(isinstance(n.ctx, ast.Store) for n in names)
+            says = any(
+                isinstance(c, ast.Call) and isinstance(c.func, ast.Name) and c.func.id == "_"
+                for c in ast.walk(node)
+            )
+            if stores and says:
+                hiding.append(f"{path.relative_to(ROOT)}:{node.lineno} {node.name}")
+    assert not hiding, hiding

@@ -71,7 +71,7 @@ def request(
     """File an access request; refused with the list of missing documents (AC-4..AC-6)."""
     documents, files = [], {}
     for n, text in enumerate(document or []):
-        _, sep, name = text.partition("=")
+        _kind, sep, name = text.partition("=")
         path = Path(name)
         sent = bool(sep) and path.is_file()
         if sent:

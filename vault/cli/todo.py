@@ -160,7 +160,7 @@ def todo(
     for name, rows in sections:
         title, command, columns = SECTIONS[name]
         console.print(f"\n[bold]{title}[/] ({len(rows)}): {command}", soft_wrap=True)
-        table = Table(*(header for _, header in columns))
+        table = Table(*(header for _key, header in columns))
         for row in rows:
-            table.add_row(*(_cell(key, row, tz) for key, _ in columns))
+            table.add_row(*(_cell(key, row, tz) for key, _header in columns))
         console.print(table)

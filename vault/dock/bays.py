@@ -66,6 +66,8 @@ class Bay:
 
     def file_started(self, path: str, size: int) -> None:
         self.current = path
+        if self.on_change is not None:
+            self.on_change(self, f"reading:{path}")
 
     def advance(self, count: int) -> None:
         self.bytes_done += count  # one writer (the bay's worker); readers take a snapshot
@@ -74,7 +76,8 @@ class Bay:
         with self._lock:
             self.files_done += 1
             self.files_failed += status == "failed"
-            self.current = None
+            if self.current == path:  # grouped records: a clip is done after the next began
+                self.current = None
         if self.on_change is not None:
             self.on_change(self, f"file:{status}")
 

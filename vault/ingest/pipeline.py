@@ -221,6 +221,7 @@ def _process(run: Run, candidates: list[Candidate]) -> None:
                     read = None
                 if read is not None:
                     run.unrecorded.append(read)
+                checkpoint("ingest.read")  # a clip read and handed to the sealing thread
                 wait = len(run.unrecorded) >= MAX_UNRECORDED
                 _record_ready(run, session, verifier, wait=wait)
                 collect(run, session, wait=False, least=(GROUP_CLIPS, GROUP_BYTES))
