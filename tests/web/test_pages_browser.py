@@ -18,19 +18,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.web.conftest import CHROMIUM
+from tests.web.conftest import CHROMIUM_ARGS as ARGS
 from tests.web.pages_helpers import CASE, PASSWORD, Station, make_station, register_entries
 from vault.timeutil import FixedClock
 from vault.web.app import create_app
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 playwright = pytest.importorskip("playwright.sync_api")
 uvicorn = pytest.importorskip("uvicorn")
 pytestmark = pytest.mark.skipif(

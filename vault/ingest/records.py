@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from vault.context import Vault
 from vault.db import audit
 from vault.db.audit import Actor
-from vault.db.models import Device, DockSession, Evidence, MediaJob, Officer, Sighting
+from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
 from vault.media import jobs as media_jobs
 from vault.sealing import seals
 from vault.store import WormStore
@@ -214,7 +214,7 @@ def commit_sealed_group(
                 )
                 if outcome in ("sealed", "unclassified"):
                     seen.add(clip.sha256)
-                    queue_media(session, evidence, now)
+                    media_jobs.queue_new_evidence(session, evidence, now)
                 results.append((evidence, outcome))
             session.flush()
             seals.put_all(store, pending)
@@ -238,19 +238,6 @@ def _rows_of(session: Session, dock: DockSession, clips: list[SealedClip]) -> li
         officers.add(device.keeper_officer_id)
     rows.extend(session.get(Officer, pk) for pk in sorted(officers))
     return rows
-
-
-def queue_media(session: Session, evidence: Evidence, now: datetime) -> None:
-    """vault.media.jobs.enqueue_new_evidence without its commit, for a row this transaction
-    inserted: the probe of a new original queued in the transaction that records it (files
-    that are not media are marked so). No other process can have queued a job for a row
-    not yet committed, so no savepoint guards the insert (enqueue's, one per clip)."""
-    assert evidence.id is not None
-    if evidence.kind in media_jobs.MEDIA_KINDS:
-        session.add(MediaJob(evidence_id=evidence.id, kind="probe", not_before=now, created_at=now))
-    elif evidence.media_state == "pending":
-        evidence.media_state = "not_media"
-        session.add(evidence)
 
 
 SEAL_ATTEMPTS = 3

@@ -73,15 +73,29 @@ def enqueue(
     return job
 
 
-def enqueue_new_evidence(session: Session, evidence: Evidence, now: datetime) -> None:
-    """Called by ingest once a new original is sealed and recorded: queue its probe (the
-    probe queues the rest). Files that are not media are marked so; then commit."""
+def queue_new_evidence(
+    session: Session, evidence: Evidence, now: datetime, inserted: bool = True
+) -> None:
+    """Queue a new original's probe (the probe queues the rest), in the caller's
+    transaction; files that are not media are marked so. INSERTED: a row this transaction
+    inserted (ingest records a clip and its probe in one commit), for which no other process
+    can have queued a job, so no savepoint guards the insert; else `enqueue`'s guard."""
     assert evidence.id is not None
     if evidence.kind in MEDIA_KINDS:
-        enqueue(session, evidence.id, "probe", now)
+        if inserted:
+            session.add(
+                MediaJob(evidence_id=evidence.id, kind="probe", not_before=now, created_at=now)
+            )
+        else:
+            enqueue(session, evidence.id, "probe", now)
     elif evidence.media_state == "pending":
         evidence.media_state = "not_media"
         session.add(evidence)
+
+
+def enqueue_new_evidence(session: Session, evidence: Evidence, now: datetime) -> None:
+    """queue_new_evidence for a row already committed, then commit."""
+    queue_new_evidence(session, evidence, now, inserted=False)
     session.commit()
 
 

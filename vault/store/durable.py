@@ -24,8 +24,9 @@ def fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def make_dirs(path: Path) -> None:
-    """mkdir -p that fsyncs each parent it changed, so new directories survive a crash."""
+def make_dirs_later(path: Path, to_sync: dict[Path, None]) -> None:
+    """mkdir -p, with each parent it changed added to TO_SYNC to fsync later: a group of
+    writes syncs each directory once, after all its renames."""
     missing: list[Path] = []
     while not path.exists():
         missing.append(path)
@@ -33,7 +34,15 @@ def make_dirs(path: Path) -> None:
     for directory in reversed(missing):
         with contextlib.suppress(FileExistsError):
             directory.mkdir(mode=0o700)
-        fsync_dir(directory.parent)
+        to_sync[directory.parent] = None
+
+
+def make_dirs(path: Path) -> None:
+    """mkdir -p that fsyncs each parent it changed, so new directories survive a crash."""
+    to_sync: dict[Path, None] = {}
+    make_dirs_later(path, to_sync)
+    for directory in to_sync:
+        fsync_dir(directory)
 
 
 def write_durably(path: Path, data: bytes) -> None:

@@ -41,7 +41,13 @@ from vault.store.base import (
     VerifyResult,
     check_record_name,
 )
-from vault.store.durable import fsync_dir, make_dirs, rename_noreplace, write_durably
+from vault.store.durable import (
+    fsync_dir,
+    make_dirs,
+    make_dirs_later,
+    rename_noreplace,
+    write_durably,
+)
 from vault.timeutil import as_utc, iso
 
 SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
@@ -63,19 +69,6 @@ def start_writeback(fd: int) -> None:
     commit. Only a head start: durability still comes from the fsync."""
     if _sync_file_range is not None:
         _sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)
-
-
-def make_dirs_later(path: Path, to_sync: dict[Path, None]) -> None:
-    """make_dirs(), with the directories to fsync added to TO_SYNC instead of synced now:
-    a group of writes syncs each directory once, after all its renames."""
-    missing: list[Path] = []
-    while not path.exists():
-        missing.append(path)
-        path = path.parent
-    for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            directory.mkdir(mode=0o700)
-        to_sync[directory.parent] = None
 
 
 def sync_dirs(to_sync: dict[Path, None]) -> None:
