@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -12,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from vault.errors import ObjectMissing, RetentionLocked, StoreError
-from vault.store import immutable
+from vault.store import immutable, local
 from vault.store.local import LocalWormStore
 
 NOW = datetime(2026, 11, 23, tzinfo=UTC)
@@ -225,6 +227,49 @@ def test_full_disk_is_a_clear_error_and_loses_nothing(tiny_fs: Path) -> None:
         put(store, os.urandom(16 * 1024 * 1024))
     assert store.verify(kept.key, hashlib.sha256(b"kept").hexdigest()).ok
     assert store.debris() == []
+
+
+def test_an_object_that_cannot_fit_fails_before_it_takes_the_room_of_one_being_sealed(
+    tiny_fs: Path,
+) -> None:
+    """Told its size, the store takes the room first: an object too big fails at once, and
+    one written meanwhile still seals with its retention record (the overlapped ingest)."""
+    store = LocalWormStore(tiny_fs / "store", immutable="off")
+    data = os.urandom(2 * 1024 * 1024)
+    pending = store.begin_put(len(data))
+    pending.write(data)
+    free = shutil.disk_usage(tiny_fs).free
+    with pytest.raises(StoreError, match="store is full while taking room"):
+        store.begin_put(free)
+    assert shutil.disk_usage(tiny_fs).free >= free - 64 * 1024  # nothing was written for it
+    put_result = pending.commit(hashlib.sha256(data).hexdigest(), len(data), LATER)
+    assert store.verify(put_result.key, hashlib.sha256(data).hexdigest(), len(data)).ok
+    assert store.stat(put_result.key).retain_until == LATER
+    assert store.debris() == []
+
+
+def test_room_taken_ahead_is_the_object_s_own_size_and_a_shorter_write_keeps_its_bytes(
+    store: LocalWormStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reservation never changes what is sealed; where the filesystem cannot allocate
+    ahead the object is written as it comes."""
+    data = b"clip bytes" * 1000
+    writer = store.begin_put(len(data) * 4)  # a clip that turned out shorter
+    writer.write(data)
+    result = writer.commit(hashlib.sha256(data).hexdigest(), len(data), LATER)
+    assert store.verify(result.key, hashlib.sha256(data).hexdigest(), len(data)).ok
+    assert store.stat(result.key).size == len(data)
+
+    def unsupported(fd: int, mode: int, offset: int, length: int) -> int:
+        ctypes.set_errno(errno.EOPNOTSUPP)
+        return -1
+
+    monkeypatch.setattr(local, "_fallocate", unsupported)
+    other = b"other clip"
+    writer = store.begin_put(len(other))
+    writer.write(other)
+    result = writer.commit(hashlib.sha256(other).hexdigest(), len(other), LATER)
+    assert store.verify(result.key, hashlib.sha256(other).hexdigest(), len(other)).ok
 
 
 def test_immutable_flag_is_applied_where_permitted(tmp_path: Path) -> None:

@@ -320,7 +320,18 @@ def _read_one(
     routine = EvidenceFacts(corrected, docked, "routine", None)
     retain_until = decide(routine, vault.settings.retention).retain_until
     assert retain_until is not None
-    writer = vault.store.begin_put()
+    try:
+        # The clip's room is taken before its first byte: one that cannot fit fails here,
+        # and never fills the disk under the seals of the clips read before it.
+        writer = vault.store.begin_put(st.st_size)
+    except SpoolFull:
+        os.close(fd)
+        raise
+    except VaultError as exc:
+        os.close(fd)
+        run.report.failed.append((item.rel, f"not sealed: {exc}"))
+        run.progress.file_done(item.rel, "failed")
+        return None
     try:
         sha, size = streamer.copy(fd, writer, run.progress.advance)
         after = os.fstat(fd)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import errno
 import fcntl
 import hashlib
 import json
@@ -110,8 +111,31 @@ def store_error(action: str, exc: OSError) -> StoreError:
     return StoreError(f"store failure while {action}: {exc.strerror or exc}")
 
 
+FALLOC_FL_KEEP_SIZE = 1
+_fallocate = getattr(_libc, "fallocate", None)
+if _fallocate is not None:
+    _fallocate.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int64, ctypes.c_int64]
+RECORD_ROOM = 1024 * 1024  # kept free for the retention records of the objects being sealed
+
+
+def reserve(fd: int, size: int) -> None:
+    """Take the disk blocks for SIZE bytes of FD now (fallocate, the file's size unchanged),
+    leaving RECORD_ROOM free: ENOSPC if they are not there. A filesystem that cannot
+    allocate ahead (EOPNOTSUPP) is written as it comes; glibc's posix_fallocate would
+    write zeros instead, one more pass over the disk."""
+    stats = os.fstatvfs(fd)
+    if size + RECORD_ROOM > stats.f_bavail * stats.f_frsize:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    if _fallocate is None or size == 0:
+        return
+    if _fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, size) != 0:
+        error = ctypes.get_errno()
+        if error not in (errno.EOPNOTSUPP, errno.ENOSYS):
+            raise OSError(error, os.strerror(error))
+
+
 class LocalWriter:
-    def __init__(self, store: LocalWormStore) -> None:
+    def __init__(self, store: LocalWormStore, size: int | None = None) -> None:
         self._store = store
         name = uuid.uuid4().hex
         self._tmp = store.root / "tmp" / f"{name}.part"
@@ -125,6 +149,12 @@ class LocalWriter:
         # Held until the file is sealed or dropped: clean_debris() never takes a live write.
         fcntl.flock(self._fd, fcntl.LOCK_EX)
         os.rename(fresh, self._tmp)
+        if size is not None:
+            try:
+                reserve(self._fd, size)
+            except OSError as exc:
+                self.abort()
+                raise store_error(f"taking room for an object of {size} bytes", exc) from exc
 
     def write(self, data: bytes | memoryview) -> None:
         assert self._fd is not None, "write after commit or abort"
@@ -215,9 +245,9 @@ class LocalWormStore(PlainStore):
 
     # Writing
 
-    def begin_put(self) -> LocalWriter:
+    def begin_put(self, size: int | None = None) -> LocalWriter:
         try:
-            return LocalWriter(self)
+            return LocalWriter(self, size)
         except OSError as exc:
             raise store_error("starting an object", exc) from exc
 

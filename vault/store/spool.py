@@ -76,9 +76,9 @@ class SpoolingStore:
     def key_for(self, sha256: str) -> str:
         return self.primary.key_for(sha256)
 
-    def begin_put(self) -> ObjectWriter:
+    def begin_put(self, size: int | None = None) -> ObjectWriter:
         if self.reachable():
-            return self.primary.begin_put()
+            return self.primary.begin_put(size)
         free = shutil.disk_usage(self.spool.root).free
         if free < self.min_free_bytes:
             raise SpoolFull(
@@ -86,7 +86,7 @@ class SpoolingStore:
                 f"only {free // 2**20} MiB free: not sealing more until the uploader has "
                 "drained it (`evault store drain`); the camera keeps its clips"
             )
-        return _SpoolWriter(self.spool.begin_put())
+        return _SpoolWriter(self.spool.begin_put(size))
 
     def provisional(self, key: str) -> bool:
         return key.startswith(SPOOL)
