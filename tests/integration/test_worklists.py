@@ -95,6 +95,8 @@ def _cameras() -> list[CameraSpec]:
         # Late (IN-1, 24 h): one clip of each officer, docked days after recording.
         CameraSpec("3100003", "010203", [ClipSpec(local("2026-11-18 20:00:00"), "speech")], docked),
         CameraSpec("3100004", "010204", [ClipSpec(local("2026-11-19 08:00:00"), "speech")], docked),
+        # RC-1: 李警官 opens a recording without a word.
+        CameraSpec("3100005", "010204", [ClipSpec(at("15:00:00"), "noise")], docked),
     ]
 
 
@@ -299,7 +301,13 @@ def test_todo_for_each_role(station: Station) -> None:
     approve(Vault(station.vault.settings, clock=station.clock, user="boss"),
             station.own_request, "同意复核", days=2)  # fmt: skip
     zhang = station.ok("zhang", "todo")["sections"]
-    assert set(zhang) == {"grants_expiring", "gaps_without_reason", "late_without_reason"}
+    assert set(zhang) == {
+        "grants_expiring",
+        "gaps_without_reason",
+        "late_without_reason",
+        "openings_without_narration",
+    }
+    assert zhang["openings_without_narration"] == []
     assert {r["officer_id"] for r in zhang["gaps_without_reason"]} == {"010203"}
     assert {r["officer_id"] for r in zhang["late_without_reason"]} == {"010203"}
     (grant,) = zhang["grants_expiring"]
@@ -314,6 +322,34 @@ def test_todo_for_each_role(station: Station) -> None:
     (last,) = station.ok("audit", "todo")["sections"]["last_verification"]
     assert last["verified_at"] is not None and last["exit_code"] == verified.result["exit_code"]
     assert station.ok("legal", "todo")["sections"] == {}
+
+    # RC-1 and OV-2: the openings without narration are the report's, each until reviewed;
+    # a spot-check draw's sessions wait for their review.
+    found = build_report(station.vault, ReportFilters())["findings"]
+    silent = {
+        int(f["subject"].split(":")[1])
+        for f in found
+        if f["rule"] == "RC-1" and "opens without narration" in f["detail"]
+    }
+    openings = station.ok("audit", "todo")["sections"]["openings_without_narration"]
+    assert {r["session_id"] for r in openings} == silent and len(silent) == 1
+    (li_opening,) = station.ok("li", "todo")["sections"]["openings_without_narration"]
+    assert (li_opening["device_id"], li_opening["officer_name"]) == ("3100005", "李警官")
+    assert li_opening["finding"].startswith(("no audio track", "0"))
+    assert station.ok("audit", "todo")["sections"]["spot_checks_to_review"] == []
+    station.ok("audit", "review.sample", count=2, seed="todo")
+    drawn = station.ok("keeper", "todo")["sections"]["spot_checks_to_review"]
+    assert len(drawn) == 2 and {r["drawn_at"] for r in drawn} != {None}
+    for row in drawn:
+        station.ok("audit", "review.record", session_id=row["session_id"], result="ok",
+                   note="回放核查无异常")  # fmt: skip
+    assert station.ok("keeper", "todo")["sections"]["spot_checks_to_review"] == []
+    station.ok("audit", "review.record", session_id=li_opening["session_id"],
+               result="finding", note="开始未语音说明")  # fmt: skip
+    assert station.ok("audit", "todo")["sections"]["openings_without_narration"] == []
+    # DV-2: every camera here docked with a clock the station read and trusted.
+    assert station.ok("keeper", "todo")["sections"]["clocks_to_set"] == []
+
     refused = station.call("nobody", "todo")
     assert refused.exit_code == 3 and "(todo) needs the" in (refused.error or "")
 
@@ -453,3 +489,42 @@ def test_todo_follows_the_approval_level_and_lists_purge_lists_and_reasons_to_re
     annotate_gap(station.vault, gap, "battery", "电池耗尽，更换后恢复录像")
     reviews = station.ok("boss", "todo")["sections"]["reasons_to_review"]
     assert f"gap:{gap}" in {r["subject"] for r in reviews}
+    # The to-do finds its gaps without reading every session (report.unexplained_gaps): a
+    # reason given takes the gap off, and once rejected (RC-6) it is back, as in the report.
+    keeper = station.ok("keeper", "todo")["sections"]["gaps_without_reason"]
+    assert gap not in {r["gap_id"] for r in keeper} and {r["gap_id"] for r in keeper} == _rc3(
+        station
+    )
+    station.ok("boss", "session.review", subject=f"gap:{gap}", result="rejected", note="不具体")
+    again = station.ok("keeper", "todo")["sections"]["gaps_without_reason"]
+    assert gap in {r["gap_id"] for r in again} and {r["gap_id"] for r in again} == _rc3(station)
+    assert station.ok("boss", "session.gaps") == again
+
+
+def test_each_clip_keeps_its_upload_delay_and_the_migration_works_out_the_same(
+    station: Station,
+) -> None:
+    """IN-1: the to-do's late clips are those sealed 24 h or more after their corrected
+    recording (the indexed Evidence.upload_delay_s); migration 0022 fills the column for the
+    clips already sealed with the same values, on SQLite and PostgreSQL alike."""
+    from alembic import command
+
+    from vault.db.engine import alembic_config
+    from vault.db.models import Evidence
+    from vault.db.models.records import upload_delay_s
+
+    def delays() -> dict[int | None, int | None]:
+        with station.vault.session() as session:
+            return {e.id: e.upload_delay_s for e in session.exec(select(Evidence))}
+
+    with station.vault.session() as session:
+        clips = list(session.exec(select(Evidence)))
+    sealed = {e.id: upload_delay_s(e.recorded_at_corrected, e.sealed_at) for e in clips}
+    assert delays() == sealed and sum((d or 0) >= 86400 for d in sealed.values()) == 2
+    config = alembic_config(station.vault.engine)
+    command.downgrade(config, "0021")
+    command.upgrade(config, "head")
+    assert delays() == sealed
+    report = build_report(station.vault, ReportFilters())
+    late = {r["evidence_id"] for r in report["late"] if r["reason"] is None}
+    assert {r["evidence_id"] for r in station.ok("audit", "compliance.late")} == late

@@ -337,3 +337,37 @@ def test_reports_page_and_its_printable_copy(station: Station) -> None:
     assert station.badge in _cells(page.text)
     printable = auditor.get(f"/reports/report.html?{query}")
     assert printable.status_code == 200 and "<html" in printable.text.lower()
+
+
+def test_a_spot_check_is_reviewed_from_the_todo(station: Station) -> None:
+    """OV-2: a draw's sessions wait on the records keeper's to-do, each with its review form;
+    the review recorded there (`review.record`) takes the session off."""
+    from vault.compliance.review import draw_sample
+    from vault.compliance.scan import scan
+
+    scan(station.vault)  # the sessions of the footage docked
+    draw = draw_sample(station.vault, 1, seed="web-todo")
+    (session_id,) = draw.session_ids
+    keeper = client_for(station, "王档案")
+    page = keeper.get("/todo").text
+    section = re.search(
+        r'<section class="todo" id="spot_checks_to_review">.*?</section>', page, re.S
+    )
+    assert section and "待审查的抽查录像" in section.group(0)
+    assert f'name="session_id" value="{session_id}"' in section.group(0)
+    done = keeper.post(
+        "/todo/review-record",
+        data={
+            "session_id": str(session_id),
+            "result": "ok",
+            "note": "回放核查",
+            "csrf": csrf_of(page),
+        },
+        follow_redirects=False,
+    )
+    assert done.status_code == 303, done.text
+    after = keeper.get("/todo").text
+    again = re.search(
+        r'<section class="todo" id="spot_checks_to_review">.*?</section>', after, re.S
+    )
+    assert again and f'value="{session_id}"' not in again.group(0)

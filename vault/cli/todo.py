@@ -90,6 +90,41 @@ SECTIONS: dict[str, tuple[str, str, tuple[tuple[str, str], ...]]] = {
             ("hours_late", "hours late"),
         ),
     ),
+    "openings_without_narration": (
+        "recordings that open without narration (RC-1), until reviewed",
+        "evault evidence view ID; evault review record SESSION --result ok|finding --note WHAT",
+        (
+            ("session_id", "session"),
+            ("device_id", "camera"),
+            ("officer", "officer"),
+            ("start", "from"),
+            ("evidence_id", "evidence"),
+            ("finding", "finding"),
+        ),
+    ),
+    "spot_checks_to_review": (
+        "spot-check sessions to review (OV-2)",
+        "evault review record SESSION --result ok|finding --note WHAT",
+        (
+            ("draw_id", "draw"),
+            ("session_id", "session"),
+            ("device_id", "camera"),
+            ("officer", "officer"),
+            ("start", "from"),
+            ("end", "to"),
+        ),
+    ),
+    "clocks_to_set": (
+        "camera clocks to set (DV-2)",
+        "set the camera's clock; its next docking measures it again",
+        (
+            ("device_id", "camera"),
+            ("dock_id", "docking"),
+            ("docked_at", "docked"),
+            ("offset_s", "offset s"),
+            ("finding", "finding"),
+        ),
+    ),
     "dead_media_jobs": (
         "media jobs that gave up",
         "evault media jobs; evault media retry",

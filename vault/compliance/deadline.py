@@ -28,6 +28,10 @@ from vault.i18n import N_
 
 RULES = ("24h", "2 working days")
 WORKING_DAYS = 2
+# No rule's deadline ends sooner after the recording: 24 h, or the end of the second working
+# day after the day of recording (more than 48 h). A clip sealed sooner is never late, which
+# lets a worklist look only at the clips sealed at least this long after their recording.
+MIN_DEADLINE = timedelta(hours=24)
 
 
 class CalendarRangeError(VaultError):

@@ -207,6 +207,36 @@ def histories(session: Session) -> tuple[Histories, Histories]:
     return gaps, late
 
 
+class LazyHistories(dict[int, list[dict[str, Any]]]):
+    """One of all_histories' three (KIND: "gap", "late" or "ended"), each subject's
+    versions read only when asked: a worklist asks about a few subjects among many."""
+
+    def __init__(self, session: Session, kind: str) -> None:
+        super().__init__()
+        self._session = session
+        gap, ended, clip = (
+            col(AnnotationVersion.gap_id),
+            col(AnnotationVersion.session_id),
+            col(AnnotationVersion.evidence_id),
+        )
+        # As all_histories sorts a version: by its gap, else its session, else its clip.
+        self._column, self._also = {
+            "gap": (gap, []),
+            "ended": (ended, [gap.is_(None)]),
+            "late": (clip, [gap.is_(None), ended.is_(None)]),
+        }[kind]
+
+    def get(self, key: int, default: Any = None) -> Any:
+        if key not in self:
+            query = (
+                select(AnnotationVersion)
+                .where(self._column == key, *self._also)
+                .order_by(col(AnnotationVersion.version), col(AnnotationVersion.id))
+            )
+            self[key] = [version_json(row) for row in self._session.exec(query)]
+        return super().get(key) or default
+
+
 def all_histories(session: Session) -> tuple[Histories, Histories, Histories]:
     """Every reason's versions, oldest first: by gap id, by late clip's evidence id and by
     unresumed session's id."""

@@ -15,22 +15,30 @@ misspelt unit, a badge nobody has) is never read as a clean one.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, or_, select
 
 from vault.cases import units
 from vault.compliance import badges, clock, copies, deadline, stops
 from vault.compliance.custody import custody_findings
 from vault.compliance.figures import summarise
 from vault.compliance.openings import opening as opening_rule
-from vault.compliance.reasons import all_histories, rejected, unresumed_json
+from vault.compliance.reasons import (
+    Histories,
+    LazyHistories,
+    all_histories,
+    rejected,
+    unresumed_json,
+)
 from vault.compliance.review import review_json
 from vault.compliance.sequences import log_findings, missing_sequences
 from vault.context import Vault
 from vault.db.models import (
+    AnnotationVersion,
     AuditEvent,
     Case,
     CaseHandler,
@@ -62,19 +70,49 @@ class ReportFilters:
     device_id: str | None = None
 
 
-class _Context:
-    """Lookups shared by the report's sections, loaded once."""
+class _Checks:
+    """Narration checks by evidence id: every one loaded at once for a whole report, else
+    each looked up when asked (a worklist judges a few clips among a million)."""
 
-    def __init__(self, vault: Vault, session: Session, filters: ReportFilters) -> None:
+    def __init__(self, session: Session, whole: bool) -> None:
+        self._session, self._whole = session, whole
+        self._found: dict[int, NarrationCheck | None] = {}
+        if whole:
+            self._found = {c.evidence_id: c for c in session.exec(select(NarrationCheck))}
+
+    def get(self, evidence_id: int) -> NarrationCheck | None:
+        if self._whole or evidence_id in self._found:
+            return self._found.get(evidence_id)
+        query = select(NarrationCheck).where(NarrationCheck.evidence_id == evidence_id)
+        found = self._found[evidence_id] = self._session.exec(query).first()
+        return found
+
+
+class _Context:
+    """Lookups shared by the report's sections, loaded once. WHOLE False (a worklist): the
+    narration checks and the reasons' histories are read for the records asked about only."""
+
+    def __init__(
+        self, vault: Vault, session: Session, filters: ReportFilters, whole: bool = True
+    ) -> None:
         self.vault, self.session, self.filters = vault, session, filters
         self.settings = vault.settings.compliance
         self.opening = opening_rule(self.settings)  # RC-1: the preset checked against
         self.openings_heard = {"elements": 0, "presence": 0}  # with / without a transcript
         self.devices = {d.id: d for d in session.exec(select(Device))}
         self.officers = {o.id: o for o in session.exec(select(Officer))}
-        self.checks = {c.evidence_id: c for c in session.exec(select(NarrationCheck))}
+        self.whole = whole
+        self.checks = _Checks(session, whole)
         self.stops = stops.all_stops(session)
-        self.gap_history, self.late_history, self.end_history = all_histories(session)
+        self.gap_history: Histories
+        self.late_history: Histories
+        self.end_history: Histories
+        if whole:
+            self.gap_history, self.late_history, self.end_history = all_histories(session)
+        else:
+            self.gap_history = LazyHistories(session, "gap")
+            self.late_history = LazyHistories(session, "late")
+            self.end_history = LazyHistories(session, "ended")
         self.unresumed = {u.session_id: u for u in session.exec(select(UnresumedStop))}
         self.findings: list[dict[str, Any]] = []
         # What the filters selected, by kind: the report's `matched`.
@@ -541,6 +579,48 @@ def _gap_json(
     }
 
 
+def unexplained_gaps(ctx: _Context) -> list[tuple[RecordingSession, dict[str, Any]]]:
+    """The interruptions _sessions would list as RC-3 findings, found without reading every
+    session: the current ones whose resume was heard without narration and that have no
+    reason written, and those whose written reason was ever rejected (RC-6); _gap_json
+    judges each exactly as the report does. Each with its session, in the report's order."""
+    silent = select(NarrationCheck.evidence_id).where(
+        NarrationCheck.state == "done", col(NarrationCheck.narrated).is_(False)
+    )
+    refused = select(AnnotationVersion.gap_id).where(
+        col(AnnotationVersion.gap_id).is_not(None), AnnotationVersion.review == "rejected"
+    )
+    query = (
+        select(RecordingSession, RecordingGap)
+        .join(RecordingGap, col(RecordingGap.session_id) == RecordingSession.id)
+        .where(
+            RecordingSession.state == "current",
+            col(RecordingGap.is_current),
+            or_(
+                col(RecordingGap.reason).is_(None)
+                & col(RecordingGap.before_evidence_id).in_(silent),
+                col(RecordingGap.id).in_(refused),
+            ),
+        )
+        .order_by(
+            col(RecordingSession.starts_at), col(RecordingSession.id), col(RecordingGap.gap_from)
+        )
+    )
+    found = []
+    for row, gap in list(ctx.session.exec(query)):
+        wanted = ctx.wanted(row.device_pk, row.officer_pk, session_id=row.id)
+        if not wanted or not ctx.in_range(row.starts_at, row.ends_at):
+            continue
+        ends = [gap.after_evidence_id, gap.before_evidence_id]
+        names = {e.id: e.file_name for e in _rows_for(ctx.session, Evidence, Evidence.id, ends)}
+        before = len(ctx.findings)
+        entry = _gap_json(ctx, row, gap, names)
+        subject = f"gap:{gap.id}"
+        if any(f["rule"] == "RC-3" and f["subject"] == subject for f in ctx.findings[before:]):
+            found.append((row, entry))
+    return found
+
+
 def _clocks(ctx: _Context) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     synced = clock.synced_docks(ctx.session)
     limit = ctx.settings.max_clock_offset_s
@@ -596,11 +676,50 @@ def _evidence(ctx: _Context, video_only: bool = False) -> list[Evidence]:
     return found
 
 
-def _late(ctx: _Context) -> tuple[list[dict[str, Any]], list[Evidence]]:
-    """IN-1: corrected recording time to sealing against the upload deadline."""
-    reasons = {r.evidence_id: r for r in ctx.session.exec(select(LateReason))}
+def late_candidates(ctx: _Context) -> list[Evidence]:
+    """The clips that may have been sealed late (IN-1), as _evidence would select them: those
+    sealed at least MIN_DEADLINE after their corrected recording time (the indexed
+    Evidence.upload_delay_s), since no deadline ends sooner; _late judges each."""
+    query = (
+        select(Evidence)
+        .where(
+            Evidence.kind != "unclassified",
+            col(Evidence.upload_delay_s) >= int(deadline.MIN_DEADLINE.total_seconds()),
+            col(Evidence.recorded_at_corrected) >= clock.EPOCH_2000,
+        )
+        .order_by(col(Evidence.id))
+    )
+    return [
+        e
+        for e in ctx.session.exec(query)
+        if ctx.wanted(e.device_pk, e.officer_pk, dock_id=e.dock_session_id, evidence_id=e.id)
+        and ctx.in_range(e.recorded_at_corrected)
+    ]
+
+
+def _rows_for(session: Session, model: Any, column: Any, keys: Iterable[int]) -> list[Any]:
+    """The rows of MODEL whose COLUMN is one of KEYS, asked in slices every database takes."""
+    wanted, found = sorted(set(keys)), list[Any]()
+    for start in range(0, len(wanted), 500):
+        query = select(model).where(col(column).in_(wanted[start : start + 500]))
+        found.extend(session.exec(query))
+    return found
+
+
+def _late(
+    ctx: _Context, clips: list[Evidence] | None = None
+) -> tuple[list[dict[str, Any]], list[Evidence]]:
+    """IN-1: corrected recording time to sealing against the upload deadline; of CLIPS where
+    given (late_candidates), else of every clip the filters select."""
     rule, tz = ctx.settings.upload_deadline, ctx.vault.settings.timezone
-    late, clips = [], _evidence(ctx)
+    if clips is None:
+        clips = _evidence(ctx)
+        reasons = {r.evidence_id: r for r in ctx.session.exec(select(LateReason))}
+    else:
+        ids = [e.id for e in clips if e.id is not None]
+        given = _rows_for(ctx.session, LateReason, LateReason.evidence_id, ids)
+        reasons = {r.evidence_id: r for r in given}
+    late = []
     for evidence in clips:
         recorded = evidence.recorded_at_corrected
         if recorded is None or as_utc(recorded) < clock.EPOCH_2000:

@@ -2,9 +2,12 @@
 they stand. An approver sees the requests his approval level may decide (AC-0; with no
 level set, every pending one, since he must first be given one), the stop records and the
 written reasons to review, and the purge lists to sign; a records keeper the gaps and late
-clips still without a reason, the purge lists to mark, dead media jobs and stop records
-awaiting approval; an officer his own gaps and late clips and his grants about to expire;
-an auditor the newest verification.
+clips still without a reason, the purge lists to mark, dead media jobs, stop records
+awaiting approval and the cameras whose clock to set; a records keeper and an auditor the
+sessions that open without narration and the spot-check draws not yet reviewed; an officer
+his own gaps, late clips and unnarrated openings and his grants about to expire; an
+auditor the newest verification. Each section is found from the records it concerns
+(indexed queries), never by computing the whole compliance report.
 """
 
 from __future__ import annotations
@@ -13,10 +16,10 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from vault.access import approval, discs
-from vault.compliance import report
+from vault.compliance import clock, report
 from vault.compliance.report import ReportFilters
 from vault.compliance.stops import STOP_REASONS
 from vault.compliance.worklists import EXPIRING, _principal, gaps, late, officer_names
@@ -25,12 +28,19 @@ from vault.db.models import (
     AccessGrant,
     AccessRequest,
     AnnotationVersion,
+    AuditEvent,
     Device,
+    DockSession,
     MediaJob,
+    NarrationCheck,
     Officer,
     Principal,
     PurgeList,
     PurgeListItem,
+    RecordingSession,
+    ReviewDraw,
+    SessionClip,
+    SessionReview,
     StopRecord,
 )
 from vault.timeutil import iso
@@ -124,7 +134,7 @@ def _expiring(session: Session, me: int | None, now: datetime) -> list[dict[str,
 
 def _verification(vault: Vault, session: Session) -> list[dict[str, Any]]:
     """The newest `evault verify` (the report's own reading of it) and what it found."""
-    ctx = report._Context(vault, session, ReportFilters())
+    ctx = report._Context(vault, session, ReportFilters(), whole=False)
     found = report._verification(ctx)
     if found is None:
         return [{"verified_at": None, "exit_code": None, "findings": None, "by": None}]
@@ -164,15 +174,19 @@ def _purge_lists(session: Session, to: str) -> list[dict[str, Any]]:
 
 def _reasons_to_review(session: Session, me_name: str | None) -> list[dict[str, Any]]:
     """Written reasons (RC-6) whose newest version nobody has reviewed yet; never one the
-    reviewer wrote himself."""
+    reviewer wrote himself. Read from the versions not reviewed, each then checked to be
+    its subject's newest."""
+    subjects = (("gap", "gap_id"), ("evidence", "evidence_id"), ("session", "session_id"))
     newest: dict[tuple[str, int], AnnotationVersion] = {}
-    for row in session.exec(select(AnnotationVersion).order_by(col(AnnotationVersion.version))):
-        for kind, key in (
-            ("gap", row.gap_id),
-            ("evidence", row.evidence_id),
-            ("session", row.session_id),
-        ):
-            if key is not None:
+    query = select(AnnotationVersion).where(col(AnnotationVersion.review).is_(None))
+    for row in session.exec(query.order_by(col(AnnotationVersion.version))):
+        for kind, name in subjects:
+            key = getattr(row, name)
+            if key is None:
+                continue
+            column = getattr(AnnotationVersion, name)
+            last = session.exec(select(func.max(AnnotationVersion.version)).where(column == key))
+            if last.one() == row.version:
                 newest[(kind, key)] = row
     return [
         {
@@ -183,8 +197,116 @@ def _reasons_to_review(session: Session, me_name: str | None) -> list[dict[str, 
             "note": row.note,
         }
         for (kind, key), row in sorted(newest.items())
-        if row.review is None and row.given_by != me_name
+        if row.given_by != me_name
     ]
+
+
+def _session_row(
+    session: Session, names: dict[str, str | None], row: RecordingSession
+) -> dict[str, Any]:
+    device = session.get(Device, row.device_pk)
+    officer = session.get(Officer, row.officer_pk) if row.officer_pk else None
+    badge = officer.officer_id if officer else None
+    return {
+        "session_id": row.id,
+        "device_id": device.device_id if device else None,
+        "officer_id": badge,
+        "officer_name": names.get(badge or ""),
+        "start": iso(row.starts_at),
+        "end": iso(row.ends_at),
+    }
+
+
+def _openings_unnarrated(
+    vault: Vault, session: Session, officer_pk: int | None
+) -> list[dict[str, Any]]:
+    """RC-1: the sessions whose opening clip was heard without narration (the report's
+    finding "recording opens without narration") that nobody has reviewed yet (a
+    supervisor's `review record` takes one off); an officer's own only (OFFICER_PK)."""
+    reviewed = select(SessionReview.session_id)
+    query = (
+        select(RecordingSession, NarrationCheck)
+        .join(SessionClip, col(SessionClip.session_id) == RecordingSession.id)
+        .join(NarrationCheck, col(NarrationCheck.evidence_id) == SessionClip.evidence_id)
+        .where(
+            RecordingSession.state == "current",
+            SessionClip.position == 0,
+            NarrationCheck.state == "done",
+            col(NarrationCheck.narrated).is_(False),
+            col(RecordingSession.id).not_in(reviewed),
+        )
+        .order_by(col(RecordingSession.starts_at), col(RecordingSession.id))
+    )
+    if officer_pk is not None:
+        query = query.where(RecordingSession.officer_pk == officer_pk)
+    names = officer_names(session)
+    window = vault.settings.compliance.narration_window_s
+    rows = []
+    for recording, check in session.exec(query):
+        why = (
+            "no audio track"
+            if not check.has_audio
+            else f"{check.speech_s} s of speech in the first {window:g} s"
+        )
+        rows.append(
+            _session_row(session, names, recording)
+            | {"evidence_id": check.evidence_id, "finding": why}
+        )
+    return rows
+
+
+def _spot_checks(session: Session) -> list[dict[str, Any]]:
+    """OV-2: the sessions of each spot-check draw whose review is not recorded yet."""
+    names = officer_names(session)
+    rows = []
+    for draw in session.exec(select(ReviewDraw).order_by(col(ReviewDraw.id))):
+        done = set(
+            session.exec(select(SessionReview.session_id).where(SessionReview.draw_id == draw.id))
+        )
+        for session_id in draw.session_ids or []:
+            recording = session.get(RecordingSession, session_id)
+            if session_id in done or recording is None:
+                continue
+            rows.append(
+                {"draw_id": draw.id, "drawn_at": iso(draw.drawn_at)}
+                | _session_row(session, names, recording)
+            )
+    return rows
+
+
+def _clocks_to_set(vault: Vault, session: Session) -> list[dict[str, Any]]:
+    """DV-2: the cameras whose latest docking found a clock that cannot be trusted and did
+    not set it: set the camera's clock (the next docking measures it again)."""
+    latest = select(func.max(DockSession.id)).where(col(DockSession.device_pk).is_not(None))
+    query = select(DockSession).where(
+        col(DockSession.id).in_(latest.group_by(col(DockSession.device_pk)))
+    )
+    limit = vault.settings.compliance.max_clock_offset_s
+    flagged = [d for d in session.exec(query.order_by(col(DockSession.id))) if d.id is not None]
+    flagged = [d for d in flagged if clock.dock_flags(d, limit)]
+    subjects = [f"dock:{d.id}" for d in flagged]
+    synced = set(
+        session.exec(
+            select(AuditEvent.subject).where(
+                AuditEvent.action == "device.clock_synced", col(AuditEvent.subject).in_(subjects)
+            )
+        )
+    )
+    rows = []
+    for dock in flagged:
+        if f"dock:{dock.id}" in synced:
+            continue
+        entry = clock.dock_entry(session, dock, limit, set())
+        rows.append(
+            {
+                "device_id": entry["device_id"],
+                "dock_id": dock.id,
+                "docked_at": iso(dock.started_at),
+                "offset_s": entry["offset_s"],
+                "finding": "; ".join(clock.DESCRIPTIONS[f] for f in entry["flags"]),
+            }
+        )
+    return rows
 
 
 SECTIONS = (
@@ -195,6 +317,9 @@ SECTIONS = (
     "stop_records_to_approve",
     "gaps_without_reason",
     "late_without_reason",
+    "openings_without_narration",
+    "spot_checks_to_review",
+    "clocks_to_set",
     "dead_media_jobs",
     "discs_to_make",
     "grants_expiring",
@@ -225,6 +350,14 @@ def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> d
         if keeper:
             sections["dead_media_jobs"] = _dead_jobs(session)
             sections["discs_to_make"] = discs.to_make(session)  # EV-2
+            sections["clocks_to_set"] = _clocks_to_set(vault, session)  # DV-2
+        if keeper or "auditor" in roles:
+            sections["openings_without_narration"] = _openings_unnarrated(vault, session, None)
+            sections["spot_checks_to_review"] = _spot_checks(session)  # OV-2
+        elif officer and principal is not None and principal.officer_pk is not None:
+            sections["openings_without_narration"] = _openings_unnarrated(
+                vault, session, principal.officer_pk
+            )
         if officer:
             sections["grants_expiring"] = _expiring(session, me, now)
         if "auditor" in roles:

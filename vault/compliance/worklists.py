@@ -101,49 +101,69 @@ def gaps(
     vault: Vault, filters: ReportFilters, include_explained: bool = False
 ) -> list[dict[str, Any]]:
     """The interruptions the report lists as RC-3 findings (no narrated resume, no written
-    reason, no stop record); with include_explained every interruption, with its reason."""
+    reason, no stop record); with include_explained every interruption, with its reason.
+    The findings alone are found without reading every session (report.unexplained_gaps)."""
     with vault.session() as session:
-        ctx = report._Context(vault, session, filters)
-        rows = report._sessions(ctx)
-        needing = {f["subject"] for f in ctx.findings if f["rule"] == "RC-3"}
         names = officer_names(session)
-    found = []
-    for row in rows:
-        for gap in row["gaps"]:
-            if not _overlaps(filters, _time(gap["from"]), _time(gap["to"])):
-                continue
-            status = _gap_status(gap, needing)
-            if status != "needs_reason" and not include_explained:
-                continue
-            code = gap["reason"] if gap["reason"] in GAP_REASONS else None
-            found.append(
-                {
-                    "gap_id": gap["gap_id"],
-                    "session_id": row["session_id"],
-                    "device_id": row["device_id"],
-                    "officer_id": row["officer_id"],
-                    "officer_name": names.get(row["officer_id"] or ""),
-                    "from": gap["from"],
-                    "to": gap["to"],
-                    "seconds": round(gap["seconds"], 1),
-                    "after": gap["after"],
-                    "before": gap["before"],
-                    "status": status,
-                    "reason": gap["reason"],
-                    "reason_label": GAP_REASONS[code] if code else None,
-                    "note": gap["note"],
-                    "stop_record_id": gap["stop_record_id"],
-                }
-            )
-    return found
+        if include_explained:
+            ctx = report._Context(vault, session, filters)
+            rows = report._sessions(ctx)
+            needing = {f["subject"] for f in ctx.findings if f["rule"] == "RC-3"}
+            found = [
+                (row["session_id"], row["device_id"], row["officer_id"], gap)
+                for row in rows
+                for gap in row["gaps"]
+            ]
+        else:
+            ctx = report._Context(vault, session, filters, whole=False)
+            needing = set()
+            found = []
+            for recording, gap in report.unexplained_gaps(ctx):
+                needing.add(f"gap:{gap['gap_id']}")
+                found.append(
+                    (
+                        recording.id,
+                        ctx.device_id(recording.device_pk),
+                        ctx.officer_id(recording.officer_pk),
+                        gap,
+                    )
+                )
+    listed = []
+    for session_id, device_id, officer_id, gap in found:
+        if not _overlaps(filters, _time(gap["from"]), _time(gap["to"])):
+            continue
+        status = _gap_status(gap, needing)
+        if status != "needs_reason" and not include_explained:
+            continue
+        code = gap["reason"] if gap["reason"] in GAP_REASONS else None
+        listed.append(
+            {
+                "gap_id": gap["gap_id"],
+                "session_id": session_id,
+                "device_id": device_id,
+                "officer_id": officer_id,
+                "officer_name": names.get(officer_id or ""),
+                "from": gap["from"],
+                "to": gap["to"],
+                "seconds": round(gap["seconds"], 1),
+                "after": gap["after"],
+                "before": gap["before"],
+                "status": status,
+                "reason": gap["reason"],
+                "reason_label": GAP_REASONS[code] if code else None,
+                "note": gap["note"],
+                "stop_record_id": gap["stop_record_id"],
+            }
+        )
+    return listed
 
 
 def late(vault: Vault, filters: ReportFilters) -> list[dict[str, Any]]:
     """Clips sealed after the upload deadline (IN-1) with no late reason: the report's own
-    computation (report._late, deadline.check)."""
+    computation (report._late, deadline.check) over the clips that may be late."""
     with vault.session() as session:
-        ctx = report._Context(vault, session, filters)
-        rows, _ = report._late(ctx)
+        ctx = report._Context(vault, session, filters, whole=False)
+        rows, _ = report._late(ctx, report.late_candidates(ctx))
         names = officer_names(session)
     found = []
     for row in rows:

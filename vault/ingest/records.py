@@ -16,6 +16,7 @@ from vault.context import Vault
 from vault.db import audit
 from vault.db.audit import Actor
 from vault.db.models import Device, DockSession, Evidence, Officer, Sighting
+from vault.db.models.records import upload_delay_s
 from vault.media import jobs as media_jobs
 from vault.sealing import seals
 from vault.store import WormStore
@@ -81,6 +82,7 @@ def record_sealed(
             recorded_at_corrected=clip.recorded_at_corrected,
             docked_at=dock.started_at,
             sealed_at=now,
+            upload_delay_s=upload_delay_s(clip.recorded_at_corrected, now),
             storage_backend=clip.storage_backend,
             storage_key=clip.storage_key,
             storage_version=clip.storage_version,

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from vault.db.models.types import utc_column
+from vault.timeutil import as_utc
 
 
 class Officer(SQLModel, table=True):
@@ -124,6 +126,9 @@ class Evidence(SQLModel, table=True):
     recorded_at_corrected: datetime | None = Field(default=None, sa_column=utc_column(index=True))
     docked_at: datetime = Field(sa_column=utc_column(nullable=False))
     sealed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # Whole seconds from the corrected recording time to sealing (upload_delay_s()); None
+    # without a recording time. Indexed: the clips that may be late (IN-1) are one range.
+    upload_delay_s: int | None = Field(default=None, sa_type=BigInteger, index=True)
     verified_at: datetime | None = Field(default=None, sa_column=utc_column())
     verify_error: str | None = None
     storage_backend: str = Field(max_length=16)
@@ -179,3 +184,11 @@ class AuditEvent(SQLModel, table=True):
     # unique: two writers that read the same predecessor cannot both append (no forks).
     prev_hash: str = Field(max_length=64, unique=True)
     hash: str = Field(max_length=64, unique=True)
+
+
+def upload_delay_s(recorded_corrected: datetime | None, sealed: datetime) -> int | None:
+    """Evidence.upload_delay_s: whole seconds (rounded down) from the corrected recording
+    time to the sealing."""
+    if recorded_corrected is None:
+        return None
+    return math.floor((as_utc(sealed) - as_utc(recorded_corrected)).total_seconds())

@@ -98,6 +98,42 @@ SECTIONS: dict[str, tuple[str, list[tuple[str, str, str]]]] = {
             ("hours_late", N_("Hours late"), "id"),
         ],
     ),
+    "openings_without_narration": (
+        N_("Recordings that open without narration"),
+        [
+            ("session_id", N_("Session"), "id"),
+            ("device_id", N_("Camera"), "id"),
+            ("officer_id", N_("Officer badge"), "id"),
+            ("officer_name", N_("Officer name"), "text"),
+            ("start", N_("From"), "time"),
+            ("end", N_("To"), "time"),
+            ("evidence_id", N_("Evidence ID"), "id"),
+            ("finding", N_("What was found"), "text"),
+        ],
+    ),
+    "spot_checks_to_review": (
+        N_("Spot-check sessions to review"),
+        [
+            ("draw_id", N_("Draw"), "id"),
+            ("drawn_at", N_("Drawn at"), "time"),
+            ("session_id", N_("Session"), "id"),
+            ("device_id", N_("Camera"), "id"),
+            ("officer_id", N_("Officer badge"), "id"),
+            ("officer_name", N_("Officer name"), "text"),
+            ("start", N_("From"), "time"),
+            ("end", N_("To"), "time"),
+        ],
+    ),
+    "clocks_to_set": (
+        N_("Camera clocks to set"),
+        [
+            ("device_id", N_("Camera"), "id"),
+            ("dock_id", N_("Docking"), "id"),
+            ("docked_at", N_("Docked at"), "time"),
+            ("offset_s", N_("Offset (s)"), "id"),
+            ("finding", N_("What was found"), "text"),
+        ],
+    ),
     "dead_media_jobs": (
         N_("Media jobs that failed"),
         [("kind", N_("Kind"), "text"), ("dead", N_("Count"), "id")],
@@ -150,6 +186,8 @@ def index(request: Request) -> Response:
         "generated_at": found["generated_at"],
         "gap_reasons": GAP_REASONS,
         "done": done,
+        # A spot check's result is recorded by a records keeper or an auditor (review.record).
+        "reviews": bool({"records_keeper", "auditor"} & set(found["roles"])),
     }
     return render(request, "pages/todo.html", context)
 

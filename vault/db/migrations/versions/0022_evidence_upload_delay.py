@@ -1,0 +1,46 @@
+"""evidence upload delay (issue 19): the clips that may be late are one range of an index
+
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-02
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0022"
+down_revision = "0021"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Whole seconds from the corrected recording time to sealing: the to-do list's late clips
+    # (IN-1) are those with at least 24 h, found by the index instead of judging every clip.
+    # Plain ALTER TABLE on both databases (SQLite 3.35 drops a column in place): a batch copy
+    # of the evidence table would trip the foreign keys that point at it.
+    op.add_column("evidence", sa.Column("upload_delay_s", sa.BigInteger(), nullable=True))
+    if op.get_bind().dialect.name == "postgresql":
+        op.execute(
+            "UPDATE evidence SET upload_delay_s = "
+            "floor(extract(epoch FROM sealed_at - recorded_at_corrected))::bigint "
+            "WHERE recorded_at_corrected IS NOT NULL"
+        )
+    else:
+        # SQLite keeps the times as text, which julianday() reads (to a few microseconds: the
+        # half millisecond added keeps a delay of exactly 24 h from reading as 86,399 s; a
+        # delay is only a bound there, each clip is still judged by its times). CAST rounds
+        # toward zero, which differs from floor only for a clip sealed before it was recorded.
+        op.execute(
+            "UPDATE evidence SET upload_delay_s = CAST("
+            "(julianday(sealed_at) - julianday(recorded_at_corrected)) * 86400 + 0.0005"
+            " AS INTEGER) WHERE recorded_at_corrected IS NOT NULL"
+        )
+    op.create_index("ix_evidence_upload_delay_s", "evidence", ["upload_delay_s"], unique=False)
+
+
+def downgrade() -> None:
+    op.drop_index("ix_evidence_upload_delay_s", table_name="evidence")
+    op.drop_column("evidence", "upload_delay_s")
