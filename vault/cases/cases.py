@@ -8,7 +8,7 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from vault.cases import record_list
 from vault.cases.retention import count_linked, get_evidence, reapply, reapply_case, record_event
@@ -333,13 +333,25 @@ def litigation(vault: Vault, number: str, pending: bool, reason: str) -> int:
     return count
 
 
-def case_summary(session: Session, case: Case) -> dict[str, Any]:
+def case_summary(
+    session: Session,
+    case: Case,
+    handlers: list[str] | None = None,
+    evidence_count: int | None = None,
+) -> dict[str, Any]:
+    """A case's facts; HANDLERS and EVIDENCE_COUNT where the caller read them already (a
+    page of cases reads them for all its cases at once)."""
     assert case.id is not None
-    handlers = session.exec(
-        select(Officer.officer_id)
-        .join(CaseHandler, col(CaseHandler.officer_pk) == Officer.id)
-        .where(CaseHandler.case_id == case.id)
-    )
+    if handlers is None:
+        handlers = list(
+            session.exec(
+                select(Officer.officer_id)
+                .join(CaseHandler, col(CaseHandler.officer_pk) == Officer.id)
+                .where(CaseHandler.case_id == case.id)
+            )
+        )
+    if evidence_count is None:
+        evidence_count = count_linked(session, case.id)
     return {
         "number": case.number,
         "name": case.name,
@@ -354,7 +366,7 @@ def case_summary(session: Session, case: Case) -> dict[str, Any]:
         "litigation": case.litigation,
         "file_retention_years": case.file_retention_years,
         "handlers": sorted(handlers),
-        "evidence_count": count_linked(session, case.id),
+        "evidence_count": evidence_count,
     }
 
 
@@ -408,4 +420,26 @@ def list_cases(
         query = query.offset(offset)
     if limit:
         query = query.limit(limit)
-    return [case_summary(session, case) for case in session.exec(query)]
+    page = list(session.exec(query))
+    ids = [case.id for case in page if case.id is not None]
+    handlers: dict[int, list[str]] = {i: [] for i in ids}
+    counts: dict[int, int] = dict.fromkeys(ids, 0)
+    for start in range(0, len(ids), 500):  # two queries a slice of cases, not two a case
+        chunk = ids[start : start + 500]
+        for case_id, badge in session.exec(
+            select(CaseHandler.case_id, Officer.officer_id)
+            .join(Officer, col(CaseHandler.officer_pk) == Officer.id)
+            .where(col(CaseHandler.case_id).in_(chunk))
+        ):
+            handlers[case_id].append(badge)
+        for case_id, count in session.exec(
+            select(CaseLink.case_id, func.count())
+            .where(col(CaseLink.case_id).in_(chunk), col(CaseLink.unlinked_at).is_(None))
+            .group_by(col(CaseLink.case_id))
+        ):
+            counts[case_id] = count
+    return [
+        case_summary(session, case, handlers[case.id], counts[case.id])
+        for case in page
+        if case.id is not None
+    ]

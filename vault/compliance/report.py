@@ -80,6 +80,15 @@ class _Checks:
         if whole:
             self._found = {c.evidence_id: c for c in session.exec(select(NarrationCheck))}
 
+    def prefetch(self, evidence_ids: Iterable[int]) -> None:
+        """Read the checks of EVIDENCE_IDS at once (those about to be asked for)."""
+        if self._whole:
+            return
+        wanted = [i for i in set(evidence_ids) if i not in self._found]
+        self._found |= dict.fromkeys(wanted)
+        for check in _rows_for(self._session, NarrationCheck, NarrationCheck.evidence_id, wanted):
+            self._found[check.evidence_id] = check
+
     def get(self, evidence_id: int) -> NarrationCheck | None:
         if self._whole or evidence_id in self._found:
             return self._found.get(evidence_id)
@@ -606,13 +615,24 @@ def unexplained_gaps(ctx: _Context) -> list[tuple[RecordingSession, dict[str, An
             col(RecordingSession.starts_at), col(RecordingSession.id), col(RecordingGap.gap_from)
         )
     )
+    candidates = [
+        (row, gap)
+        for row, gap in ctx.session.exec(query)
+        if ctx.wanted(row.device_pk, row.officer_pk, session_id=row.id)
+        and ctx.in_range(row.starts_at, row.ends_at)
+    ]
+    # What judging them reads, read at once: their resumes' checks, their reasons' versions
+    # and the file names on either side.
+    ctx.checks.prefetch(gap.before_evidence_id for _, gap in candidates)
+    if isinstance(ctx.gap_history, LazyHistories):
+        ctx.gap_history.prefetch(gap.id for _, gap in candidates if gap.id is not None)
+    ends = [i for _, gap in candidates for i in (gap.after_evidence_id, gap.before_evidence_id)]
+    names = {
+        e.id: e.file_name
+        for e in _rows_for(ctx.session, Evidence, Evidence.id, ends)  # the names alone
+    }
     found = []
-    for row, gap in list(ctx.session.exec(query)):
-        wanted = ctx.wanted(row.device_pk, row.officer_pk, session_id=row.id)
-        if not wanted or not ctx.in_range(row.starts_at, row.ends_at):
-            continue
-        ends = [gap.after_evidence_id, gap.before_evidence_id]
-        names = {e.id: e.file_name for e in _rows_for(ctx.session, Evidence, Evidence.id, ends)}
+    for row, gap in candidates:
         before = len(ctx.findings)
         entry = _gap_json(ctx, row, gap, names)
         subject = f"gap:{gap.id}"
@@ -719,6 +739,8 @@ def _late(
         ids = [e.id for e in clips if e.id is not None]
         given = _rows_for(ctx.session, LateReason, LateReason.evidence_id, ids)
         reasons = {r.evidence_id: r for r in given}
+        if isinstance(ctx.late_history, LazyHistories):
+            ctx.late_history.prefetch(ids)
     late = []
     for evidence in clips:
         recorded = evidence.recorded_at_corrected

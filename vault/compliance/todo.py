@@ -201,24 +201,29 @@ def _reasons_to_review(session: Session, me_name: str | None) -> list[dict[str, 
     ]
 
 
-def _session_row(
-    session: Session, names: dict[str, str | None], row: RecordingSession
-) -> dict[str, Any]:
-    device = session.get(Device, row.device_pk)
-    officer = session.get(Officer, row.officer_pk) if row.officer_pk else None
-    badge = officer.officer_id if officer else None
+def _session_row(session: Session, names: Names, row: RecordingSession) -> dict[str, Any]:
+    badge = names.badges.get(row.officer_pk or 0)
     return {
         "session_id": row.id,
-        "device_id": device.device_id if device else None,
+        "device_id": names.devices.get(row.device_pk),
         "officer_id": badge,
-        "officer_name": names.get(badge or ""),
+        "officer_name": names.officers.get(badge or ""),
         "start": iso(row.starts_at),
         "end": iso(row.ends_at),
     }
 
 
+class Names:
+    """Cameras' and officers' numbers and names, read once for a to-do (columns, not rows)."""
+
+    def __init__(self, session: Session) -> None:
+        self.devices = dict(session.exec(select(Device.id, Device.device_id)).all())
+        self.badges = dict(session.exec(select(Officer.id, Officer.officer_id)).all())
+        self.officers = officer_names(session)
+
+
 def _openings_unnarrated(
-    vault: Vault, session: Session, officer_pk: int | None
+    vault: Vault, session: Session, names: Names, officer_pk: int | None
 ) -> list[dict[str, Any]]:
     """RC-1: the sessions whose opening clip was heard without narration (the report's
     finding "recording opens without narration") that nobody has reviewed yet (a
@@ -239,7 +244,6 @@ def _openings_unnarrated(
     )
     if officer_pk is not None:
         query = query.where(RecordingSession.officer_pk == officer_pk)
-    names = officer_names(session)
     window = vault.settings.compliance.narration_window_s
     rows = []
     for recording, check in session.exec(query):
@@ -255,9 +259,8 @@ def _openings_unnarrated(
     return rows
 
 
-def _spot_checks(session: Session) -> list[dict[str, Any]]:
+def _spot_checks(session: Session, names: Names) -> list[dict[str, Any]]:
     """OV-2: the sessions of each spot-check draw whose review is not recorded yet."""
-    names = officer_names(session)
     rows = []
     for draw in session.exec(select(ReviewDraw).order_by(col(ReviewDraw.id))):
         done = set(
@@ -274,7 +277,7 @@ def _spot_checks(session: Session) -> list[dict[str, Any]]:
     return rows
 
 
-def _clocks_to_set(vault: Vault, session: Session) -> list[dict[str, Any]]:
+def _clocks_to_set(vault: Vault, session: Session, names: Names) -> list[dict[str, Any]]:
     """DV-2: the cameras whose latest docking found a clock that cannot be trusted and did
     not set it: set the camera's clock (the next docking measures it again)."""
     latest = select(func.max(DockSession.id)).where(col(DockSession.device_pk).is_not(None))
@@ -296,14 +299,14 @@ def _clocks_to_set(vault: Vault, session: Session) -> list[dict[str, Any]]:
     for dock in flagged:
         if f"dock:{dock.id}" in synced:
             continue
-        entry = clock.dock_entry(session, dock, limit, set())
+        offset = dock.clock_offset_s
         rows.append(
             {
-                "device_id": entry["device_id"],
+                "device_id": names.devices.get(dock.device_pk or 0),
                 "dock_id": dock.id,
                 "docked_at": iso(dock.started_at),
-                "offset_s": entry["offset_s"],
-                "finding": "; ".join(clock.DESCRIPTIONS[f] for f in entry["flags"]),
+                "offset_s": round(offset, 1) if offset is not None else None,
+                "finding": "; ".join(clock.DESCRIPTIONS[f] for f in clock.dock_flags(dock, limit)),
             }
         )
     return rows
@@ -337,6 +340,13 @@ def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> d
     with vault.session() as session:
         now = vault.clock.now()
         principal = session.get(Principal, me) if me is not None else None
+        read: list[Names] = []
+
+        def names() -> Names:
+            if not read:
+                read.append(Names(session))
+            return read[0]
+
         if "approver" in roles:
             sections["requests_to_decide"] = _pending_requests(vault, session, me)
             sections["purge_lists_to_sign"] = _purge_lists(session, "sign")
@@ -350,13 +360,15 @@ def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> d
         if keeper:
             sections["dead_media_jobs"] = _dead_jobs(session)
             sections["discs_to_make"] = discs.to_make(session)  # EV-2
-            sections["clocks_to_set"] = _clocks_to_set(vault, session)  # DV-2
+            sections["clocks_to_set"] = _clocks_to_set(vault, session, names())  # DV-2
         if keeper or "auditor" in roles:
-            sections["openings_without_narration"] = _openings_unnarrated(vault, session, None)
-            sections["spot_checks_to_review"] = _spot_checks(session)  # OV-2
+            sections["openings_without_narration"] = _openings_unnarrated(
+                vault, session, names(), None
+            )
+            sections["spot_checks_to_review"] = _spot_checks(session, names())  # OV-2
         elif officer and principal is not None and principal.officer_pk is not None:
             sections["openings_without_narration"] = _openings_unnarrated(
-                vault, session, principal.officer_pk
+                vault, session, names(), principal.officer_pk
             )
         if officer:
             sections["grants_expiring"] = _expiring(session, me, now)

@@ -47,8 +47,14 @@ def _time(value: str | None) -> datetime | None:
 
 def officer_names(session: Session) -> dict[str, str | None]:
     """Badge -> name: the officer's own name, else the staff principal with that badge."""
-    named = {p.officer_pk: p.name for p in session.exec(select(Principal)) if p.officer_pk}
-    return {o.officer_id: o.name or named.get(o.id or 0) for o in session.exec(select(Officer))}
+    staff = select(Principal.officer_pk, Principal.name).where(
+        col(Principal.officer_pk).is_not(None)
+    )
+    named = dict(session.exec(staff).all())
+    return {
+        badge: name or named.get(pk or 0)
+        for pk, badge, name in session.exec(select(Officer.id, Officer.officer_id, Officer.name))
+    }
 
 
 def _overlaps(filters: ReportFilters, start: datetime | None, end: datetime | None) -> bool:
