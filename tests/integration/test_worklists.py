@@ -510,12 +510,29 @@ def test_each_clip_keeps_its_upload_delay_and_the_migration_works_out_the_same(
     from alembic import command
 
     from vault.db.engine import alembic_config
-    from vault.db.models import Evidence
+    from vault.db.models import Evidence, NarrationCheck, RecordingGap
     from vault.db.models.records import upload_delay_s
 
     def delays() -> dict[int | None, int | None]:
         with station.vault.session() as session:
             return {e.id: e.upload_delay_s for e in session.exec(select(Evidence))}
+
+    def silent() -> dict[int | None, bool]:
+        with station.vault.session() as session:
+            return {g.id: g.resume_unnarrated for g in session.exec(select(RecordingGap))}
+
+    # An interruption's resume_unnarrated is what its resume's narration check heard (kept
+    # by the scan, which stores the gaps before it checks the clips, and by each check).
+    with station.vault.session() as session:
+        heard = {c.evidence_id: c for c in session.exec(select(NarrationCheck))}
+        gaps = list(session.exec(select(RecordingGap)))
+    expected = {
+        g.id: (c := heard.get(g.before_evidence_id)) is not None
+        and c.state == "done"
+        and not c.narrated
+        for g in gaps
+    }
+    assert silent() == expected and sum(expected.values()) >= 2
 
     with station.vault.session() as session:
         clips = list(session.exec(select(Evidence)))
@@ -524,7 +541,7 @@ def test_each_clip_keeps_its_upload_delay_and_the_migration_works_out_the_same(
     config = alembic_config(station.vault.engine)
     command.downgrade(config, "0021")
     command.upgrade(config, "head")
-    assert delays() == sealed
+    assert delays() == sealed and silent() == expected
     report = build_report(station.vault, ReportFilters())
     late = {r["evidence_id"] for r in report["late"] if r["reason"] is None}
     assert {r["evidence_id"] for r in station.ok("audit", "compliance.late")} == late

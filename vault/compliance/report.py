@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, or_, select
+from sqlmodel import Session, col, select
 
 from vault.cases import units
 from vault.compliance import badges, clock, copies, deadline, stops
@@ -590,34 +590,33 @@ def _gap_json(
 
 def unexplained_gaps(ctx: _Context) -> list[tuple[RecordingSession, dict[str, Any]]]:
     """The interruptions _sessions would list as RC-3 findings, found without reading every
-    session: the current ones whose resume was heard without narration and that have no
-    reason written, and those whose written reason was ever rejected (RC-6); _gap_json
-    judges each exactly as the report does. Each with its session, in the report's order."""
-    silent = select(NarrationCheck.evidence_id).where(
-        NarrationCheck.state == "done", col(NarrationCheck.narrated).is_(False)
-    )
+    session: the current ones whose resume was heard without narration (resume_unnarrated)
+    and that have no reason written, and those whose written reason was ever rejected
+    (RC-6); _gap_json judges each exactly as the report does. Each with its session, in
+    the report's order."""
     refused = select(AnnotationVersion.gap_id).where(
         col(AnnotationVersion.gap_id).is_not(None), AnnotationVersion.review == "rejected"
     )
-    query = (
-        select(RecordingSession, RecordingGap)
-        .join(RecordingGap, col(RecordingGap.session_id) == RecordingSession.id)
-        .where(
-            RecordingSession.state == "current",
-            col(RecordingGap.is_current),
-            or_(
-                col(RecordingGap.reason).is_(None)
-                & col(RecordingGap.before_evidence_id).in_(silent),
-                col(RecordingGap.id).in_(refused),
-            ),
-        )
-        .order_by(
-            col(RecordingSession.starts_at), col(RecordingSession.id), col(RecordingGap.gap_from)
-        )
+    both = select(RecordingSession, RecordingGap).join(
+        RecordingGap, col(RecordingGap.session_id) == RecordingSession.id
+    )
+    current = (RecordingSession.state == "current", col(RecordingGap.is_current))
+    # Two index ranges (an OR of them would read every interruption): heard without
+    # narration and no reason written (ix_recording_gap_open), and a reason once rejected.
+    silent = both.where(
+        *current, col(RecordingGap.resume_unnarrated), col(RecordingGap.reason).is_(None)
+    )
+    rejected_ = both.where(*current, col(RecordingGap.id).in_(refused))
+    unique = {
+        gap.id: (row, gap) for row, gap in [*ctx.session.exec(silent), *ctx.session.exec(rejected_)]
+    }
+    ordered = sorted(
+        unique.values(),
+        key=lambda pair: (as_utc(pair[0].starts_at), pair[0].id or 0, as_utc(pair[1].gap_from)),
     )
     candidates = [
         (row, gap)
-        for row, gap in ctx.session.exec(query)
+        for row, gap in ordered
         if ctx.wanted(row.device_pk, row.officer_pk, session_id=row.id)
         and ctx.in_range(row.starts_at, row.ends_at)
     ]

@@ -18,6 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -356,6 +357,12 @@ def _write(
     row.engine = result.engine if result else None
     row.checked_at = now
     session.add(row)
+    # The interruptions this clip resumes follow what was heard (RecordingGap.resume_unnarrated).
+    session.execute(
+        update(RecordingGap)
+        .where(col(RecordingGap.before_evidence_id) == target.evidence_id)
+        .values(resume_unnarrated=row.state == "done" and not row.narrated)
+    )
     detail: dict[str, object] = {"rule": target.rule, "source": target.source}
     if result:
         detail |= {"narrated": result.narrated, "speech_s": result.speech_s}

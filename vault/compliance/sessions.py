@@ -24,6 +24,7 @@ from vault.config import ComplianceSettings
 from vault.db.models import (
     Derivative,
     Evidence,
+    NarrationCheck,
     RecordingGap,
     RecordingSession,
     SessionClip,
@@ -253,8 +254,20 @@ def _store_gaps(session: Session, session_id: int, group: Group, result: Recompu
             result.new_gaps += 1
         row.session_id, row.gap_from, row.gap_to = session_id, gap.after.end, gap.before.start
         row.seconds, row.is_current = gap.seconds, True
+        row.resume_unnarrated = heard_unnarrated(session, gap.before.evidence_id)
         session.add(row)
         result.gaps += 1
+
+
+def heard_unnarrated(session: Session, evidence_id: int) -> bool:
+    """RecordingGap.resume_unnarrated for a gap resumed by EVIDENCE_ID: its narration check
+    is done and found no narration."""
+    check = session.exec(
+        select(NarrationCheck.state, NarrationCheck.narrated).where(
+            NarrationCheck.evidence_id == evidence_id
+        )
+    ).first()
+    return check is not None and check[0] == "done" and not check[1]
 
 
 def _retire_gaps(session: Session, ids: list[int], groups: list[Group]) -> None:

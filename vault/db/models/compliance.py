@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import JSON, BigInteger, Column, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, Column, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from vault.db.models.types import utc_column
@@ -50,7 +50,11 @@ class RecordingGap(SQLModel, table=True):
     a later recomputation no longer finds keeps its row (is_current = False) and its reason."""
 
     __tablename__ = "recording_gap"
-    __table_args__ = (UniqueConstraint("after_evidence_id", "before_evidence_id"),)
+    __table_args__ = (
+        UniqueConstraint("after_evidence_id", "before_evidence_id"),
+        # The interruptions that may wait for a reason (RC-3) are one range of an index.
+        Index("ix_recording_gap_open", "resume_unnarrated", "reason"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     session_id: int = Field(foreign_key="recording_session.id", index=True)
@@ -60,6 +64,10 @@ class RecordingGap(SQLModel, table=True):
     gap_to: datetime = Field(sa_column=utc_column(nullable=False))
     seconds: float
     is_current: bool = Field(default=True, index=True)
+    # The resume's narration check is done and heard no narration: kept by the scan and by
+    # each narration check (vault.compliance.scan), so the to-do finds the interruptions
+    # that may need a reason without reading every session; the report judges each itself.
+    resume_unnarrated: bool = False
     # The written reason (RC-3): device_fault | battery | storage_full | weather | ...
     reason: str | None = Field(default=None, max_length=32)
     note: str | None = None

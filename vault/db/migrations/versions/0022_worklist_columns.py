@@ -1,4 +1,5 @@
-"""evidence upload delay (issue 19): the clips that may be late are one range of an index
+"""worklist columns (issue 19): the clips that may be late and the interruptions that may need
+a reason are each one range of an index
 
 Revision ID: 0022
 Revises: 0021
@@ -40,7 +41,40 @@ def upgrade() -> None:
         )
     op.create_index("ix_evidence_upload_delay_s", "evidence", ["upload_delay_s"], unique=False)
 
+    # An interruption whose resume was heard without narration (the narration check done,
+    # nothing narrated): with no reason written, it may need one (RC-3).
+    op.add_column(
+        "recording_gap",
+        sa.Column("resume_unnarrated", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    gap = sa.table(
+        "recording_gap",
+        sa.column("before_evidence_id", sa.Integer()),
+        sa.column("resume_unnarrated", sa.Boolean()),
+    )
+    check = sa.table(
+        "narration_check",
+        sa.column("evidence_id", sa.Integer()),
+        sa.column("state", sa.String()),
+        sa.column("narrated", sa.Boolean()),
+    )
+    heard = (
+        sa.select(check.c.evidence_id)
+        .where(check.c.state == "done", check.c.narrated == sa.false())
+        .scalar_subquery()
+    )
+    op.execute(
+        gap.update().where(gap.c.before_evidence_id.in_(heard)).values(resume_unnarrated=True)
+    )
+    # The server default stays: dropping it is a table copy on SQLite, which the foreign keys
+    # pointing at recording_gap refuse; the vault always writes the column itself.
+    op.create_index(
+        "ix_recording_gap_open", "recording_gap", ["resume_unnarrated", "reason"], unique=False
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_recording_gap_open", table_name="recording_gap")
+    op.drop_column("recording_gap", "resume_unnarrated")
     op.drop_index("ix_evidence_upload_delay_s", table_name="evidence")
     op.drop_column("evidence", "upload_delay_s")
