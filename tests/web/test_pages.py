@@ -371,3 +371,28 @@ def test_a_spot_check_is_reviewed_from_the_todo(station: Station) -> None:
         r'<section class="todo" id="spot_checks_to_review">.*?</section>', after, re.S
     )
     assert again and f'value="{session_id}"' not in again.group(0)
+
+
+def test_a_long_todo_section_shows_its_first_rows_and_says_how_many(
+    station: Station, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A section longer than the page shows (todo.SHOWN) gives its whole count and says
+    where the rest are; its first rows are the oldest, as `evault todo` lists them."""
+    from vault.web.pages import todo as todo_pages
+
+    zhang = client_for(station, "张警官")
+    whole = re.search(
+        r'<section class="todo" id="late_without_reason">.*?</section>',
+        zhang.get("/todo").text,
+        re.S,
+    )
+    assert whole is not None
+    late = re.findall(r'name="evidence_id" value="(\d+)"', whole.group(0))
+    assert len(late) >= 2  # the station's footage docked late
+    monkeypatch.setattr(todo_pages, "SHOWN", 1)
+    page = zhang.get("/todo").text
+    section = re.search(r'<section class="todo" id="late_without_reason">.*?</section>', page, re.S)
+    assert section is not None
+    assert re.findall(r'name="evidence_id" value="(\d+)"', section.group(0)) == late[:1]
+    assert f'<span class="count">{len(late)}</span>' in section.group(0)
+    assert f"仅显示最早的 1 条，共 {len(late)} 条" in section.group(0)

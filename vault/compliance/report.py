@@ -70,6 +70,17 @@ class ReportFilters:
     device_id: str | None = None
 
 
+@dataclass(frozen=True)
+class _Camera:
+    device_id: str
+
+
+@dataclass(frozen=True)
+class _Person:
+    officer_id: str
+    unit: str | None
+
+
 class _Checks:
     """Narration checks by evidence id: every one loaded at once for a whole report, else
     each looked up when asked (a worklist judges a few clips among a million)."""
@@ -108,8 +119,17 @@ class _Context:
         self.settings = vault.settings.compliance
         self.opening = opening_rule(self.settings)  # RC-1: the preset checked against
         self.openings_heard = {"elements": 0, "presence": 0}  # with / without a transcript
-        self.devices = {d.id: d for d in session.exec(select(Device))}
-        self.officers = {o.id: o for o in session.exec(select(Officer))}
+        # What the sections read of cameras and officers, as columns (no rows to build).
+        self.devices = {
+            pk: _Camera(device_id)
+            for pk, device_id in session.exec(select(Device.id, Device.device_id))
+        }
+        self.officers = {
+            pk: _Person(badge, unit)
+            for pk, badge, unit in session.exec(
+                select(Officer.id, Officer.officer_id, Officer.unit)
+            )
+        }
         self.whole = whole
         self.checks = _Checks(session, whole)
         self.stops = stops.all_stops(session)
@@ -132,7 +152,7 @@ class _Context:
             "cases": set(),
         }
         self.unit_filter = units.unit_filter(session, filters.unit) if filters.unit else None
-        self._units: dict[int, str | None] = {}
+        self._units: dict[str, str] = {}  # an officer's unit as written -> the unit's name
         self.unit_officers: set[int] = set()
         self.unit_docks: set[int] = set()
         self.unit_clips: set[int] = set()
@@ -178,12 +198,12 @@ class _Context:
     def unit(self, pk: int | None) -> str | None:
         """The officer's unit: the registered unit's name where the string resolves to one."""
         officer = self.officers.get(pk) if pk is not None else None
-        if officer is None or officer.unit is None or pk is None:
+        if officer is None or officer.unit is None:
             return None
-        if pk not in self._units:
+        if officer.unit not in self._units:  # a few units among many officers
             registered = units.resolve(self.session, officer.unit)
-            self._units[pk] = registered.name if registered else officer.unit
-        return self._units[pk]
+            self._units[officer.unit] = registered.name if registered else officer.unit
+        return self._units[officer.unit]
 
     def wanted(
         self,

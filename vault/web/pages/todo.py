@@ -176,12 +176,17 @@ ACTIONS: dict[str, tuple[str, dict[str, type]]] = {
 }
 
 
+SHOWN = 200  # rows a section shows; `evault todo` lists them all
+
+
 @page
 def index(request: Request) -> Response:
     found = call(request, "todo")
     done = request.query_params.get("done")
+    sections = found["sections"]
     context: dict[str, Any] = {
-        "sections": found["sections"],
+        "sections": {name: rows[:SHOWN] for name, rows in sections.items()},
+        "totals": {name: len(rows) for name, rows in sections.items()},
         "layout": SECTIONS,
         "generated_at": found["generated_at"],
         "gap_reasons": GAP_REASONS,
