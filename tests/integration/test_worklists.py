@@ -510,7 +510,13 @@ def test_each_clip_keeps_its_upload_delay_and_the_migration_works_out_the_same(
     from alembic import command
 
     from vault.db.engine import alembic_config
-    from vault.db.models import Evidence, NarrationCheck, RecordingGap
+    from vault.db.models import (
+        Evidence,
+        NarrationCheck,
+        RecordingGap,
+        RecordingSession,
+        SessionClip,
+    )
     from vault.db.models.records import upload_delay_s
 
     def delays() -> dict[int | None, int | None]:
@@ -534,6 +540,26 @@ def test_each_clip_keeps_its_upload_delay_and_the_migration_works_out_the_same(
     }
     assert silent() == expected and sum(expected.values()) >= 2
 
+    def openings() -> dict[int | None, bool]:
+        with station.vault.session() as session:
+            return {r.id: r.opening_unnarrated for r in session.exec(select(RecordingSession))}
+
+    with station.vault.session() as session:
+        first = dict(
+            session.exec(
+                select(SessionClip.session_id, SessionClip.evidence_id).where(
+                    SessionClip.position == 0
+                )
+            ).all()
+        )
+    opened = {
+        sid: (c := heard.get(first.get(sid or 0, 0))) is not None
+        and c.state == "done"
+        and not c.narrated
+        for sid in openings()
+    }
+    assert openings() == opened and sum(opened.values()) == 1
+
     with station.vault.session() as session:
         clips = list(session.exec(select(Evidence)))
     sealed = {e.id: upload_delay_s(e.recorded_at_corrected, e.sealed_at) for e in clips}
@@ -541,7 +567,7 @@ def test_each_clip_keeps_its_upload_delay_and_the_migration_works_out_the_same(
     config = alembic_config(station.vault.engine)
     command.downgrade(config, "0021")
     command.upgrade(config, "head")
-    assert delays() == sealed and silent() == expected
+    assert delays() == sealed and silent() == expected and openings() == opened
     report = build_report(station.vault, ReportFilters())
     late = {r["evidence_id"] for r in report["late"] if r["reason"] is None}
     assert {r["evidence_id"] for r in station.ok("audit", "compliance.late")} == late

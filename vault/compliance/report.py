@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, select, true
 
 from vault.cases import units
 from vault.compliance import badges, clock, copies, deadline, stops
@@ -617,18 +617,35 @@ def unexplained_gaps(ctx: _Context) -> list[tuple[RecordingSession, dict[str, An
     refused = select(AnnotationVersion.gap_id).where(
         col(AnnotationVersion.gap_id).is_not(None), AnnotationVersion.review == "rejected"
     )
-    both = select(RecordingSession, RecordingGap).join(
-        RecordingGap, col(RecordingGap.session_id) == RecordingSession.id
+    # Two index ranges of the interruptions alone (an OR of them, or a join with the
+    # sessions, has the planner read every one): heard without narration and no reason
+    # written (ix_recording_gap_open; compared with = TRUE, which an index serves), and a
+    # reason once rejected. Their sessions are then looked up by key.
+    silent = select(RecordingGap).where(
+        col(RecordingGap.resume_unnarrated) == true(), col(RecordingGap.reason).is_(None)
     )
-    current = (RecordingSession.state == "current", col(RecordingGap.is_current))
-    # Two index ranges (an OR of them would read every interruption): heard without
-    # narration and no reason written (ix_recording_gap_open), and a reason once rejected.
-    silent = both.where(
-        *current, col(RecordingGap.resume_unnarrated), col(RecordingGap.reason).is_(None)
-    )
-    rejected_ = both.where(*current, col(RecordingGap.id).in_(refused))
+    gaps = {
+        gap.id: gap
+        for gap in [
+            *ctx.session.exec(silent),
+            *ctx.session.exec(select(RecordingGap).where(col(RecordingGap.id).in_(refused))),
+        ]
+        if gap.is_current
+    }
+    sessions = {
+        row.id: row
+        for row in _rows_for(
+            ctx.session,
+            RecordingSession,
+            RecordingSession.id,
+            [g.session_id for g in gaps.values()],
+        )
+        if row.state == "current"
+    }
     unique = {
-        gap.id: (row, gap) for row, gap in [*ctx.session.exec(silent), *ctx.session.exec(rejected_)]
+        gap.id: (sessions[gap.session_id], gap)
+        for gap in gaps.values()
+        if gap.session_id in sessions
     }
     ordered = sorted(
         unique.values(),
@@ -719,21 +736,19 @@ def late_candidates(ctx: _Context) -> list[Evidence]:
     """The clips that may have been sealed late (IN-1), as _evidence would select them: those
     sealed at least MIN_DEADLINE after their corrected recording time (the indexed
     Evidence.upload_delay_s), since no deadline ends sooner; _late judges each."""
-    query = (
-        select(Evidence)
-        .where(
-            Evidence.kind != "unclassified",
-            col(Evidence.upload_delay_s) >= int(deadline.MIN_DEADLINE.total_seconds()),
-            col(Evidence.recorded_at_corrected) >= clock.EPOCH_2000,
-        )
-        .order_by(col(Evidence.id))
+    # Sorted here: an ORDER BY id would have SQLite walk the table by id, not the index.
+    query = select(Evidence).where(
+        Evidence.kind != "unclassified",
+        col(Evidence.upload_delay_s) >= int(deadline.MIN_DEADLINE.total_seconds()),
+        col(Evidence.recorded_at_corrected) >= clock.EPOCH_2000,
     )
-    return [
+    found = [
         e
         for e in ctx.session.exec(query)
         if ctx.wanted(e.device_pk, e.officer_pk, dock_id=e.dock_session_id, evidence_id=e.id)
         and ctx.in_range(e.recorded_at_corrected)
     ]
+    return sorted(found, key=lambda e: e.id or 0)
 
 
 def _rows_for(session: Session, model: Any, column: Any, keys: Iterable[int]) -> list[Any]:

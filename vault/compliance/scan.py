@@ -357,11 +357,21 @@ def _write(
     row.engine = result.engine if result else None
     row.checked_at = now
     session.add(row)
-    # The interruptions this clip resumes follow what was heard (RecordingGap.resume_unnarrated).
+    # The interruptions this clip resumes, and the session it opens, follow what was heard
+    # (RecordingGap.resume_unnarrated, RecordingSession.opening_unnarrated).
+    unnarrated = row.state == "done" and not row.narrated
     session.execute(
         update(RecordingGap)
         .where(col(RecordingGap.before_evidence_id) == target.evidence_id)
-        .values(resume_unnarrated=row.state == "done" and not row.narrated)
+        .values(resume_unnarrated=unnarrated)
+    )
+    opened = select(SessionClip.session_id).where(
+        SessionClip.evidence_id == target.evidence_id, SessionClip.position == 0
+    )
+    session.execute(
+        update(RecordingSession)
+        .where(col(RecordingSession.id).in_(opened))
+        .values(opening_unnarrated=unnarrated)
     )
     detail: dict[str, object] = {"rule": target.rule, "source": target.source}
     if result:

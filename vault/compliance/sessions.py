@@ -210,6 +210,7 @@ def _store_pair(
         row.starts_at, row.ends_at = group.start, group.end
         row.clip_count, row.recorded_s = len(group.clips), round(group.recorded_s, 3)
         row.state, row.merged_into, row.computed_at = "current", None, now
+        row.opening_unnarrated = heard_unnarrated(session, group.clips[0].evidence_id)
         session.add(row)
         session.flush()
         assert row.id is not None

@@ -16,7 +16,7 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from sqlmodel import Session, col, func, select
+from sqlmodel import Session, col, func, select, true
 
 from vault.access import approval, discs
 from vault.compliance import clock, report
@@ -228,25 +228,52 @@ def _openings_unnarrated(
     """RC-1: the sessions whose opening clip was heard without narration (the report's
     finding "recording opens without narration") that nobody has reviewed yet (a
     supervisor's `review record` takes one off); an officer's own only (OFFICER_PK)."""
-    reviewed = select(SessionReview.session_id)
+    # The sessions alone by their flag (an index range), then their opening clips' checks.
     query = (
-        select(RecordingSession, NarrationCheck)
-        .join(SessionClip, col(SessionClip.session_id) == RecordingSession.id)
-        .join(NarrationCheck, col(NarrationCheck.evidence_id) == SessionClip.evidence_id)
+        select(RecordingSession)
         .where(
+            col(RecordingSession.opening_unnarrated) == true(),
             RecordingSession.state == "current",
-            SessionClip.position == 0,
-            NarrationCheck.state == "done",
-            col(NarrationCheck.narrated).is_(False),
-            col(RecordingSession.id).not_in(reviewed),
         )
         .order_by(col(RecordingSession.starts_at), col(RecordingSession.id))
     )
     if officer_pk is not None:
         query = query.where(RecordingSession.officer_pk == officer_pk)
+    found = list(session.exec(query))
+    ids = [r.id for r in found if r.id is not None]
+    reviewed: set[int] = set()
+    opening: dict[int, int] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        reviewed |= set(
+            session.exec(
+                select(SessionReview.session_id).where(col(SessionReview.session_id).in_(chunk))
+            )
+        )
+        opening |= dict(
+            session.exec(
+                select(SessionClip.session_id, SessionClip.evidence_id).where(
+                    col(SessionClip.session_id).in_(chunk), SessionClip.position == 0
+                )
+            ).all()
+        )
+    checks = {
+        c.evidence_id: c
+        for start in range(0, len(ids), 500)
+        for c in session.exec(
+            select(NarrationCheck).where(
+                col(NarrationCheck.evidence_id).in_(
+                    [opening[i] for i in ids[start : start + 500] if i in opening]
+                )
+            )
+        )
+    }
     window = vault.settings.compliance.narration_window_s
     rows = []
-    for recording, check in session.exec(query):
+    for recording in found:
+        check = checks.get(opening.get(recording.id or 0, 0))
+        if recording.id in reviewed or check is None or check.state != "done" or check.narrated:
+            continue  # reviewed, or heard otherwise since (the report judges by the check)
         why = (
             "no audio track"
             if not check.has_audio

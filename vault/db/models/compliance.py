@@ -31,6 +31,9 @@ class RecordingSession(SQLModel, table=True):
     state: str = Field(default="current", max_length=16, index=True)
     merged_into: int | None = Field(default=None, foreign_key="recording_session.id")
     computed_at: datetime = Field(sa_column=utc_column(nullable=False))
+    # The opening clip's narration check is done and heard no narration (RC-1): kept by the
+    # scan and by each narration check, as RecordingGap.resume_unnarrated is.
+    opening_unnarrated: bool = Field(default=False, index=True)
 
 
 class SessionClip(SQLModel, table=True):
@@ -96,7 +99,7 @@ class AnnotationVersion(SQLModel, table=True):
     reported_to: str | None = Field(default=None, max_length=128)
     reported_at: datetime | None = Field(default=None, sa_column=utc_column())
     # RC-6: the review of this version: accepted | rejected (None: not reviewed yet).
-    review: str | None = Field(default=None, max_length=16)
+    review: str | None = Field(default=None, max_length=16, index=True)  # the rejected: few
     review_note: str | None = None
     reviewed_by: str | None = Field(default=None, max_length=128)
     reviewed_at: datetime | None = Field(default=None, sa_column=utc_column())

@@ -71,9 +71,42 @@ def upgrade() -> None:
     op.create_index(
         "ix_recording_gap_open", "recording_gap", ["resume_unnarrated", "reason"], unique=False
     )
+    # A session whose opening clip was heard without narration (RC-1).
+    op.add_column(
+        "recording_session",
+        sa.Column("opening_unnarrated", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    recording = sa.table(
+        "recording_session",
+        sa.column("id", sa.Integer()),
+        sa.column("opening_unnarrated", sa.Boolean()),
+    )
+    member = sa.table(
+        "session_clip",
+        sa.column("session_id", sa.Integer()),
+        sa.column("evidence_id", sa.Integer()),
+        sa.column("position", sa.Integer()),
+    )
+    opened = (
+        sa.select(member.c.session_id)
+        .where(member.c.position == 0, member.c.evidence_id.in_(heard))
+        .scalar_subquery()
+    )
+    op.execute(recording.update().where(recording.c.id.in_(opened)).values(opening_unnarrated=True))
+    op.create_index(
+        "ix_recording_session_opening_unnarrated",
+        "recording_session",
+        ["opening_unnarrated"],
+        unique=False,
+    )
+    # The reasons once rejected (RC-6), which bring an interruption back to the to-do.
+    op.create_index("ix_annotation_version_review", "annotation_version", ["review"], unique=False)
 
 
 def downgrade() -> None:
+    op.drop_index("ix_recording_session_opening_unnarrated", table_name="recording_session")
+    op.drop_column("recording_session", "opening_unnarrated")
+    op.drop_index("ix_annotation_version_review", table_name="annotation_version")
     op.drop_index("ix_recording_gap_open", table_name="recording_gap")
     op.drop_column("recording_gap", "resume_unnarrated")
     op.drop_index("ix_evidence_upload_delay_s", table_name="evidence")
