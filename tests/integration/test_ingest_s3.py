@@ -30,6 +30,7 @@ from vault.ingest.report import NoProgress
 from vault.store import open_store
 from vault.store.base import VerifyResult
 from vault.timeutil import FixedClock
+from vault.uploader import drain
 
 pytestmark = pytest.mark.s3
 BIG = f"{CLIPS}/3100001_010203_20261123170000_0042.MP4"  # sorts after the sample's clips
@@ -196,8 +197,8 @@ def test_outage_mid_ingest_loses_nothing_and_erases_nothing_early(
 ) -> None:
     """IN-2: the S3 service becomes unreachable in the middle of a clip's upload. The clips
     whose upload failed are reported failed and stay on the camera; only clips sealed and
-    verified before the outage are erased. The next dock completes the work and removes the
-    interrupted upload."""
+    verified before the outage are erased. Once the uploader has drained what the outage
+    spooled, the next dock completes the work and removes the interrupted upload."""
     (camera / BIG).write_bytes(os.urandom(12 * MIB))
     everything = {p: sha(camera / p) for p in left_on(camera) if p.startswith("DCIM/1")}
     link = CuttableLink(s3_service.endpoint)
@@ -215,6 +216,13 @@ def test_outage_mid_ingest_loses_nothing_and_erases_nothing_early(
             assert direct.store.verify(direct.store.key_for(clip.sha256), clip.sha256).ok
     with direct.session() as session:
         assert everything[BIG] not in {e.sha256 for e in session.exec(select(Evidence))}
+    # A clip whose put began after the cut went to the local spool (how many depends on the
+    # moment the link fell, the uploads and read-backs overlapping): it stays on the camera
+    # until the uploader has moved it to S3 and verified it there, as a station's does.
+    spooled = [clip for clip in report.clips if clip.spooled]
+    assert {c.path for c in spooled} <= left_on(camera) - set(report.erased)
+    drained = drain(direct)
+    assert drained.left == 0 and {c.evidence_id for c in spooled} <= set(drained.uploaded)
 
     second = ingest_volume(direct, camera, erase=True)
     assert second.ok, second.failed
