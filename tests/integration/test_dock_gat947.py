@@ -21,7 +21,9 @@ from tests.gat947.standin import (
     install_profile,
     write_credentials,
 )
+from vault.compliance import clock as dv2
 from vault.compliance.report import ReportFilters, build_report
+from vault.compliance.todo import todo
 from vault.context import Vault
 from vault.db.models import DockSession, Evidence
 from vault.dock import ledger
@@ -43,11 +45,13 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 class Station:
     """A dock with the stand-in's profile installed, and the loop devices its cameras made."""
 
-    def __init__(self, home: Path, clock: FixedClock, tmp_path: Path, library: Path) -> None:
+    def __init__(
+        self, home: Path, clock: FixedClock, tmp_path: Path, library: Path, options: str = CLOCK
+    ) -> None:
         self.states = tmp_path / "cameras"
         self.states.mkdir()
         credentials = write_credentials(tmp_path / "standin.secret")
-        install_profile(tmp_path / "profiles", library, credentials, self.states, CLOCK)
+        install_profile(tmp_path / "profiles", library, credentials, self.states, options)
         settings = make_settings(
             home,
             devices={"profile_dirs": [str(tmp_path / "profiles")]},
@@ -149,6 +153,33 @@ def test_a_standin_camera_docks_end_to_end_through_its_library(
     report = build_report(station.vault, ReportFilters())
     assert [f for f in report["findings"] if f["rule"] == "DV-1"] == []
     assert report["camera_badges"][0]["agrees"] is True
+    # DV-2: the offset found is reported, and so is that the station set the clock: the
+    # records keeper is not asked to set it again.
+    (docking,) = report["clock"]
+    assert dv2.OFFSET in docking["flags"] and docking["synced"] is True
+    assert todo(station.vault, ["records_keeper"], None, None)["sections"]["clocks_to_set"] == []
+
+
+def test_a_camera_whose_clock_cannot_be_read_is_on_the_keepers_to_do(
+    home: Path, clock: FixedClock, tmp_path: Path, library: Path, pristine_camera: Path
+) -> None:
+    """DV-2: a library without the clock call: the clock is neither read nor set, so the
+    records keeper's to-do names the camera and its docking, until a later docking reads a
+    clock that can be trusted."""
+    require_dock_tools()
+    station = Station(home, clock, tmp_path, library, options="")
+    try:
+        camera, _ = station.camera(pristine_camera)
+        dock_camera(station, camera)
+    finally:
+        station.detach()
+    assert "GetDevTime" not in camera.calls() and "SyncDevTime" not in camera.calls()
+    (docking,) = build_report(station.vault, ReportFilters())["clock"]
+    assert docking["flags"] == [dv2.UNKNOWN] and docking["synced"] is False
+    (to_set,) = todo(station.vault, ["records_keeper"], None, None)["sections"]["clocks_to_set"]
+    assert (to_set["dock_id"], to_set["device_id"]) == (docking["dock_id"], "3100001")
+    assert to_set["finding"] == dv2.DESCRIPTIONS[dv2.UNKNOWN]
+    assert todo(station.vault, ["officer"], None, "010203")["sections"].get("clocks_to_set") is None
 
 
 def test_a_camera_badge_that_disagrees_with_files_and_keeper_is_a_finding(

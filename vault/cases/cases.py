@@ -15,6 +15,7 @@ from vault.cases.retention import count_linked, get_evidence, reapply, reapply_c
 from vault.config import CASE_TYPES
 from vault.context import Vault
 from vault.db.models import Case, CaseHandler, CaseLink, Evidence, Officer, Sighting
+from vault.db.slices import slices
 from vault.db.upsert import upsert_officer
 from vault.errors import Conflict, NotFound, UsageError
 from vault.i18n import N_, either
@@ -424,8 +425,7 @@ def list_cases(
     ids = [case.id for case in page if case.id is not None]
     handlers: dict[int, list[str]] = {i: [] for i in ids}
     counts: dict[int, int] = dict.fromkeys(ids, 0)
-    for start in range(0, len(ids), 500):  # two queries a slice of cases, not two a case
-        chunk = ids[start : start + 500]
+    for chunk in slices(ids):  # two queries a slice of cases, not two a case
         for case_id, badge in session.exec(
             select(CaseHandler.case_id, Officer.officer_id)
             .join(Officer, col(CaseHandler.officer_pk) == Officer.id)

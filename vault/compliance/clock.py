@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlmodel import Session, col, select
 
 from vault.db.models import AuditEvent, Device, DockSession, Evidence, Sighting
+from vault.db.models.records import CLOCK_SYNCED_AT
 from vault.timeutil import as_utc, iso, local_to_utc
 
 EPOCH_2000 = datetime(2000, 1, 1, tzinfo=UTC)
@@ -48,15 +49,25 @@ DESCRIPTIONS = {
 
 def dock_flags(dock: DockSession, limit_s: float) -> list[str]:
     """DV-2 flags for one docking's clock measurement."""
-    if dock.device_time is None or dock.clock_offset_s is None:
+    return clock_flags(dock.device_time, dock.station_time, dock.clock_offset_s, limit_s)
+
+
+def clock_flags(
+    camera_time: datetime | None,
+    station_time: datetime | None,
+    offset_s: float | None,
+    limit_s: float,
+) -> list[str]:
+    """DV-2 flags for a clock read: the camera's time, the station's, their difference."""
+    if camera_time is None or offset_s is None:
         return [UNKNOWN]
     flags = []
-    if abs(dock.clock_offset_s) > limit_s:
+    if abs(offset_s) > limit_s:
         flags.append(OFFSET)
-    device_time = as_utc(dock.device_time)
+    device_time = as_utc(camera_time)
     if device_time < EPOCH_2000:
         flags.append(BEFORE_2000)
-    station = as_utc(dock.station_time) if dock.station_time else None
+    station = as_utc(station_time) if station_time else None
     if station is not None and device_time > station + timedelta(seconds=limit_s):
         flags.append(AHEAD)
     return flags
@@ -153,6 +164,13 @@ def first_mtime(session: Session, evidence: Evidence) -> datetime | None:
     return session.exec(query).first()
 
 
+def was_synced(dock: DockSession, synced: set[int]) -> bool:
+    """Did the dock set the camera's clock at this docking? Its device_info says so (the
+    driver sets the clock before the docking's record exists, so its audit event names the
+    bay), or an audit event names the docking (SYNCED: synced_docks)."""
+    return dock.id in synced or bool((dock.device_info or {}).get(CLOCK_SYNCED_AT))
+
+
 def synced_docks(session: Session) -> set[int]:
     """Dockings at which the dock daemon set the camera's clock (audit: device.clock_synced)."""
     found: set[int] = set()
@@ -181,7 +199,7 @@ def dock_entry(
         "station_time": iso(dock.station_time),
         "offset_s": round(dock.clock_offset_s, 1) if dock.clock_offset_s is not None else None,
         "flags": dock_flags(dock, limit_s),
-        "synced": dock.id in synced,
+        "synced": was_synced(dock, synced),
     }
 
 

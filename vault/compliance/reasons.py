@@ -31,6 +31,7 @@ from vault.db.models import (
     RecordingSession,
     UnresumedStop,
 )
+from vault.db.slices import slices
 from vault.errors import AccessRefused, Conflict, NotFound
 from vault.i18n import N_, Phrase, either
 from vault.timeutil import iso
@@ -230,9 +231,7 @@ class LazyHistories(dict[int, list[dict[str, Any]]]):
 
     def prefetch(self, keys: Iterable[int]) -> None:
         """Read the versions of KEYS at once (the subjects about to be asked for)."""
-        wanted = sorted({k for k in keys if k not in self})
-        for start in range(0, len(wanted), 500):
-            chunk = wanted[start : start + 500]
+        for chunk in slices(k for k in keys if k not in self):
             for key in chunk:
                 self[key] = []
             query = (

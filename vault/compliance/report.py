@@ -56,6 +56,7 @@ from vault.db.models import (
     Sighting,
     UnresumedStop,
 )
+from vault.db.slices import slices
 from vault.timeutil import as_utc, iso
 
 
@@ -664,8 +665,11 @@ def unexplained_gaps(ctx: _Context) -> list[tuple[RecordingSession, dict[str, An
         ctx.gap_history.prefetch(gap.id for _, gap in candidates if gap.id is not None)
     ends = [i for _, gap in candidates for i in (gap.after_evidence_id, gap.before_evidence_id)]
     names = {
-        e.id: e.file_name
-        for e in _rows_for(ctx.session, Evidence, Evidence.id, ends)  # the names alone
+        evidence_id: file_name  # the names alone, not the clips' rows
+        for chunk in slices(ends)
+        for evidence_id, file_name in ctx.session.exec(
+            select(Evidence.id, Evidence.file_name).where(col(Evidence.id).in_(chunk))
+        )
     }
     found = []
     for row, gap in candidates:
@@ -753,10 +757,9 @@ def late_candidates(ctx: _Context) -> list[Evidence]:
 
 def _rows_for(session: Session, model: Any, column: Any, keys: Iterable[int]) -> list[Any]:
     """The rows of MODEL whose COLUMN is one of KEYS, asked in slices every database takes."""
-    wanted, found = sorted(set(keys)), list[Any]()
-    for start in range(0, len(wanted), 500):
-        query = select(model).where(col(column).in_(wanted[start : start + 500]))
-        found.extend(session.exec(query))
+    found = list[Any]()
+    for chunk in slices(keys):
+        found.extend(session.exec(select(model).where(col(column).in_(chunk))))
     return found
 
 

@@ -16,13 +16,14 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select as columns  # any number of columns
 from sqlmodel import Session, col, func, select, true
 
 from vault.access import approval, discs
 from vault.compliance import clock, report
 from vault.compliance.report import ReportFilters
 from vault.compliance.stops import STOP_REASONS
-from vault.compliance.worklists import EXPIRING, _principal, gaps, late, officer_names
+from vault.compliance.worklists import EXPIRING, _principal, officer_names, without_reason
 from vault.context import Vault
 from vault.db.models import (
     AccessGrant,
@@ -43,7 +44,9 @@ from vault.db.models import (
     SessionReview,
     StopRecord,
 )
-from vault.timeutil import iso
+from vault.db.models.records import CLOCK_SYNCED_AT
+from vault.db.slices import slices
+from vault.timeutil import as_utc, iso
 
 
 def _pending_requests(vault: Vault, session: Session, me: int | None) -> list[dict[str, Any]]:
@@ -201,15 +204,22 @@ def _reasons_to_review(session: Session, me_name: str | None) -> list[dict[str, 
     ]
 
 
-def _session_row(session: Session, names: Names, row: RecordingSession) -> dict[str, Any]:
-    badge = names.badges.get(row.officer_pk or 0)
+def _session_row(
+    names: Names,
+    session_id: int | None,
+    device_pk: int,
+    officer_pk: int | None,
+    starts_at: datetime,
+    ends_at: datetime,
+) -> dict[str, Any]:
+    badge = names.badges.get(officer_pk or 0)
     return {
-        "session_id": row.id,
-        "device_id": names.devices.get(row.device_pk),
+        "session_id": session_id,
+        "device_id": names.devices.get(device_pk),
         "officer_id": badge,
         "officer_name": names.officers.get(badge or ""),
-        "start": iso(row.starts_at),
-        "end": iso(row.ends_at),
+        "start": iso(starts_at),
+        "end": iso(ends_at),
     }
 
 
@@ -228,23 +238,26 @@ def _openings_unnarrated(
     """RC-1: the sessions whose opening clip was heard without narration (the report's
     finding "recording opens without narration") that nobody has reviewed yet (a
     supervisor's `review record` takes one off); an officer's own only (OFFICER_PK)."""
-    # The sessions alone by their flag (an index range), then their opening clips' checks.
-    query = (
-        select(RecordingSession)
-        .where(
-            col(RecordingSession.opening_unnarrated) == true(),
-            RecordingSession.state == "current",
-        )
-        .order_by(col(RecordingSession.starts_at), col(RecordingSession.id))
+    # The sessions alone by their flag (an index range), then their opening clips' checks;
+    # columns, not whole rows.
+    query = columns(
+        col(RecordingSession.id),
+        col(RecordingSession.device_pk),
+        col(RecordingSession.officer_pk),
+        col(RecordingSession.starts_at),
+        col(RecordingSession.ends_at),
+    ).where(
+        col(RecordingSession.opening_unnarrated) == true(),
+        col(RecordingSession.state) == "current",
     )
     if officer_pk is not None:
-        query = query.where(RecordingSession.officer_pk == officer_pk)
-    found = list(session.exec(query))
-    ids = [r.id for r in found if r.id is not None]
+        query = query.where(col(RecordingSession.officer_pk) == officer_pk)
+    # Sorted here: an ORDER BY starts_at had SQLite walk every session in that index rather
+    # than take the few flagged (a flag of two values looks unselective to its planner).
+    found = sorted(session.execute(query), key=lambda row: (as_utc(row[3]), row[0] or 0))
     reviewed: set[int] = set()
     opening: dict[int, int] = {}
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
+    for chunk in slices(row[0] for row in found if row[0] is not None):
         reviewed |= set(
             session.exec(
                 select(SessionReview.session_id).where(col(SessionReview.session_id).in_(chunk))
@@ -257,32 +270,34 @@ def _openings_unnarrated(
                 )
             ).all()
         )
+    heard = columns(
+        col(NarrationCheck.evidence_id),
+        col(NarrationCheck.state),
+        col(NarrationCheck.narrated),
+        col(NarrationCheck.has_audio),
+        col(NarrationCheck.speech_s),
+    )
     checks = {
-        c.evidence_id: c
-        for start in range(0, len(ids), 500)
-        for c in session.exec(
-            select(NarrationCheck).where(
-                col(NarrationCheck.evidence_id).in_(
-                    [opening[i] for i in ids[start : start + 500] if i in opening]
-                )
-            )
-        )
+        row[0]: row
+        for chunk in slices(opening.values())
+        for row in session.execute(heard.where(col(NarrationCheck.evidence_id).in_(chunk)))
     }
     window = vault.settings.compliance.narration_window_s
     rows = []
     for recording in found:
-        check = checks.get(opening.get(recording.id or 0, 0))
-        if recording.id in reviewed or check is None or check.state != "done" or check.narrated:
-            continue  # reviewed, or heard otherwise since (the report judges by the check)
+        session_id = recording[0]
+        check = checks.get(opening.get(session_id or 0, 0))
+        if session_id in reviewed or check is None:
+            continue
+        evidence_id, state, narrated, has_audio, speech_s = check
+        if state != "done" or narrated:
+            continue  # heard otherwise since (the report judges by the check)
         why = (
             "no audio track"
-            if not check.has_audio
-            else f"{check.speech_s} s of speech in the first {window:g} s"
+            if not has_audio
+            else f"{speech_s} s of speech in the first {window:g} s"
         )
-        rows.append(
-            _session_row(session, names, recording)
-            | {"evidence_id": check.evidence_id, "finding": why}
-        )
+        rows.append(_session_row(names, *recording) | {"evidence_id": evidence_id, "finding": why})
     return rows
 
 
@@ -299,7 +314,14 @@ def _spot_checks(session: Session, names: Names) -> list[dict[str, Any]]:
                 continue
             rows.append(
                 {"draw_id": draw.id, "drawn_at": iso(draw.drawn_at)}
-                | _session_row(session, names, recording)
+                | _session_row(
+                    names,
+                    recording.id,
+                    recording.device_pk,
+                    recording.officer_pk,
+                    recording.starts_at,
+                    recording.ends_at,
+                )
             )
     return rows
 
@@ -308,35 +330,55 @@ def _clocks_to_set(vault: Vault, session: Session, names: Names) -> list[dict[st
     """DV-2: the cameras whose latest docking found a clock that cannot be trusted and did
     not set it: set the camera's clock (the next docking measures it again)."""
     latest = select(func.max(DockSession.id)).where(col(DockSession.device_pk).is_not(None))
-    query = select(DockSession).where(
-        col(DockSession.id).in_(latest.group_by(col(DockSession.device_pk)))
-    )
+    # The columns clock.dock_flags reads, not whole dockings: one row per camera.
+    reading = columns(
+        col(DockSession.id),
+        col(DockSession.device_pk),
+        col(DockSession.started_at),
+        col(DockSession.device_time),
+        col(DockSession.station_time),
+        col(DockSession.clock_offset_s),
+    ).where(col(DockSession.id).in_(latest.group_by(col(DockSession.device_pk))))
     limit = vault.settings.compliance.max_clock_offset_s
-    flagged = [d for d in session.exec(query.order_by(col(DockSession.id))) if d.id is not None]
-    flagged = [d for d in flagged if clock.dock_flags(d, limit)]
-    subjects = [f"dock:{d.id}" for d in flagged]
-    synced = set(
-        session.exec(
+    flagged = sorted(
+        (dock_id, device_pk, started, round(offset, 1) if offset is not None else None, found)
+        for dock_id, device_pk, started, camera_time, station_time, offset in session.execute(
+            reading
+        )
+        if dock_id is not None
+        and (found := clock.clock_flags(camera_time, station_time, offset, limit))
+    )
+    # Set at that docking? Its own record says so, or an audit event naming it.
+    ids = [row[0] for row in flagged]
+    synced = {
+        dock_id
+        for chunk in slices(ids)
+        for dock_id, info in session.exec(
+            select(DockSession.id, DockSession.device_info).where(col(DockSession.id).in_(chunk))
+        )
+        if (info or {}).get(CLOCK_SYNCED_AT)
+    }
+    synced |= {
+        int((subject or "").removeprefix("dock:"))
+        for chunk in slices(ids)
+        for subject in session.exec(
             select(AuditEvent.subject).where(
-                AuditEvent.action == "device.clock_synced", col(AuditEvent.subject).in_(subjects)
+                AuditEvent.action == "device.clock_synced",
+                col(AuditEvent.subject).in_([f"dock:{i}" for i in chunk]),
             )
         )
-    )
-    rows = []
-    for dock in flagged:
-        if f"dock:{dock.id}" in synced:
-            continue
-        offset = dock.clock_offset_s
-        rows.append(
-            {
-                "device_id": names.devices.get(dock.device_pk or 0),
-                "dock_id": dock.id,
-                "docked_at": iso(dock.started_at),
-                "offset_s": round(offset, 1) if offset is not None else None,
-                "finding": "; ".join(clock.DESCRIPTIONS[f] for f in clock.dock_flags(dock, limit)),
-            }
-        )
-    return rows
+    }
+    return [
+        {
+            "device_id": names.devices.get(device_pk or 0),
+            "dock_id": dock_id,
+            "docked_at": iso(started),
+            "offset_s": offset,
+            "finding": "; ".join(clock.DESCRIPTIONS[f] for f in found),
+        }
+        for dock_id, device_pk, started, offset, found in flagged
+        if dock_id not in synced
+    ]
 
 
 SECTIONS = (
@@ -401,9 +443,10 @@ def todo(vault: Vault, roles: list[str], me: int | None, badge: str | None) -> d
             sections["grants_expiring"] = _expiring(session, me, now)
         if "auditor" in roles:
             sections["last_verification"] = _verification(vault, session)
+        officers = read[0].officers if read else None
     if keeper or (officer and badge):
         mine = ReportFilters(officer_id=None if keeper else badge)
-        sections["gaps_without_reason"] = gaps(vault, mine)
-        sections["late_without_reason"] = late(vault, mine)
+        found = without_reason(vault, mine, officers)
+        sections["gaps_without_reason"], sections["late_without_reason"] = found
     ordered = {name: sections[name] for name in SECTIONS if name in sections}
     return {"roles": roles, "generated_at": iso(vault.clock.now()), "sections": ordered}

@@ -111,29 +111,64 @@ def gaps(
     The findings alone are found without reading every session (report.unexplained_gaps)."""
     with vault.session() as session:
         names = officer_names(session)
-        if include_explained:
-            ctx = report._Context(vault, session, filters)
-            rows = report._sessions(ctx)
-            needing = {f["subject"] for f in ctx.findings if f["rule"] == "RC-3"}
-            found = [
-                (row["session_id"], row["device_id"], row["officer_id"], gap)
-                for row in rows
-                for gap in row["gaps"]
-            ]
-        else:
+        if not include_explained:
             ctx = report._Context(vault, session, filters, whole=False)
-            needing = set()
-            found = []
-            for recording, gap in report.unexplained_gaps(ctx):
-                needing.add(f"gap:{gap['gap_id']}")
-                found.append(
-                    (
-                        recording.id,
-                        ctx.device_id(recording.device_pk),
-                        ctx.officer_id(recording.officer_pk),
-                        gap,
-                    )
-                )
+            return _gaps_needing_reason(ctx, names)
+        ctx = report._Context(vault, session, filters)
+        rows = report._sessions(ctx)
+        needing = {f["subject"] for f in ctx.findings if f["rule"] == "RC-3"}
+        found = [
+            (row["session_id"], row["device_id"], row["officer_id"], gap)
+            for row in rows
+            for gap in row["gaps"]
+        ]
+    return _gap_rows(filters, found, needing, names, include_explained=True)
+
+
+def late(vault: Vault, filters: ReportFilters) -> list[dict[str, Any]]:
+    """Clips sealed after the upload deadline (IN-1) with no late reason: the report's own
+    computation (report._late, deadline.check) over the clips that may be late."""
+    with vault.session() as session:
+        ctx = report._Context(vault, session, filters, whole=False)
+        return _late_without_reason(ctx, officer_names(session))
+
+
+def without_reason(
+    vault: Vault, filters: ReportFilters, names: dict[str, str | None] | None = None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """gaps() and late() at once, as the to-do asks for both: one session, one reading of
+    the cameras, officers and stop records (NAMES, badge -> name, where already read)."""
+    with vault.session() as session:
+        ctx = report._Context(vault, session, filters, whole=False)
+        names = officer_names(session) if names is None else names
+        return _gaps_needing_reason(ctx, names), _late_without_reason(ctx, names)
+
+
+def _gaps_needing_reason(
+    ctx: report._Context, names: dict[str, str | None]
+) -> list[dict[str, Any]]:
+    needing = set()
+    found = []
+    for recording, gap in report.unexplained_gaps(ctx):
+        needing.add(f"gap:{gap['gap_id']}")
+        found.append(
+            (
+                recording.id,
+                ctx.device_id(recording.device_pk),
+                ctx.officer_id(recording.officer_pk),
+                gap,
+            )
+        )
+    return _gap_rows(ctx.filters, found, needing, names, include_explained=False)
+
+
+def _gap_rows(
+    filters: ReportFilters,
+    found: list[tuple[int | None, str | None, str | None, dict[str, Any]]],
+    needing: set[str],
+    names: dict[str, str | None],
+    include_explained: bool,
+) -> list[dict[str, Any]]:
     listed = []
     for session_id, device_id, officer_id, gap in found:
         if not _overlaps(filters, _time(gap["from"]), _time(gap["to"])):
@@ -164,13 +199,10 @@ def gaps(
     return listed
 
 
-def late(vault: Vault, filters: ReportFilters) -> list[dict[str, Any]]:
-    """Clips sealed after the upload deadline (IN-1) with no late reason: the report's own
-    computation (report._late, deadline.check) over the clips that may be late."""
-    with vault.session() as session:
-        ctx = report._Context(vault, session, filters, whole=False)
-        rows, _ = report._late(ctx, report.late_candidates(ctx))
-        names = officer_names(session)
+def _late_without_reason(
+    ctx: report._Context, names: dict[str, str | None]
+) -> list[dict[str, Any]]:
+    rows, _ = report._late(ctx, report.late_candidates(ctx))
     found = []
     for row in rows:
         if row["reason"] is not None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from vault.context import Vault
+from vault.db.models.records import CLOCK_SYNCED_AT
 from vault.dock import ledger
 from vault.dock.drivers.base import CameraDriver, CameraInfo, DriverError
 from vault.dock.events import UdevEvent
@@ -126,6 +127,7 @@ def _drive_camera(
     if vault.settings.dock.sync_clock and may_sync and "sync_clock" in driver.supports:
         now = vault.clock.now()
         driver.sync_clock(now)  # DV-2: the camera's clock set from the station's
+        info[CLOCK_SYNCED_AT] = iso(now) or ""  # kept with the docking (DockSession.device_info)
         audit(
             "device.clock_synced",
             event.bay,

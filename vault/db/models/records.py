@@ -35,6 +35,9 @@ class Device(SQLModel, table=True):
     last_seen_at: datetime = Field(sa_column=utc_column(nullable=False))
 
 
+CLOCK_SYNCED_AT = "clock_synced_at"  # in DockSession.device_info: when the dock set the clock
+
+
 class DockSession(SQLModel, table=True):
     """One docking of one camera at one station: the device usage ledger's line (DV-1, DV-3)."""
 
