@@ -12,9 +12,10 @@ import shutil
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -156,3 +157,91 @@ def test_a_clip_plays_in_the_page_and_its_playback_is_registered(
     from vault.web import media
 
     assert not [p for p in media.active() if p["evidence_id"] == first]
+
+
+FOCUS = """() => {
+  const el = document.activeElement;
+  const style = getComputedStyle(el);
+  const box = el.getBoundingClientRect();
+  return {
+    tag: el.tagName, href: el.getAttribute("href") || "", name: el.getAttribute("name") || "",
+    cls: el.className || "", outline: parseFloat(style.outlineWidth) || 0,
+    outlineStyle: style.outlineStyle, seen: box.width > 0 && box.height > 0
+      && box.bottom > 0 && box.right > 0 && box.top < innerHeight && box.left < innerWidth,
+  };
+}"""
+WIDER_THAN_SCREEN = (
+    "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+)
+
+
+def _tab_to(page: Any, wanted: Callable[[dict[str, Any]], bool], most: int = 60) -> dict[str, Any]:
+    """Press Tab until the focused element is WANTED; each one on the way must show its focus
+    (an outline) and be on the screen."""
+    for _ in range(most):
+        page.keyboard.press("Tab")
+        focused: dict[str, Any] = page.evaluate(FOCUS)
+        if focused["tag"] in ("A", "BUTTON", "INPUT", "SELECT", "TEXTAREA"):
+            assert focused["outline"] >= 2 and focused["outlineStyle"] != "none", focused
+            assert focused["seen"], f"focused off the screen: {focused}"
+        if wanted(focused):
+            return focused
+    raise AssertionError(f"not reached with Tab in {most} presses")
+
+
+@pytest.mark.parametrize("size", [(768, 1024), (1024, 768), (1280, 800)])
+def test_every_page_fits_the_screen_and_works_from_the_keyboard_alone(
+    served: tuple[Station, str], size: tuple[int, int]
+) -> None:
+    """Issue 19: a tablet held either way and the 1280x800 desk screen: no page is wider than
+    the screen (wide tables scroll inside their own box), and a records keeper logs in, moves
+    between pages, searches and opens a record with the keyboard alone, every focused control
+    outlined and on the screen."""
+    _, base = served
+    width, height = size
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        try:
+            page = browser.new_page(viewport={"width": width, "height": height}, locale="zh-CN")
+            page.goto(f"{base}/todo")
+            assert page.evaluate("() => document.activeElement.name") == "username"  # autofocus
+            page.keyboard.type("王档案")
+            page.keyboard.press("Tab")
+            page.keyboard.type(PASSWORD)
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{base}/todo")
+            # The first Tab offers to skip the menu; Enter goes to the page's own content.
+            skip = _tab_to(page, lambda f: True, most=1)
+            assert "skip" in skip["cls"] and skip["href"] == "#main"
+            page.keyboard.press("Enter")
+            assert page.evaluate("() => location.hash") == "#main"
+            # Through the menu to the evidence search, its form, and a result.
+            page.goto(f"{base}/todo")
+            _tab_to(page, lambda f: f["href"] == "/evidence")
+            page.keyboard.press("Enter")
+            page.wait_for_url(f"{base}/evidence")
+            _tab_to(page, lambda f: f["name"] == "case")
+            page.keyboard.type(CASE)
+            page.keyboard.press("Enter")
+            page.wait_for_url(re.compile(r"/evidence\?.*case="))
+            first = _tab_to(page, lambda f: re.fullmatch(r"/evidence/\d+", f["href"]) is not None)
+            page.keyboard.press("Enter")
+            page.wait_for_url(base + first["href"])
+            assert page.locator("h1").inner_text().startswith("证据详情")
+            pages = [
+                "/evidence",
+                first["href"],
+                "/cases",
+                f"/cases/{CASE}",
+                "/todo",
+                "/register",
+                "/dock",
+                "/approvals",
+                "/reports?from=2026-11-23&to=2026-11-23",
+            ]
+            for path in pages:
+                page.goto(base + path)
+                assert page.locator("h1").count() == 1, path
+                assert page.evaluate(WIDER_THAN_SCREEN) <= 0, f"{path} is wider than {width} px"
+        finally:
+            browser.close()
